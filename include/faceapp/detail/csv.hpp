@@ -1,0 +1,46 @@
+// faceapp: CSV cells per RFC 4180, safe to open in a spreadsheet.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace faceapp::detail {
+
+/// One CSV cell. A cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage
+/// return) gets a leading apostrophe (OWASP's advice); a cell with a comma, a quote, a line break or edge spaces
+/// is quoted, with quotes doubled (RFC 4180).
+inline std::string csv_cell(std::string_view text) {
+  std::string cell;
+  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' || text[0] == '\t' ||
+                        text[0] == '\r')) {
+    cell += '\'';
+  }
+  cell += text;
+  const bool quote = cell.find_first_of(",\"\r\n") != std::string::npos ||
+                     (!cell.empty() && (cell.front() == ' ' || cell.back() == ' '));
+  if (!quote) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+/// Now, as UTC ISO-8601 with milliseconds: 2026-11-28T19:20:00.123Z.
+inline std::string utc_timestamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+}  // namespace faceapp::detail

@@ -1,0 +1,30 @@
+// faceapp: typed face-recognition pipelines.
+//
+//   faceapp::csv_sink csv{"results.csv"};
+//   auto ref  = (faceapp::read | faceapp::encode)("known.jpg");
+//   auto pipe = faceapp::read | faceapp::resize(0.5) | faceapp::encode
+//             | faceapp::distance_to(ref.value().at(0)) | faceapp::record(csv);
+//   auto r    = pipe("unknown.jpg");
+#pragma once
+
+#define FACEAPP_VERSION_MAJOR 0
+#define FACEAPP_VERSION_MINOR 1
+#define FACEAPP_VERSION_PATCH 0
+
+#include "faceapp/batch.hpp"
+#include "faceapp/core/encoding.hpp"
+#include "faceapp/core/gallery.hpp"
+#include "faceapp/core/geometry.hpp"
+#include "faceapp/core/result.hpp"
+#include "faceapp/core/stage.hpp"
+#include "faceapp/faces.hpp"
+#include "faceapp/image.hpp"
+#include "faceapp/models/model_files.hpp"
+#include "faceapp/models/models.hpp"
+#include "faceapp/stages/detect.hpp"
+#include "faceapp/stages/distance.hpp"
+#include "faceapp/stages/encode.hpp"
+#include "faceapp/stages/landmarks.hpp"
+#include "faceapp/stages/read.hpp"
+#include "faceapp/stages/record.hpp"
+#include "faceapp/stages/resize.hpp"

@@ -1,0 +1,160 @@
+// faceapp stage `read`: a path or bytes in memory -> an 8-bit RGB image.
+#pragma once
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "faceapp/core/result.hpp"
+#include "faceapp/core/stage.hpp"
+#include "faceapp/detail/image_header.hpp"
+#include "faceapp/image.hpp"
+
+namespace faceapp {
+
+/// Where an image comes from: a file, or bytes already in memory (an upload) with a name for messages.
+/// Converts implicitly from paths and strings, so `pipeline("photo.jpg")` works.
+class source {
+ public:
+  source(const char* path) : path_(path) {}                          // NOLINT: implicit by design
+  source(std::string path) : path_(std::move(path)) {}               // NOLINT
+  source(std::filesystem::path path) : path_(std::move(path)) {}     // NOLINT
+
+  /// Bytes in memory, e.g. an uploaded file; `name` only labels messages and records.
+  static source from_bytes(std::vector<std::uint8_t> bytes, std::string name) {
+    source s{std::filesystem::path{}};
+    s.bytes_ = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
+    s.name_ = std::move(name);
+    return s;
+  }
+
+  [[nodiscard]] bool in_memory() const noexcept { return bytes_ != nullptr; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept {
+    return bytes_ ? std::span<const std::uint8_t>(*bytes_) : std::span<const std::uint8_t>{};
+  }
+  /// The path, or "<bytes: name>".
+  [[nodiscard]] std::string name() const { return in_memory() ? "<bytes: " + name_ + ">" : path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+  std::shared_ptr<const std::vector<std::uint8_t>> bytes_;
+  std::string name_;
+};
+
+inline std::string describe(const source& s) { return s.name(); }
+
+/// Limits `read` applies before decoding.
+struct read_options {
+  std::int64_t max_pixels = 40'000'000;      // width x height from the header; larger images are refused
+  std::int64_t max_bytes = 256LL << 20;      // larger files are refused before they are read
+};
+
+/// `read`: source -> image.
+///  - Accepts JPEG, PNG, BMP and WebP, recognised by magic bytes (a WebP named .jpg is read as WebP).
+///  - Grayscale and alpha become RGB (alpha dropped, as face_recognition's PIL convert("RGB") does); the EXIF
+///    orientation is applied, so a photo stored sideways comes out upright.
+///  - Refuses, as errors naming the input: a missing file, a directory, an empty file, anything that is not one
+///    of the four formats, a header larger than max_pixels, a truncated JPEG, data the decoder rejects.
+/// Thread-safe. Example: `auto img = faceapp::read("photo.jpg");`
+struct read_stage : stage_base<read_stage> {
+  using input_type = source;
+  using output_type = image;
+  static constexpr const char* name = "read";
+
+  read_options options{};
+
+  constexpr read_stage() = default;
+  constexpr explicit read_stage(read_options o) : options(o) {}
+
+  [[nodiscard]] result<image> run(const source& src) const {
+    const std::string where = src.name();
+    std::vector<std::uint8_t> file_bytes;
+    std::span<const std::uint8_t> bytes = src.bytes();
+    if (!src.in_memory()) {
+      auto loaded = load_file(src.path(), where);
+      if (!loaded) return unexpected(std::move(loaded).error());
+      file_bytes = *std::move(loaded);
+      bytes = file_bytes;
+    }
+    return decode(bytes, where);
+  }
+
+ private:
+  [[nodiscard]] result<std::vector<std::uint8_t>> load_file(const std::filesystem::path& path,
+                                                            const std::string& where) const {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) return fail(name, where, "no such file");
+    if (std::filesystem::is_directory(status)) return fail(name, where, "is a directory, not an image file");
+    if (!std::filesystem::is_regular_file(status)) return fail(name, where, "not a regular file");
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return fail(name, where, "cannot read its size: " + ec.message());
+    if (size == 0) return fail(name, where, "empty file (0 bytes)");
+    if (static_cast<std::int64_t>(size) > options.max_bytes) {
+      return fail(name, where,
+                  "file of " + std::to_string(size) + " bytes exceeds the limit of " +
+                      std::to_string(options.max_bytes) + " bytes");
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(name, where, std::string("cannot open: ") + std::strerror(errno));
+    std::vector<std::uint8_t> bytes(size);
+    in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+    if (static_cast<std::size_t>(in.gcount()) != size) return fail(name, where, "could not read the whole file");
+    return bytes;
+  }
+
+  [[nodiscard]] result<image> decode(std::span<const std::uint8_t> bytes, const std::string& where) const {
+    if (bytes.empty()) return fail(name, where, "empty file (0 bytes)");
+    const auto header = detail::read_image_header(bytes);
+    if (!header) {
+      return fail(name, where, "not an image: the first bytes are not those of JPEG, PNG, BMP or WebP");
+    }
+    const char* format = detail::format_name(header->format);
+    if (header->width <= 0 || header->height <= 0) {
+      return fail(name, where, std::string("corrupt or truncated ") + format + ": no image size in its header");
+    }
+    if (header->width * header->height > options.max_pixels) {
+      return fail(name, where,
+                  std::string(format) + " of " + std::to_string(header->width) + " x " +
+                      std::to_string(header->height) + " pixels exceeds the limit of " +
+                      std::to_string(options.max_pixels) + " pixels");
+    }
+    if (header->format == detail::image_format::jpeg && !detail::jpeg_is_complete(bytes)) {
+      return fail(name, where, "truncated JPEG: the data ends before the end-of-image marker");
+    }
+    // IMREAD_COLOR: 8-bit, 3 channels (gray expanded, alpha dropped), EXIF orientation applied.
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
+    cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
+    if (bgr.empty()) return fail(name, where, std::string("the ") + format + " decoder rejected the data (corrupt)");
+    image img;
+    cv::cvtColor(bgr, img.pixels, cv::COLOR_BGR2RGB);
+    img.source = where;
+    img.original_width = img.pixels.cols;
+    img.original_height = img.pixels.rows;
+    return img;
+  }
+};
+
+struct read_fn : read_stage {
+  using read_stage::operator();
+  /// `read(read_options{.max_pixels = 10'000'000})`: a read stage with other limits.
+  [[nodiscard]] constexpr read_stage operator()(read_options o) const { return read_stage(o); }
+};
+
+/// The read stage with the default limits (40 M pixels, 256 MB).
+inline constexpr read_fn read{};
+
+}  // namespace faceapp

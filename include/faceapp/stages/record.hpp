@@ -1,0 +1,232 @@
+// faceapp stage `record(sink)`: faces -> the same faces, one row per face written to a sink (e.g. a CSV file).
+#pragma once
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faceapp/core/geometry.hpp"
+#include "faceapp/core/result.hpp"
+#include "faceapp/core/stage.hpp"
+#include "faceapp/detail/csv.hpp"
+#include "faceapp/faces.hpp"
+
+namespace faceapp {
+
+/// One recorded result: a face of an input, or the input itself when it had no face (face empty).
+struct record_row {
+  std::string time;                  // UTC ISO-8601
+  std::string input;                 // path or description of the input
+  std::optional<std::size_t> face;   // index in the detector's order
+  std::optional<faceapp::box> box;   // in the coordinates of the image as read
+  std::string name;                  // nearest known person, if compared with a gallery
+  std::optional<float> distance;
+  std::optional<bool> match;
+};
+
+/// The rows `record` writes for one image: one per face, or a single row with empty face cells when the image
+/// had none (so every input shows up in the record).
+template <class Face>
+std::vector<record_row> rows_for(const basic_faces<Face>& found, const std::string& time = detail::utc_timestamp()) {
+  std::vector<record_row> rows;
+  if (found.empty()) {
+    rows.push_back({time, found.source(), std::nullopt, std::nullopt, {}, std::nullopt, std::nullopt});
+    return rows;
+  }
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    record_row row{time, found.source(), i, found[i].box, {}, std::nullopt, std::nullopt};
+    if constexpr (std::is_base_of_v<encoded_face, Face>) {
+      row.name = found[i].name;
+      row.distance = found[i].distance;
+      row.match = found[i].match;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+/// Where `record` writes. write() records all the rows it is given together, or returns an error: it is called
+/// from many threads at once.
+class record_sink {
+ public:
+  record_sink() = default;
+  record_sink(const record_sink&) = delete;
+  record_sink& operator=(const record_sink&) = delete;
+  virtual ~record_sink() = default;
+  virtual result<void> write(std::span<const record_row> rows) = 0;
+};
+
+struct csv_options {
+  bool sync = true;  // fdatasync after every write: a row is on disk when record returns
+};
+
+/// A CSV file of results, appended to. The header is written once, when the file is new or empty. An existing
+/// file whose first line is not that header is never touched: every write then returns an error naming it.
+/// Rows of one write() go out in one append under a lock (threads) and flock (processes), so rows never tear
+/// or interleave; a row left torn by a crash is closed with a line break before the next one.
+class csv_sink final : public record_sink {
+ public:
+  static constexpr std::string_view header = "time,input,face,top,right,bottom,left,name,distance,match";
+
+  explicit csv_sink(std::filesystem::path path, csv_options options = {})
+      : path_(std::move(path)), options_(options) {
+    open();
+  }
+  ~csv_sink() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  /// Whether the file is open and accepts rows; otherwise error() says why.
+  [[nodiscard]] bool ok() const noexcept { return !error_; }
+  [[nodiscard]] const std::optional<stage_error>& error() const noexcept { return error_; }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  result<void> write(std::span<const record_row> rows) override {
+    if (error_) return unexpected(*error_);
+    std::string text;
+    for (const auto& row : rows) text += format(row);
+    const std::lock_guard lock(mutex_);
+    if (::flock(fd_, LOCK_EX) != 0) return io_error("cannot lock");
+    std::string out;
+    if (!ends_with_newline()) out += '\n';
+    out += text;
+    auto written = write_all(out);
+    if (written && options_.sync && ::fdatasync(fd_) != 0) written = io_error("cannot sync to disk");
+    ::flock(fd_, LOCK_UN);
+    return written;
+  }
+
+  /// The CSV line for one row, with its line break.
+  [[nodiscard]] static std::string format(const record_row& r) {
+    std::string line = detail::csv_cell(r.time);
+    line += ',';
+    line += detail::csv_cell(r.input);
+    line += ',';
+    if (r.face) line += std::to_string(*r.face);
+    line += ',';
+    if (r.box) {
+      line += std::to_string(r.box->top) + ',' + std::to_string(r.box->right) + ',' + std::to_string(r.box->bottom) +
+              ',' + std::to_string(r.box->left);
+    } else {
+      line += ",,,";
+    }
+    line += ',';
+    line += detail::csv_cell(r.name);
+    line += ',';
+    if (r.distance) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6f", static_cast<double>(*r.distance));
+      line += buf;
+    }
+    line += ',';
+    if (r.match) line += *r.match ? "true" : "false";
+    line += '\n';
+    return line;
+  }
+
+ private:
+  stage_error make_error(const std::string& what) const { return {"record", path_.string(), what}; }
+  unexpected io_error(const std::string& what) const {
+    return unexpected(make_error(what + ": " + std::strerror(errno)));
+  }
+
+  void open() {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      error_ = make_error(std::string("cannot open the CSV file for appending: ") + std::strerror(errno));
+      return;
+    }
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+      error_ = make_error("not a regular file");
+      return;
+    }
+    ::flock(fd_, LOCK_EX);
+    check_or_write_header();
+    ::flock(fd_, LOCK_UN);
+  }
+
+  void check_or_write_header() {
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    if (size == 0) {
+      std::string h(header);
+      h += '\n';
+      if (auto w = write_all(h); !w) error_ = w.error();
+      return;
+    }
+    char first[256] = {};
+    const ssize_t n = ::pread(fd_, first, sizeof first - 1, 0);
+    std::string_view line(first, n > 0 ? static_cast<std::size_t>(n) : 0);
+    line = line.substr(0, line.find('\n'));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line != header) {
+      error_ = make_error("not a faceapp results file (its first line is not the header \"" + std::string(header) +
+                          "\"); refusing to append to it, nothing was changed");
+    }
+  }
+
+  bool ends_with_newline() const {
+    const off_t size = ::lseek(fd_, 0, SEEK_END);
+    if (size <= 0) return true;
+    char last = 0;
+    return ::pread(fd_, &last, 1, size - 1) == 1 && last == '\n';
+  }
+
+  result<void> write_all(const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return io_error("cannot write");
+      done += static_cast<std::size_t>(n);
+    }
+    return {};
+  }
+
+  std::filesystem::path path_;
+  csv_options options_;
+  int fd_ = -1;
+  std::optional<stage_error> error_;
+  std::mutex mutex_;
+};
+
+/// `record(sink)`: faces or encoded_faces -> the same, unchanged, after writing one row per face (time, input,
+/// face index, box, name, distance, match) to the sink; an image without a face gets one row with empty face
+/// cells. Errors: the sink's, e.g. a CSV that cannot be opened. The sink must outlive the stage.
+/// Thread-safe when the sink is (csv_sink is). Example: `read | encode | distance_to(ref) | record(csv)`.
+struct record_stage : stage_base<record_stage> {
+  using input_type = encoded_faces;  // or faces
+  using output_type = encoded_faces;
+  static constexpr const char* name = "record";
+
+  record_sink* sink = nullptr;
+
+  template <class Face>
+  [[nodiscard]] result<basic_faces<Face>> run(const basic_faces<Face>& in) const {
+    const auto rows = rows_for(in);
+    if (auto written = sink->write(rows); !written) {
+      return fail(name, in.source(), "not recorded: " + written.error().what());
+    }
+    return in;
+  }
+};
+
+struct record_fn {
+  [[nodiscard]] record_stage operator()(record_sink& sink) const { return record_stage{{}, &sink}; }
+};
+
+inline constexpr record_fn record{};
+
+}  // namespace faceapp

@@ -1,0 +1,63 @@
+// Where the tests find ../shared/data: $FACEAPP_TEST_DATA, else the folder beside the project
+// (OpenCV's OPENCV_TEST_DATA_PATH convention). A missing file fails the test with a message
+// that names the path and the variable, never a silent skip.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faceapp::test {
+
+inline std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("FACEAPP_TEST_DATA"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return FACEAPP_DEFAULT_TEST_DATA;
+}
+
+/// Path of a file below the test data folder; throws with a clear message when it is absent.
+inline std::filesystem::path data_file(const std::filesystem::path& relative) {
+  const auto path = data_dir() / relative;
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("test data missing: " + path.string() +
+                             " (set FACEAPP_TEST_DATA to the folder that holds faces/ and reference/)");
+  }
+  return path;
+}
+
+/// One row of faces/manifest.csv.
+struct manifest_row {
+  std::string file;
+  std::string identity;  // empty: group photo, unnamed person or no face
+  int faces = -1;        // -1: uncertain (empty in the manifest)
+};
+
+inline std::vector<std::string> split_csv_line(const std::string& line) {
+  // The manifest has no quoted commas in the first three columns, which is all we read.
+  std::vector<std::string> cells;
+  std::stringstream in(line);
+  for (std::string cell; std::getline(in, cell, ',');) cells.push_back(cell);
+  return cells;
+}
+
+inline std::vector<manifest_row> manifest() {
+  std::ifstream in(data_file("faces/manifest.csv"));
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<manifest_row> rows;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const auto cells = split_csv_line(line);
+    if (cells.size() < 3) throw std::runtime_error("malformed manifest row: " + line);
+    rows.push_back({cells[0], cells[1], cells[2].empty() ? -1 : std::stoi(cells[2])});
+  }
+  return rows;
+}
+
+}  // namespace faceapp::test
