@@ -68,9 +68,9 @@ class [[nodiscard]] result {
   [[nodiscard]] bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  [[nodiscard]] T& value() & { check(); return std::get<0>(state_); }
-  [[nodiscard]] const T& value() const& { check(); return std::get<0>(state_); }
-  [[nodiscard]] T&& value() && { check(); return std::get<0>(std::move(state_)); }
+  T& value() & { check(); return std::get<0>(state_); }
+  const T& value() const& { check(); return std::get<0>(state_); }
+  T&& value() && { check(); return std::get<0>(std::move(state_)); }
 
   /// Precondition: has_value().
   [[nodiscard]] T& operator*() & noexcept { return *std::get_if<0>(&state_); }

@@ -42,9 +42,15 @@ inline bool is_file(const std::filesystem::path& p) {
 
 inline std::string not_found_message(const std::string& what, const std::vector<std::filesystem::path>& looked,
                                      const std::string& how) {
-  std::string msg = what + " not found; looked in:";
-  for (const auto& p : looked) msg += " " + p.string() + ";";
-  msg += " " + how;
+  std::string msg = what;
+  msg += " not found; looked in:";
+  for (const auto& p : looked) {
+    msg += ' ';
+    msg += p.string();
+    msg += ';';
+  }
+  msg += ' ';
+  msg += how;
   return msg;
 }
 }  // namespace detail
