@@ -16,6 +16,7 @@
 #include <dlib/image_processing/frontal_face_detector.h>
 
 #include "faceapp/core/result.hpp"
+#include "faceapp/detail/fast_encoder.hpp"
 #include "faceapp/models/model_files.hpp"
 #include "faceapp/models/network.hpp"
 
@@ -49,40 +50,44 @@ class landmark_model {
   std::filesystem::path file_;
 };
 
-/// dlib's 128-D ResNet face encoder. The loaded network is a prototype; each thread encodes with its own copy.
+/// dlib's 128-D ResNet face encoder. The loaded network is a prototype; each thread encodes with its own
+/// engine (detail::fast_encoder: the same function as dlib's forward pass, faster), which shares the weights.
 class encoder_model {
  public:
   static result<encoder_model> load(const std::filesystem::path& file) {
     try {
       auto net = std::make_shared<models::encoder_net>();
       dlib::deserialize(file.string()) >> *net;
-      return encoder_model(std::move(net), file);
+      auto engine = std::make_shared<const detail::fast_encoder>(*net);
+      return encoder_model(std::move(net), std::move(engine), file);
     } catch (const std::exception& e) {
       return fail("models", file.string(), std::string("cannot load the face encoder: ") + e.what());
     }
   }
 
-  /// The calling thread's working copy of the network, made on first use.
-  [[nodiscard]] models::encoder_net& for_this_thread() const {
+  /// The calling thread's encoder engine, made on first use (it shares the weights, owns its scratch memory).
+  [[nodiscard]] detail::fast_encoder& for_this_thread() const {
     struct entry {
-      std::weak_ptr<const models::encoder_net> prototype;
-      std::unique_ptr<models::encoder_net> copy;
+      std::weak_ptr<const detail::fast_encoder> prototype;
+      std::unique_ptr<detail::fast_encoder> copy;
     };
     thread_local std::vector<entry> copies;
     for (auto& e : copies) {
-      if (!e.prototype.owner_before(prototype_) && !prototype_.owner_before(e.prototype)) return *e.copy;
+      if (!e.prototype.owner_before(engine_) && !engine_.owner_before(e.prototype)) return *e.copy;
     }
     std::erase_if(copies, [](const entry& e) { return e.prototype.expired(); });
-    copies.push_back({prototype_, std::make_unique<models::encoder_net>(*prototype_)});
+    copies.push_back({engine_, std::make_unique<detail::fast_encoder>(*engine_)});
     return *copies.back().copy;
   }
   [[nodiscard]] const models::encoder_net& prototype() const noexcept { return *prototype_; }
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
-  encoder_model(std::shared_ptr<const models::encoder_net> net, std::filesystem::path file)
-      : prototype_(std::move(net)), file_(std::move(file)) {}
+  encoder_model(std::shared_ptr<const models::encoder_net> net, std::shared_ptr<const detail::fast_encoder> engine,
+                std::filesystem::path file)
+      : prototype_(std::move(net)), engine_(std::move(engine)), file_(std::move(file)) {}
   std::shared_ptr<const models::encoder_net> prototype_;
+  std::shared_ptr<const detail::fast_encoder> engine_;
   std::filesystem::path file_;
 };
 

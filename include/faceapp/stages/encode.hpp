@@ -21,9 +21,6 @@ namespace faceapp {
 
 namespace detail {
 
-/// The largest batch one forward pass takes: all faces of an image go in together, up to this many.
-inline constexpr std::size_t max_encode_batch = 64;
-
 /// Encodes the faces of one image, as dlib's Python binding (and so face_recognition) does: chips of 150x150
 /// with padding 0.25 around the landmarks; with jitters > 1 each chip is jittered that many times and the
 /// encodings are averaged (dlib::rand with its fixed default seed, so the result is reproducible).
@@ -36,23 +33,19 @@ inline std::vector<encoding> encode_faces(const faces& found, const encoder_mode
   dlib::array<dlib::matrix<dlib::rgb_pixel>> chips;
   dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), chip_locations, chips);
 
-  auto& net = model.for_this_thread();
-  const auto store = [&out](const dlib::matrix<float, 0, 1>& d) {
-    encoding e;
-    std::copy(d.begin(), d.end(), e.begin());
-    out.push_back(e);
-  };
-  if (jitters <= 1) {
-    for (const auto& d : net(chips, std::min(chips.size(), max_encode_batch))) store(d);
-  } else {
-    for (const auto& chip : chips) {
-      dlib::rand rnd;
-      std::vector<dlib::matrix<dlib::rgb_pixel>> crops;
-      crops.reserve(static_cast<std::size_t>(jitters));
-      for (int j = 0; j < jitters; ++j) crops.push_back(dlib::jitter_image(chip, rnd));
-      const auto ds = net(crops, std::min(crops.size(), max_encode_batch));
-      store(dlib::mean(dlib::mat(ds)));
+  auto& engine = model.for_this_thread();
+  if (jitters <= 1) return engine.encode(chips);
+  for (const auto& chip : chips) {
+    dlib::rand rnd;
+    std::vector<dlib::matrix<dlib::rgb_pixel>> crops;
+    crops.reserve(static_cast<std::size_t>(jitters));
+    for (int j = 0; j < jitters; ++j) crops.push_back(dlib::jitter_image(chip, rnd));
+    encoding mean;  // dlib::mean(mat(ds)): a float sum in order, then one division
+    for (const auto& e : engine.encode(crops)) {
+      for (std::size_t i = 0; i < encoding_size; ++i) mean[i] += e[i];
     }
+    for (auto& v : mean) v /= static_cast<float>(jitters);
+    out.push_back(mean);
   }
   return out;
 }
