@@ -1,0 +1,192 @@
+"""Shared helpers for the faceapp-web tests: start the server on a free port, send multipart requests, read the
+manifest of ../shared/data/faces. Python standard library only."""
+
+import argparse
+import csv
+import http.client
+import io
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+
+def parse_args(description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--server", required=True, help="path of the faceapp-web executable")
+    parser.add_argument("--data", required=True, help="default test data folder (holds faces/)")
+    parser.add_argument("--screenshots", default="", help="browser test: save page screenshots here")
+    args = parser.parse_args()
+    env = os.environ.get("FACEAPP_TEST_DATA")
+    if env:
+        args.data = env
+    args.faces = os.path.join(args.data, "faces")
+    if not os.path.isfile(os.path.join(args.faces, "manifest.csv")):
+        sys.exit(f"test data missing: {args.faces}/manifest.csv (set FACEAPP_TEST_DATA)")
+    return args
+
+
+def manifest(faces_dir):
+    """file -> (identity, faces or None), from faces/manifest.csv."""
+    with open(os.path.join(faces_dir, "manifest.csv"), newline="") as f:
+        return {r["file"]: (r["identity"], int(r["faces"]) if r["faces"] else None) for r in csv.DictReader(f)}
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def multipart(fields=(), files=()):
+    """fields: [(name, text)], files: [(name, filename, bytes)] -> (body, content type)."""
+    boundary = "----faceapp" + uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode())
+        out.write(value.encode() if isinstance(value, str) else value)
+        out.write(b"\r\n")
+    for name, filename, data in files:
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                  f"Content-Type: application/octet-stream\r\n\r\n".encode())
+        out.write(data)
+        out.write(b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    """faceapp-web on a free port of 127.0.0.1, with its own data directory."""
+
+    def __init__(self, exe, data_dir=None, extra=()):
+        self.exe = exe
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="faceapp-web-test-")
+        self.extra = list(extra)
+        self.proc = None
+        self.port = None
+        self.output = []
+
+    def start(self, timeout=120):
+        self.proc = subprocess.Popen([self.exe, "--port", "0", "--data", self.data_dir, *self.extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        line = b""
+        while time.time() < deadline and b"\n" not in line:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                line += chunk
+        text = line.decode(errors="replace")
+        if "listening on http://" not in text:
+            self.proc.kill()
+            raise RuntimeError(f"faceapp-web did not start: {text!r}")
+        self.output.append(text)
+        self.port = int(text.split("listening on http://")[1].split("/")[0].rsplit(":", 1)[1])
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self):
+        for chunk in iter(lambda: self.proc.stdout.read1(4096), b""):
+            self.output.append(chunk.decode(errors="replace"))
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, content_type=None, headers=None, timeout=300):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if content_type:
+            h["Content-Type"] = content_type
+        h.setdefault("Connection", "close")
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, dict(r.getheaders()), r.read())
+        finally:
+            conn.close()
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, fields=(), files=()):
+        body, ctype = multipart(fields, files)
+        return self.request("POST", path, body, ctype)
+
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            status = dict(line.split(":", 1) for line in f if ":" in line)
+        return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def records(server):
+    """The rows of GET /api/records (header checked)."""
+    r = server.get("/api/records")
+    assert r.status == 200, r.status
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0] == ["time", "input", "face", "top", "right", "bottom", "left", "name", "distance", "match"], rows[0]
+    for row in rows[1:]:
+        assert len(row) == 10, f"torn or malformed record row: {row}"
+    return rows[1:]
+
+
+class Checks:
+    """Counts and prints checks; exits non-zero at the end if any failed."""
+
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def __call__(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL: {what}", flush=True)
+        return ok
+
+    def done(self):
+        print(f"{self.passed} checks passed, {self.failed} failed", flush=True)
+        sys.exit(1 if self.failed else 0)
