@@ -93,25 +93,12 @@ class gallery {
 
   /// The k nearest entries, nearest first (fewer when the gallery is smaller).
   [[nodiscard]] std::vector<match> top_k(const encoding& query, std::size_t k) const {
-    std::vector<match> heap;  // max-heap on distance, at most k entries
-    heap.reserve(k + 1);
-    const auto farther = [](const match& a, const match& b) { return a.distance < b.distance; };
-    if (k == 0) return heap;
-    const float* base = values_.data();
-    for (std::size_t i = 0; i < size(); ++i) {
-      const float d = detail::squared_distance_128(base + i * encoding_size, query.data());
-      if (heap.size() < k) {
-        heap.push_back({i, d});
-        std::push_heap(heap.begin(), heap.end(), farther);
-      } else if (d < heap.front().distance) {
-        std::pop_heap(heap.begin(), heap.end(), farther);
-        heap.back() = {i, d};
-        std::push_heap(heap.begin(), heap.end(), farther);
-      }
-    }
-    std::sort_heap(heap.begin(), heap.end(), farther);
-    for (auto& m : heap) m.distance = std::sqrt(m.distance);
-    return heap;
+    std::vector<detail::nearest_hit> hits;
+    detail::top_k(values_.data(), size(), query.data(), k, hits);
+    std::vector<match> out;
+    out.reserve(hits.size());
+    for (const auto& h : hits) out.push_back({h.index, std::sqrt(h.squared_distance)});
+    return out;
   }
 
  private:

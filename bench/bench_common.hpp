@@ -1,0 +1,51 @@
+// Shared helpers of the benchmark binaries: where the test data is, and the process's peak memory.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace faceapp::bench {
+
+/// ../shared/data beside the project, or $FACEAPP_TEST_DATA (the variable the tests read too).
+inline std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("FACEAPP_TEST_DATA"); env != nullptr && *env != '\0') return env;
+  return FACEAPP_BENCH_DATA;
+}
+
+inline std::filesystem::path data_file(const std::filesystem::path& relative) {
+  const auto path = data_dir() / relative;
+  if (!std::filesystem::exists(path)) {
+    throw std::runtime_error("benchmark data missing: " + path.string() + " (set FACEAPP_TEST_DATA)");
+  }
+  return path;
+}
+
+/// Peak resident memory of this process so far, in MB (the kernel's high-water mark).
+inline double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KB on Linux
+}
+
+/// Resident memory of this process now, in MB (VmRSS of /proc/self/status).
+inline double current_rss_mb() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // the value is in kB
+  }
+  return 0;
+}
+
+/// Every benchmark reports the peak so far; the run script takes the largest per binary.
+inline void report_peak_rss(benchmark::State& state) {
+  state.counters["peak_rss_MB"] = benchmark::Counter(peak_rss_mb());
+}
+
+}  // namespace faceapp::bench

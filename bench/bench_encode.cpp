@@ -1,0 +1,96 @@
+// The face encoder, in chips per second: the library's engine (what the encode stage runs) against dlib's own
+// network with its BLAS, on chips of the same face, in the same run. Wall-clock time: both use every core.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <dlib/dnn.h>
+#include <dlib/image_processing.h>
+#include <dlib/opencv/cv_image.h>
+
+#include "bench_common.hpp"
+#include "faceapp/models/models.hpp"
+#include "faceapp/models/network.hpp"
+#include "faceapp/stages/detect.hpp"
+#include "faceapp/stages/encode.hpp"
+#include "faceapp/stages/landmarks.hpp"
+#include "faceapp/stages/read.hpp"
+
+namespace {
+
+/// The one face of a photo with its landmarks, repeated `n` times: n faces of one image, which the encode
+/// stage encodes in one batch.
+const faceapp::faces& faces_of(std::size_t n) {
+  static const faceapp::faces one = [] {
+    auto found = (faceapp::read | faceapp::detect | faceapp::landmarks)(
+        faceapp::bench::data_file("faces/obama_1.jpg").string());
+    if (!found) throw std::runtime_error(found.error().what());
+    if (found->size() != 1) throw std::runtime_error("expected one face in obama_1.jpg");
+    return *found;
+  }();
+  static std::map<std::size_t, faceapp::faces> made;
+  auto& f = made[n];
+  if (f.size() != n) {
+    f = one;
+    f.items.assign(n, one.items.front());
+  }
+  return f;
+}
+
+/// The library's path from faces with landmarks to encodings: chip extraction and the engine encode uses.
+void encode_library(benchmark::State& state, std::size_t chips) {
+  const auto& found = faces_of(chips);
+  const auto stage = faceapp::encode;
+  if (auto warm = stage.run(found); !warm) {  // loads the model and makes this thread's working copy
+    state.SkipWithError(warm.error().what().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto encoded = stage.run(found);
+    benchmark::DoNotOptimize(encoded);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_peak_rss(state);
+}
+
+void BM_encode_chip(benchmark::State& state) { encode_library(state, 1); }
+void BM_encode_batch(benchmark::State& state) { encode_library(state, static_cast<std::size_t>(state.range(0))); }
+
+/// The baseline: dlib's network as dlib's example and face_recognition run it, on the same chips.
+void encode_dlib(benchmark::State& state, std::size_t chips) {
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  faceapp::models::encoder_net net;
+  dlib::deserialize(file->string()) >> net;
+  const auto& found = faces_of(chips);
+  std::vector<dlib::chip_details> where;
+  for (const auto& f : found) where.push_back(dlib::get_face_chip_details(faceapp::detail::to_shape(f), 150, 0.25));
+  dlib::array<dlib::matrix<dlib::rgb_pixel>> batch;
+  dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), where, batch);
+  benchmark::DoNotOptimize(net(batch, batch.size()));  // warm-up: first-call allocations
+  for (auto _ : state) {
+    auto d = net(batch, batch.size());
+    benchmark::DoNotOptimize(d.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_peak_rss(state);
+}
+
+void BM_encode_dlib_chip(benchmark::State& state) { encode_dlib(state, 1); }
+void BM_encode_dlib_batch(benchmark::State& state) { encode_dlib(state, static_cast<std::size_t>(state.range(0))); }
+
+}  // namespace
+
+BENCHMARK(BM_encode_dlib_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encode_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encode_dlib_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encode_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

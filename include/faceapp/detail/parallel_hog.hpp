@@ -1,0 +1,200 @@
+// faceapp: dlib's HOG object detector with the levels of its image pyramid scanned on several threads.
+//
+// dlib's scan_fhog_pyramid works level by level: downsample the image (pyramid_down<6>, 5/6 per level),
+// extract fHOG features, convolve them with each of the detector's filter banks and keep the positions that
+// score at least the threshold. The levels are independent once their image exists, so they are spread over
+// threads here, biggest first; the thread that starts the scan builds the image pyramid meanwhile and then
+// takes levels too. The detections are then put back together exactly as dlib does it (per filter bank:
+// level order, row-major, dlib's sort; then dlib's sort over all banks and its non-max suppression), with the
+// same dlib code computing every number, so boxes, scores and order equal dlib's single-threaded result.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <dlib/image_processing/object_detector.h>
+#include <dlib/image_processing/scan_fhog_pyramid.h>
+
+namespace faceapp::detail {
+
+template <class Detector>
+class parallel_hog;
+
+/// Runs a dlib::object_detector<scan_fhog_pyramid<...>> (such as dlib::frontal_face_detector) with its pyramid
+/// levels on up to `threads` threads. Reads the detector, never modifies it; keeps scratch of its own, so one
+/// instance must not be used by two threads at once (like the dlib detector itself). The detector must
+/// outlive it.
+template <class Pyramid, class Extractor>
+class parallel_hog<dlib::object_detector<dlib::scan_fhog_pyramid<Pyramid, Extractor>>> {
+ public:
+  using detector_type = dlib::object_detector<dlib::scan_fhog_pyramid<Pyramid, Extractor>>;
+
+  /// threads == 0: one per core.
+  explicit parallel_hog(const detector_type& detector, unsigned threads = 0)
+      : detector_(&detector), threads_(threads != 0 ? threads : std::max(1U, std::thread::hardware_concurrency())) {}
+
+  [[nodiscard]] unsigned threads() const noexcept { return threads_; }
+  void set_threads(unsigned threads) noexcept { threads_ = std::max(1U, threads); }
+
+  /// The same as `detector(img, found, adjust_threshold)`.
+  template <class Image>
+  void operator()(const Image& img, std::vector<dlib::rect_detection>& found, double adjust_threshold = 0) {
+    using pixel_type = typename dlib::image_traits<Image>::pixel_type;
+    const auto& scanner = detector_->get_scanner();
+    const auto& extractor = scanner.get_feature_extractor();
+    const unsigned long window_width = scanner.get_fhog_window_width();
+    const unsigned long window_height = scanner.get_fhog_window_height();
+    const unsigned long padding = scanner.get_padding();
+    const int cell_size = static_cast<int>(scanner.get_cell_size());
+    const int rows_padding = static_cast<int>(window_height);
+    const int cols_padding = static_cast<int>(window_width);
+    const unsigned long banks = detector_->num_detectors();
+
+    // The number of levels, as dlib's create_fhog_pyramid counts them.
+    Pyramid pyr;
+    unsigned long levels = 0;
+    for (dlib::rectangle rect = dlib::get_rect(img);;) {
+      rect = pyr.rect_down(rect);
+      ++levels;
+      if (!(rect.width() >= scanner.get_min_pyramid_layer_width() &&
+            rect.height() >= scanner.get_min_pyramid_layer_height() && levels < scanner.get_max_pyramid_levels())) {
+        break;
+      }
+    }
+
+    if (feats_.max_size() < levels) feats_.set_max_size(levels);
+    feats_.set_size(levels);
+    hits_.resize(levels * banks);
+    std::vector<dlib::array2d<pixel_type>> images(levels);  // images[0] stays empty: level 0 is img itself
+
+    std::atomic<unsigned long> images_ready{1};  // levels [0, images_ready) have their image
+    std::atomic<unsigned long> next_level{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    const auto fail = [&] {
+      {
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+      failed.store(true);
+      images_ready.store(levels);
+      images_ready.notify_all();
+    };
+
+    // fHOG of one level, then every filter bank over it: what dlib's scanner does for that level.
+    const auto scan_level = [&](unsigned long l, dlib::array2d<float>& saliency) {
+      if (l == 0) {
+        extractor(img, feats_[l], cell_size, rows_padding, cols_padding);
+      } else {
+        extractor(images[l], feats_[l], cell_size, rows_padding, cols_padding);
+      }
+      for (unsigned long b = 0; b < banks; ++b) {
+        const double thresh = detector_->get_w(b)(scanner.get_num_dimensions()) + adjust_threshold;
+        const dlib::rectangle area = dlib::impl::apply_filters_to_fhog(
+            detector_->get_processed_w(b).get_detect_argument(), feats_[l], saliency);
+        auto& hits = hits_[l * banks + b];
+        hits.clear();
+        for (long r = area.top(); r <= area.bottom(); ++r) {
+          for (long c = area.left(); c <= area.right(); ++c) {
+            if (saliency[r][c] >= thresh) {
+              dlib::rectangle rect = extractor.feats_to_image(
+                  dlib::centered_rect(dlib::point(c, r), window_width - 2 * padding, window_height - 2 * padding),
+                  cell_size, rows_padding, cols_padding);
+              hits.emplace_back(saliency[r][c], pyr.rect_up(rect, l));
+            }
+          }
+        }
+      }
+    };
+
+    const auto take_levels = [&](dlib::array2d<float>& saliency) {
+      try {
+        for (unsigned long l = next_level.fetch_add(1); l < levels; l = next_level.fetch_add(1)) {
+          for (unsigned long ready = images_ready.load(); ready <= l; ready = images_ready.load()) {
+            images_ready.wait(ready);
+          }
+          if (failed.load()) return;
+          scan_level(l, saliency);
+        }
+      } catch (...) {
+        fail();
+      }
+    };
+
+    const unsigned workers = static_cast<unsigned>(std::min<unsigned long>(threads_, levels));
+    if (saliency_.size() < workers) saliency_.resize(workers);
+    {
+      std::vector<std::jthread> helpers;
+      helpers.reserve(workers - 1);
+      try {
+        for (unsigned t = 1; t < workers; ++t) helpers.emplace_back([&, t] { take_levels(saliency_[t]); });
+      } catch (const std::system_error&) {
+        // No more threads to be had: the ones that started and this one do all the levels.
+      }
+      // This thread builds the image pyramid (each level from the one before, as dlib does) while the helpers
+      // scan the levels that are ready, then joins them.
+      try {
+        for (unsigned long l = 1; l < levels && !failed.load(); ++l) {
+          if (l == 1) {
+            pyr(img, images[1]);
+          } else {
+            pyr(images[l - 1], images[l]);
+          }
+          images_ready.store(l + 1);
+          images_ready.notify_all();
+        }
+      } catch (...) {
+        fail();
+      }
+      take_levels(saliency_[0]);
+    }
+    if (error) std::rethrow_exception(error);
+
+    // dlib's scanner: per bank, all levels in order, sorted by descending score with dlib's own comparison.
+    std::vector<dlib::rect_detection> all;
+    std::vector<std::pair<double, dlib::rectangle>> dets;
+    for (unsigned long b = 0; b < banks; ++b) {
+      dets.clear();
+      for (unsigned long l = 0; l < levels; ++l) {
+        const auto& hits = hits_[l * banks + b];
+        dets.insert(dets.end(), hits.begin(), hits.end());
+      }
+      std::sort(dets.rbegin(), dets.rend(), dlib::impl::compare_pair_rect);
+      const double thresh = detector_->get_w(b)(scanner.get_num_dimensions());
+      for (const auto& d : dets) {
+        dlib::rect_detection r;
+        r.detection_confidence = d.first - thresh;
+        r.weight_index = b;
+        r.rect = d.second;
+        all.push_back(r);
+      }
+    }
+
+    // dlib's object_detector: sort over all banks, then non-max suppression in that order.
+    found.clear();
+    if (banks > 1) std::sort(all.rbegin(), all.rend());
+    const auto& overlaps = detector_->get_overlap_tester();
+    for (const auto& d : all) {
+      const bool suppressed = std::any_of(found.begin(), found.end(),
+                                          [&](const dlib::rect_detection& f) { return overlaps(f.rect, d.rect); });
+      if (!suppressed) found.push_back(d);
+    }
+  }
+
+ private:
+  const detector_type* detector_;
+  unsigned threads_;
+  dlib::array<dlib::array<dlib::array2d<float>>> feats_;                  // per level
+  std::vector<std::vector<std::pair<double, dlib::rectangle>>> hits_;     // per level and bank
+  std::vector<dlib::array2d<float>> saliency_;                            // per worker
+};
+
+}  // namespace faceapp::detail
