@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <faceapp/core/threading.hpp>
+
 namespace faceapp_web {
 
 /// A fixed set of threads that run the heavy work (decode, detect, encode), one per core by default. The HTTP
@@ -52,6 +54,7 @@ class work_pool {
 
  private:
   void work() {
+    faceapp::set_worker_thread();  // the pool keeps the cores busy: detect starts no threads of its own
     for (;;) {
       std::function<void()> job;
       {

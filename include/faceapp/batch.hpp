@@ -16,6 +16,7 @@
 
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
+#include "faceapp/core/threading.hpp"
 
 namespace faceapp {
 
@@ -50,6 +51,7 @@ void run_ordered(const Pipeline& pipeline, Inputs&& inputs, OnResult&& on_result
   workers.reserve(n_threads);
   for (unsigned t = 0; t < n_threads; ++t) {
     workers.emplace_back([&] {
+      set_worker_thread();  // the pool keeps the cores busy: stages start no threads of their own
       for (;;) {
         std::unique_lock lock(mutex);
         work_ready.wait(lock, [&] { return !queue.empty() || closed; });

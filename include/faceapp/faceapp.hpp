@@ -17,6 +17,7 @@
 #include "faceapp/core/geometry.hpp"
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
+#include "faceapp/core/threading.hpp"
 #include "faceapp/faces.hpp"
 #include "faceapp/image.hpp"
 #include "faceapp/models/model_files.hpp"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
+#include "faceapp/core/threading.hpp"
+#include "faceapp/detail/parallel_hog.hpp"
 #include "faceapp/faces.hpp"
 #include "faceapp/image.hpp"
 #include "faceapp/models/models.hpp"
@@ -32,7 +35,10 @@ inline dlib::rectangle to_rectangle(const box& b) { return {b.left, b.top, b.rig
 /// boxes back down (the C++ detector's own second argument is a threshold adjustment, not an upsample count).
 inline std::vector<dlib::rect_detection> hog_detect(const image& img, int upsample) {
   const dlib::cv_image<dlib::rgb_pixel> view(img.pixels);
-  auto& detector = thread_face_detector();
+  // The thread's own detector, its pyramid levels scanned on all cores (on one, on a pool's worker thread):
+  // the same boxes as the detector alone.
+  thread_local parallel_hog<dlib::frontal_face_detector> detector(thread_face_detector());
+  detector.set_threads(is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency()));
   std::vector<dlib::rect_detection> found;
   if (upsample <= 0) {
     detector(view, found, 0.0);
