@@ -224,8 +224,8 @@ class app {
                                                   u.file_name));
     if (!r) {
       const auto& e = r.error();
-      const bool too_large = e.stage == "read" && e.message.find("pixels exceeds the limit") != std::string::npos;
-      throw http_error(too_large ? 413 : 400, u.file_name + ": " + e.message);
+      throw http_error(e.code == faceapp::errc::too_large ? 413 : e.code == faceapp::errc::unsupported ? 415 : 400,
+                       u.file_name + ": " + e.message);
     }
     keep(u);  // only images that decode are kept
     analysed a{u.label(), *std::move(r)};

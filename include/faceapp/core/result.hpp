@@ -12,12 +12,22 @@
 
 namespace faceapp {
 
+/// What kind of failure a stage_error is, for programs that react differently (a web server's status code).
+enum class errc {
+  failed,       // anything else
+  not_found,    // a missing file or model
+  unsupported,  // not an image of a supported format
+  too_large,    // over a size or pixel limit
+  corrupt,      // truncated or undecodable data
+};
+
 /// What went wrong, where and with what: the stage's name, the input (a path or a description such as
-/// "<bytes: upload.jpg>") and a message a person can act on.
+/// "<bytes: upload.jpg>"), a message a person can act on, and its kind.
 struct stage_error {
   std::string stage;
   std::string input;
   std::string message;
+  errc code = errc::failed;
 
   /// "read: photos/a.jpg: not an image (the first bytes are neither JPEG, PNG, BMP nor WebP)"
   [[nodiscard]] std::string what() const { return stage + ": " + input + ": " + message; }
@@ -45,9 +55,9 @@ class unexpected {
   stage_error error_;
 };
 
-/// Shorthand for `unexpected(stage_error{stage, input, message})`.
-inline unexpected fail(std::string stage, std::string input, std::string message) {
-  return unexpected(stage_error{std::move(stage), std::move(input), std::move(message)});
+/// Shorthand for `unexpected(stage_error{stage, input, message, code})`.
+inline unexpected fail(std::string stage, std::string input, std::string message, errc code = errc::failed) {
+  return unexpected(stage_error{std::move(stage), std::move(input), std::move(message), code});
 }
 
 template <class T>

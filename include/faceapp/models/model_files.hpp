@@ -65,7 +65,8 @@ inline result<std::filesystem::path> find_model_file(const std::string& name, co
   return fail("models", name,
               detail::not_found_message(name, looked,
                                         "build faceapp (its build fetches or converts the model into the build's "
-                                        "models/ folder) or set FACEAPP_MODEL_DIR to a folder that holds it"));
+                                        "models/ folder) or set FACEAPP_MODEL_DIR to a folder that holds it"),
+              errc::not_found);
 }
 
 /// The landmark model: the 5-point model wherever it is found first (what face_recognition uses by default),
@@ -85,7 +86,8 @@ inline result<std::filesystem::path> find_landmark_model(const std::filesystem::
   return fail("models", "landmark model",
               detail::not_found_message(std::string(landmarks5_file) + " or " + landmarks68_file, looked,
                                         "install Debian's libdlib-data (it ships the 68-point model) or set "
-                                        "FACEAPP_MODEL_DIR to a folder that holds either file"));
+                                        "FACEAPP_MODEL_DIR to a folder that holds either file"),
+              errc::not_found);
 }
 
 }  // namespace faceapp::models

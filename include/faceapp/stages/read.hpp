@@ -97,16 +97,17 @@ struct read_stage : stage_base<read_stage> {
                                                             const std::string& where) const {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status)) return fail(name, where, "no such file");
+    if (ec || !std::filesystem::exists(status)) return fail(name, where, "no such file", errc::not_found);
     if (std::filesystem::is_directory(status)) return fail(name, where, "is a directory, not an image file");
     if (!std::filesystem::is_regular_file(status)) return fail(name, where, "not a regular file");
     const auto size = std::filesystem::file_size(path, ec);
     if (ec) return fail(name, where, "cannot read its size: " + ec.message());
-    if (size == 0) return fail(name, where, "empty file (0 bytes)");
+    if (size == 0) return fail(name, where, "empty file (0 bytes)", errc::corrupt);
     if (static_cast<std::int64_t>(size) > options.max_bytes) {
       return fail(name, where,
                   "file of " + std::to_string(size) + " bytes exceeds the limit of " +
-                      std::to_string(options.max_bytes) + " bytes");
+                      std::to_string(options.max_bytes) + " bytes",
+                  errc::too_large);
     }
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(name, where, std::string("cannot open: ") + std::strerror(errno));
@@ -117,28 +118,33 @@ struct read_stage : stage_base<read_stage> {
   }
 
   [[nodiscard]] result<image> decode(std::span<const std::uint8_t> bytes, const std::string& where) const {
-    if (bytes.empty()) return fail(name, where, "empty file (0 bytes)");
+    if (bytes.empty()) return fail(name, where, "empty file (0 bytes)", errc::corrupt);
     const auto header = detail::read_image_header(bytes);
     if (!header) {
-      return fail(name, where, "not an image: the first bytes are not those of JPEG, PNG, BMP or WebP");
+      return fail(name, where, "not an image: the first bytes are not those of JPEG, PNG, BMP or WebP",
+                  errc::unsupported);
     }
     const char* format = detail::format_name(header->format);
     if (header->width <= 0 || header->height <= 0) {
-      return fail(name, where, std::string("corrupt or truncated ") + format + ": no image size in its header");
+      return fail(name, where, std::string("corrupt or truncated ") + format + ": no image size in its header",
+                  errc::corrupt);
     }
     if (header->width * header->height > options.max_pixels) {
       return fail(name, where,
                   std::string(format) + " of " + std::to_string(header->width) + " x " +
                       std::to_string(header->height) + " pixels exceeds the limit of " +
-                      std::to_string(options.max_pixels) + " pixels");
+                      std::to_string(options.max_pixels) + " pixels",
+                  errc::too_large);
     }
     if (header->format == detail::image_format::jpeg && !detail::jpeg_is_complete(bytes)) {
-      return fail(name, where, "truncated JPEG: the data ends before the end-of-image marker");
+      return fail(name, where, "truncated JPEG: the data ends before the end-of-image marker", errc::corrupt);
     }
     // IMREAD_COLOR: 8-bit, 3 channels (gray expanded, alpha dropped), EXIF orientation applied.
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
     cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
-    if (bgr.empty()) return fail(name, where, std::string("the ") + format + " decoder rejected the data (corrupt)");
+    if (bgr.empty()) {
+      return fail(name, where, std::string("the ") + format + " decoder rejected the data (corrupt)", errc::corrupt);
+    }
     image img;
     cv::cvtColor(bgr, img.pixels, cv::COLOR_BGR2RGB);
     img.source = where;
