@@ -66,7 +66,7 @@ class face_store {
              std::string thumbnail) {
     const std::lock_guard writer(write_mutex_);
     auto next = std::make_shared<gallery_snapshot>(*snapshot());
-    person p{next_id_, std::move(name), utc_now(), std::move(source), box,
+    person p{next_id_, std::move(name), faceapp::utc_timestamp(), std::move(source), box,
              std::make_shared<const std::string>(std::move(thumbnail))};
     next->known.add(p.name, e);
     next->people.push_back(p);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -24,6 +25,11 @@
 #include "faceapp/faces.hpp"
 
 namespace faceapp {
+
+/// Now (or `t`) as the records write it: UTC ISO-8601 with milliseconds, 2026-11-28T19:20:00.123Z.
+inline std::string utc_timestamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
+  return detail::utc_timestamp(t);
+}
 
 /// One recorded result: a face of an input, or the input itself when it had no face (face empty).
 struct record_row {
