@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,10 @@ TEST_CASE("run_batch keeps input order, gives each bad input its error, and goes
   std::vector<std::string> inputs;
   std::vector<int> expected;
   for (const auto& row : faceapp::test::manifest()) {
-    if (row.faces < 0 || row.faces > 3 || inputs.size() >= 14) continue;
+    // Small photos only: this test also runs under ThreadSanitizer, which makes detection ~10x slower.
+    if (row.faces < 0 || inputs.size() >= 14 || std::filesystem::file_size(data_file("faces/" + row.file)) > 60000) {
+      continue;
+    }
     inputs.push_back(data_file("faces/" + row.file).string());
     expected.push_back(row.faces);
     if (inputs.size() % 5 == 0) {  // a bad input every few
@@ -41,7 +46,7 @@ TEST_CASE("run_batch keeps input order, gives each bad input its error, and goes
 
 TEST_CASE("run_ordered streams results in input order from a single-pass range") {
   std::istringstream lines(data_file("faces/obama_1.jpg").string() + "\n" + "missing.jpg\n" +
-                           data_file("faces/group_1.jpg").string() + "\n");
+                           data_file("faces/group_9.jpg").string() + "\n");
   std::vector<std::size_t> order;
   std::vector<std::size_t> counts;
   faceapp::run_ordered(
