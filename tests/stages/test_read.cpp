@@ -25,17 +25,6 @@ void spit(const fs::path& p, const std::vector<std::uint8_t>& bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-/// A fresh scratch folder per test case.
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir = fs::temp_directory_path() / ("faceapp_test_read_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
-
 faceapp::stage_error error_of(const faceapp::source& s, faceapp::read_options o = {}) {
   const auto r = faceapp::read(o)(s);
   REQUIRE_FALSE(r.has_value());
@@ -97,7 +86,7 @@ TEST_CASE("read applies the EXIF orientation: rose_leslie_3 is stored sideways a
 }
 
 TEST_CASE("read decides the format by magic bytes, not by the file name") {
-  scratch tmp;
+  const faceapp::test::scratch_dir tmp{"test_read"};
   const cv::Mat bgr = cv::imread(data_file("faces/obama_1.jpg").string());
   std::vector<std::uint8_t> webp;
   REQUIRE(cv::imencode(".webp", bgr, webp));
@@ -122,7 +111,7 @@ TEST_CASE("read takes bytes in memory, named for messages") {
 }
 
 TEST_CASE("read refuses bad input with an error naming the input and the stage") {
-  scratch tmp;
+  const faceapp::test::scratch_dir tmp{"test_read"};
   SUBCASE("a missing file") { CHECK(says(error_of(tmp.dir / "nope.jpg"), "no such file", faceapp::errc::not_found)); }
   SUBCASE("a directory") { CHECK(says(error_of(tmp.dir), "directory", faceapp::errc::failed)); }
   SUBCASE("an empty file") {

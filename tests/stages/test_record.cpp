@@ -15,16 +15,6 @@ using faceapp::test::data_file;
 
 namespace {
 
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir = fs::temp_directory_path() / ("faceapp_test_record_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch() { fs::remove_all(dir); }
-};
-
 std::vector<std::string> lines_of(const fs::path& p) {
   std::ifstream in(p);
   std::vector<std::string> lines;
@@ -70,7 +60,7 @@ TEST_CASE("timestamps are UTC ISO-8601") {
 }
 
 TEST_CASE("record writes the header once and one row per face") {
-  scratch tmp;
+  const faceapp::test::scratch_dir tmp{"test_record"};
   const auto path = tmp.dir / "results.csv";
   {
     faceapp::csv_sink csv{path};
@@ -93,7 +83,7 @@ TEST_CASE("record writes the header once and one row per face") {
 }
 
 TEST_CASE("8 threads x 500 records into one csv_sink give exactly 4000 well-formed rows") {
-  scratch tmp;
+  const faceapp::test::scratch_dir tmp{"test_record"};
   const auto path = tmp.dir / "results.csv";
   {
     faceapp::csv_sink csv{path, {.sync = false}};
@@ -120,7 +110,7 @@ TEST_CASE("8 threads x 500 records into one csv_sink give exactly 4000 well-form
 }
 
 TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing recorded is lost") {
-  scratch tmp;
+  const faceapp::test::scratch_dir tmp{"test_record"};
   SUBCASE("an existing file with another header is left untouched") {
     const auto path = tmp.dir / "other.csv";
     std::ofstream(path) << "name,amount\nann,3\n";

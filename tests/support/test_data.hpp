@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace faceapp::test {
@@ -30,6 +31,22 @@ inline std::filesystem::path data_file(const std::filesystem::path& relative) {
   }
   return path;
 }
+
+/// A fresh, empty scratch folder for one test case, removed again at its end.
+struct scratch_dir {
+  std::filesystem::path dir;
+  explicit scratch_dir(const std::string& name)
+      : dir(std::filesystem::temp_directory_path() / ("faceapp_" + name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
 
 /// One row of faces/manifest.csv.
 struct manifest_row {
