@@ -13,7 +13,7 @@
 
 namespace faceapp::bench {
 
-/// ../shared/data beside the project, or $FACEAPP_TEST_DATA (the variable the tests read too).
+/// The test data in tests/data, or $FACEAPP_TEST_DATA (the variable the tests read too).
 inline std::filesystem::path data_dir() {
   if (const char* env = std::getenv("FACEAPP_TEST_DATA"); env != nullptr && *env != '\0') return env;
   return FACEAPP_BENCH_DATA;

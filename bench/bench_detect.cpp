@@ -18,7 +18,7 @@
 
 namespace {
 
-/// Three photos of ../shared/data/faces, small to large.
+/// Three photos of tests/data/faces, small to large.
 const std::vector<std::string> photos = {"obama_1.jpg", "lin_manuel_miranda_1.png", "alex_lacamoire_3.jpg"};
 
 faceapp::image load(const std::string& file) {

@@ -4,7 +4,7 @@
 #
 #   bench/cli_jobs_scaling.sh BUILD_DIR/examples/cli/faceapp [FACES_DIR] [RUNS]
 #
-# FACES_DIR defaults to $FACEAPP_TEST_DATA/faces, else ../shared/data/faces beside the project. Run it on an
+# FACES_DIR defaults to $FACEAPP_TEST_DATA/faces, else tests/data/faces of the project. Run it on an
 # otherwise idle machine with at least two cores: other load shows up directly in the ratio.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ if [[ $# -lt 1 || ! -x "$1" ]]; then
 fi
 program=$1
 here=$(cd "$(dirname "$0")" && pwd)
-faces=${2:-${FACEAPP_TEST_DATA:-$here/../../shared/data}/faces}
+faces=${2:-${FACEAPP_TEST_DATA:-$here/../tests/data}/faces}
 runs=${3:-3}
 [[ -d $faces ]] || { echo "$0: no faces folder at $faces" >&2; exit 2; }
 

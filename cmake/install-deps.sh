@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything faceapp's build, tests, benches and examples need on Debian 12.
 # Idempotent: when every package is present it only checks and returns.
-# Usage: sudo cmake/install-deps.sh   (or as root)
+# Usage: bash cmake/install-deps.sh   (as root, or as a user who may sudo: it elevates only apt-get)
 set -euo pipefail
 
 packages=(

@@ -1,4 +1,4 @@
-// The `faceapp` program, driven as a user drives it: real models on ../shared/data/faces, its output checked
+// The `faceapp` program, driven as a user drives it: real models on tests/data/faces, its output checked
 // against what the library computes for the same images and against the manifest's ground truth.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

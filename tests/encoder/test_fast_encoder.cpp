@@ -1,5 +1,5 @@
 // detail::fast_encoder must compute what dlib's forward pass of models::encoder_net computes, to float
-// rounding, on real face chips: the reference chips and chips cut from photos of ../shared/data/faces, one
+// rounding, on real face chips: the reference chips and chips cut from photos of tests/data/faces, one
 // at a time, in batches (including batches longer than the engine's sub-batch) and from several threads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
@@ -60,7 +60,7 @@ std::vector<chip_t> reference_chips() {
   return chips;
 }
 
-/// 150x150 chips of every face dlib's HOG detector finds in a few photos of ../shared/data/faces (group
+/// 150x150 chips of every face dlib's HOG detector finds in a few photos of tests/data/faces (group
 /// photos for many faces at once), cut from the detection box: what matters here is real face content, not
 /// the alignment the encode stage adds with landmarks.
 std::vector<chip_t> photo_chips() {

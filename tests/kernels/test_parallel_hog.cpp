@@ -1,6 +1,6 @@
 // The parallel HOG scan (what detect runs) must give exactly dlib's single-threaded detections: the same
 // boxes, the same scores to the last bit, the same filter bank and the same order, on every photo of
-// ../shared/data/faces at upsample 0 and 1, whatever the number of threads.
+// tests/data/faces at upsample 0 and 1, whatever the number of threads.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-// Where the tests find ../shared/data: $FACEAPP_TEST_DATA, else the folder beside the project
+// Where the tests find their data: $FACEAPP_TEST_DATA, else tests/data in the source tree
 // (OpenCV's OPENCV_TEST_DATA_PATH convention). A missing file fails the test with a message
 // that names the path and the variable, never a silent skip.
 #pragma once

@@ -1,4 +1,4 @@
-"""faceapp-web: every endpoint, with real photos of ../shared/data/faces checked against the manifest, and every
+"""faceapp-web: every endpoint, with real photos of tests/data/faces checked against the manifest, and every
 bad input answered with the right status and a JSON error, never a crash."""
 
 import hashlib

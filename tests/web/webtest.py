@@ -1,5 +1,5 @@
 """Shared helpers for the faceapp-web tests: start the server on a free port, send multipart requests, read the
-manifest of ../shared/data/faces. Python standard library only."""
+manifest of tests/data/faces. Python standard library only."""
 
 import argparse
 import csv
