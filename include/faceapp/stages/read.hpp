@@ -1,6 +1,7 @@
 // faceapp stage `read`: a path or bytes in memory -> an 8-bit RGB image.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -56,10 +57,14 @@ class source {
 
 inline std::string describe(const source& s) { return s.name(); }
 
-/// Limits `read` applies before decoding.
+/// Limits `read` applies before decoding. Every one is refused as errc::too_large, whatever the format.
 struct read_options {
   std::int64_t max_pixels = 40'000'000;      // width x height from the header; larger images are refused
   std::int64_t max_bytes = 256LL << 20;      // larger files are refused before they are read
+  /// JPEG scans (SOS segments): each is a pass of the decoder over the whole image, so a progressive file of
+  /// 100 000 scans of a few dozen bytes each costs tens of minutes of CPU at 40 M pixels. libjpeg's progressive
+  /// script writes 10; the test photos have 1 to 14.
+  std::int64_t max_scans = 64;
 };
 
 /// `read`: source -> image.
@@ -67,7 +72,9 @@ struct read_options {
 ///  - Grayscale and alpha become RGB (alpha dropped, as face_recognition's PIL convert("RGB") does); the EXIF
 ///    orientation is applied, so a photo stored sideways comes out upright.
 ///  - Refuses, as errors naming the input: a missing file, a directory, an empty file, anything that is not one
-///    of the four formats, a header larger than max_pixels, a truncated JPEG, data the decoder rejects.
+///    of the four formats, a truncated JPEG, data the decoder rejects; and as errc::too_large, before decoding,
+///    a header larger than max_pixels or than the decoder's own limits, a JPEG of more than max_scans scans.
+///    The JPEG header is walked as libjpeg walks it, so the size checked is the size the decoder will use.
 /// Thread-safe. Example: `auto img = faceapp::read("photo.jpg");`
 struct read_stage : stage_base<read_stage> {
   using input_type = source;
@@ -83,6 +90,12 @@ struct read_stage : stage_base<read_stage> {
     const std::string where = src.name();
     std::vector<std::uint8_t> file_bytes;
     std::span<const std::uint8_t> bytes = src.bytes();
+    if (src.in_memory() && static_cast<std::uint64_t>(bytes.size()) > non_negative(options.max_bytes)) {
+      return fail(name, where,
+                  std::to_string(bytes.size()) + " bytes exceed the limit of " + std::to_string(options.max_bytes) +
+                      " bytes",
+                  errc::too_large);
+    }
     if (!src.in_memory()) {
       auto loaded = load_file(src.path(), where);
       if (!loaded) return unexpected(std::move(loaded).error());
@@ -117,6 +130,8 @@ struct read_stage : stage_base<read_stage> {
     return bytes;
   }
 
+  static std::uint64_t non_negative(std::int64_t v) noexcept { return v < 0 ? 0 : static_cast<std::uint64_t>(v); }
+
   [[nodiscard]] result<image> decode(std::span<const std::uint8_t> bytes, const std::string& where) const {
     if (bytes.empty()) return fail(name, where, "empty file (0 bytes)", errc::corrupt);
     const auto header = detail::read_image_header(bytes);
@@ -125,18 +140,33 @@ struct read_stage : stage_base<read_stage> {
                   errc::unsupported);
     }
     const char* format = detail::format_name(header->format);
-    if (header->width <= 0 || header->height <= 0) {
+    const std::uint64_t w = header->width;
+    const std::uint64_t h = header->height;
+    if (w == 0 || h == 0) {
+      if (!header->defect.empty()) return fail(name, where, header->defect, header->defect_code);
       return fail(name, where, std::string("corrupt or truncated ") + format + ": no image size in its header",
                   errc::corrupt);
     }
-    if (header->width * header->height > options.max_pixels) {
+    const std::string size = std::string(format) + " of " + std::to_string(w) + " x " + std::to_string(h) + " pixels";
+    const std::uint64_t side = detail::decoder_max_side(header->format);
+    if (w > side || h > side) {
       return fail(name, where,
-                  std::string(format) + " of " + std::to_string(header->width) + " x " +
-                      std::to_string(header->height) + " pixels exceeds the limit of " +
-                      std::to_string(options.max_pixels) + " pixels",
+                  size + " exceeds the " + format + " decoder's limit of " + std::to_string(side) + " pixels a side",
                   errc::too_large);
     }
-    if (header->format == detail::image_format::jpeg && !detail::jpeg_is_complete(bytes)) {
+    // Both sides are at most 2^20 here, so the product cannot overflow.
+    const std::uint64_t limit = std::min(detail::decoder_max_pixels, non_negative(options.max_pixels));
+    if (w * h > limit) {
+      return fail(name, where, size + " exceeds the limit of " + std::to_string(limit) + " pixels", errc::too_large);
+    }
+    if (header->scans > non_negative(options.max_scans)) {
+      return fail(name, where,
+                  "JPEG of " + std::to_string(header->scans) + " scans exceeds the limit of " +
+                      std::to_string(options.max_scans) + " scans",
+                  errc::too_large);
+    }
+    if (!header->defect.empty()) return fail(name, where, header->defect, header->defect_code);
+    if (!header->complete) {
       return fail(name, where, "truncated JPEG: the data ends before the end-of-image marker", errc::corrupt);
     }
     // IMREAD_COLOR: 8-bit, 3 channels (gray expanded, alpha dropped), EXIF orientation applied.
@@ -160,7 +190,7 @@ struct read_fn : read_stage {
   [[nodiscard]] constexpr read_stage operator()(read_options o) const { return read_stage(o); }
 };
 
-/// The read stage with the default limits (40 M pixels, 256 MB).
+/// The read stage with the default limits (40 M pixels, 256 MB, 64 JPEG scans).
 inline constexpr read_fn read{};
 
 }  // namespace faceapp
