@@ -17,8 +17,8 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   # browser test of the web app
   chromium chromium-driver
-  # fuzzing (tests/fuzz, -DFACEAPP_FUZZ=ON): clang and its libFuzzer runtime
-  clang libclang-rt-14-dev
+  # fuzzing (tests/fuzz, -DFACEAPP_FUZZ=ON): clang and its libFuzzer runtime; libjpeg's headers
+  clang libclang-rt-14-dev libjpeg-dev
 )
 
 missing=()
