@@ -18,6 +18,7 @@ import http.client
 import math
 import os
 import random
+import resource
 import select
 import shutil
 import signal
@@ -82,9 +83,12 @@ def measure(args, n, photo, scratch):
     if n:
         src = os.path.join(scratch, f"faces-{n}.csv")
         write_csv(src, n)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run([args.server, "import", "--data", data, src], check=True, stderr=subprocess.DEVNULL)
         row["import_s"] = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        row["import_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         row["import_rows_s"] = n / row["import_s"]
         os.remove(src)
     t0 = time.perf_counter()
@@ -103,6 +107,7 @@ def measure(args, n, photo, scratch):
         port = int(line.decode().split("listening on http://")[1].split("/")[0].rsplit(":", 1)[1])
         status, _ = request(port, "GET", "/api/faces?limit=1")
         row["start_s"] = time.perf_counter() - t0
+        row["start_cpu_s"] = cpu_s(proc.pid)
         assert status == 200, status
         adds, recognizes = [], []
         for i in range(30):
@@ -137,6 +142,13 @@ def measure(args, n, photo, scratch):
     return row
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of a running process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", required=True, help="the faceapp-web executable")
@@ -156,12 +168,12 @@ def main():
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     base = rows[0]
-    print("| N | import s (rows/s) | start to first answer s | RSS MB | DB MB | add p50 / p99 ms (p99 vs empty) "
+    print("| N | import s (rows/s; CPU s) | start to first answer s (CPU s) | RSS MB | DB MB | add p50 / p99 ms (p99 vs empty) "
           "| recognize p50 / p99 ms (p99 - empty) | main page KB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        imp = f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f})" if r["N"] else "-"
-        print(f"| {r['N']:,} | {imp} | {r['start_s']:.2f} | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
+        imp = f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f})" if r["N"] else "-"
+        print(f"| {r['N']:,} | {imp} | {r['start_s']:.2f} ({r['start_cpu_s']:.2f}) | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
               f"| {r['add_p50_ms']:.0f} / {r['add_p99_ms']:.0f} ({r['add_p99_ms'] / base['add_p99_ms']:.2f}x) "
               f"| {r['rec_p50_ms']:.0f} / {r['rec_p99_ms']:.0f} ({r['rec_p99_ms'] - base['rec_p99_ms']:+.0f}) "
               f"| {r['page_kb']:.1f} |")
