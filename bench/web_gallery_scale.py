@@ -3,7 +3,7 @@
 
 For each N (0 is the baseline): import N synthetic encodings with `faceapp-web import` (time, rows/s), start the
 server (time from exec to the first answered request), then 30 adds of a small photo and 30 recognizes of it,
-one at a time (p50, p99 latency), the server's resident memory (VmRSS) after them and the size of the main page.
+one at a time after a warm-up (p50, p99 latency), the server's resident memory (VmRSS) after them and the size of the main page.
 Prints a Markdown table. Python standard library only.
 
     python3 bench/web_gallery_scale.py --server build/examples/web/faceapp-web \\
@@ -109,6 +109,9 @@ def measure(args, n, photo, scratch):
         row["start_s"] = time.perf_counter() - t0
         row["start_cpu_s"] = cpu_s(proc.pid)
         assert status == 200, status
+        # Warm up: each worker thread makes its own copy of the models on its first image.
+        for _ in range(2 * (os.cpu_count() or 1)):
+            request(port, "POST", "/api/compare", *multipart([], [("a", "a.jpg", photo), ("b", "b.jpg", photo)]))
         adds, recognizes = [], []
         for i in range(30):
             body, ctype = multipart([("name", f"added {i}")], [("image", "photo.jpg", photo)])

@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
     const std::string etag = "\"face-" + std::to_string(*id) + "\"";
     res.set_header("Cache-Control", "private, max-age=86400");
     res.set_header("ETag", etag);
-    if (req.get_header_value("If-None-Match") == etag) {
+    if (req.get_header_value("If-None-Match").find(etag) != std::string::npos) {
       res.status = 304;
       return;
     }

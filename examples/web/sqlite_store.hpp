@@ -26,7 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "store.hpp"
-#include <faceapp/stages/record.hpp>
+#include <faceapp/detail/csv.hpp>
 
 #include "util.hpp"
 
@@ -264,6 +264,39 @@ class sqlite_store final : public store_backend {
   }
 
   [[nodiscard]] std::string describe() const override { return file_.string(); }
+
+  /// For a bulk import with no server on the database: a rollback journal instead of the WAL while it lasts,
+  /// so appended rows are written once (the WAL writes them twice: log, then checkpoint); every batch is
+  /// still one durable transaction. Back to WAL on destruction. False (and nothing changed) when another
+  /// connection has the database open.
+  bool begin_bulk() {
+    const std::lock_guard lock(write_mutex_);
+    insert_people_.reset();  // a journal mode change needs no statement in progress
+    insert_encoding_.reset();
+    insert_box_.reset();
+    insert_source_.reset();
+    insert_thumbnail_.reset();
+    char* error = nullptr;
+    std::string mode;
+    const auto got = [](void* out, int, char** values, char**) {
+      *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
+      return 0;
+    };
+    sqlite3_exec(writer_.get(), "PRAGMA journal_mode=TRUNCATE", got, &mode, &error);
+    sqlite3_free(error);
+    bulk_ = mode == "truncate";
+    return bulk_;
+  }
+
+  ~sqlite_store() override {
+    if (!bulk_) return;
+    insert_people_.reset();
+    insert_encoding_.reset();
+    insert_box_.reset();
+    insert_source_.reset();
+    insert_thumbnail_.reset();
+    sqlite3_exec(writer_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  }
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
@@ -397,7 +430,7 @@ class sqlite_store final : public store_backend {
           .bind(1, static_cast<std::int64_t>(next_id - 1))
           .run();
       sqlite::statement(writer_, "INSERT INTO meta (key, value) VALUES ('migrated_gallery_json', ?)")
-          .bind(1, faceapp::utc_timestamp())
+          .bind(1, faceapp::detail::utc_timestamp())
           .run();
       t.commit();
     }
@@ -435,6 +468,7 @@ class sqlite_store final : public store_backend {
   std::mutex write_mutex_;
   sqlite::connection writer_;
   std::optional<sqlite::statement> insert_people_, insert_encoding_, insert_box_, insert_source_, insert_thumbnail_;
+  bool bulk_ = false;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<sqlite::connection>> pool_;
 };
