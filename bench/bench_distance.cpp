@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench_common.hpp"
+#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/gallery.hpp"
 
 namespace {
@@ -195,6 +196,64 @@ void BM_gallery_memory(benchmark::State& state) {
   faceapp::bench::report_peak_rss(state);
 }
 
+// ---- the growing gallery: chunks of 8192 rows that snapshots share ------------------------------------------
+
+/// A chunked gallery holding the same n encodings as gallery_of(n), made once per n.
+faceapp::chunked_gallery& chunked_of(std::size_t n) {
+  static std::map<std::size_t, std::unique_ptr<faceapp::chunked_gallery>> made;
+  auto& g = made[n];
+  if (!g) {
+    g = std::make_unique<faceapp::chunked_gallery>();
+    std::mt19937 rng(42);
+    for (std::size_t i = 0; i < n; ++i) g->add(i + 1, "person_" + std::to_string(i), random_encoding(rng));
+  }
+  return *g;
+}
+
+/// chunked_gallery::view::nearest: the same scan as BM_distance_scan, chunk by chunk. The ratio of the two at
+/// 1 M is the cost of the chunking.
+void BM_chunked_scan(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto snapshot = chunked_of(n).snapshot();
+  const auto q = query();
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot->nearest(q));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(encoding)));
+  faceapp::bench::report_peak_rss(state);
+}
+
+void BM_chunked_topk(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto snapshot = chunked_of(n).snapshot();
+  const auto q = query();
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot->top_k(q, 10));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  faceapp::bench::report_peak_rss(state);
+}
+
+/// One add (row written, new snapshot published) to a gallery that already holds n rows: the same at 0 and at
+/// 1 M, where the contiguous gallery copied under copy-on-write costs O(n).
+void BM_chunked_add(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto g = std::make_unique<faceapp::chunked_gallery>();
+  {
+    std::mt19937 rng(42);
+    std::vector<encoding> source;
+    for (int i = 0; i < 1024; ++i) source.push_back(random_encoding(rng));
+    for (std::size_t i = 0; i < n; ++i) g->add(i + 1, "person_" + std::to_string(i), source[i % source.size()]);
+  }
+  const auto e = query();
+  std::uint64_t key = n + 1;
+  const auto reader = g->snapshot();  // a reader holds an old snapshot meanwhile, as recognizes do
+  for (auto _ : state) {
+    g->add(key, "new person", e);
+    ++key;
+  }
+  benchmark::DoNotOptimize(reader->size());
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  faceapp::bench::report_peak_rss(state);
+}
+
 }  // namespace
 
 // The bandwidth ratio compares two benchmarks that each take ~20 ms a pass: nine repetitions (interleaved
@@ -207,6 +266,9 @@ BENCHMARK_CAPTURE(BM_distance_scan_level, avx2, faceapp::detail::simd_level::avx
 BENCHMARK_CAPTURE(BM_distance_scan_level, portable, faceapp::detail::simd_level::portable)->Arg(1000000);
 BENCHMARK(BM_distance_all)->Arg(1000000);
 BENCHMARK(BM_topk_scan)->Arg(1000)->Arg(100000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
+BENCHMARK(BM_chunked_scan)->Arg(1000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
+BENCHMARK(BM_chunked_topk)->Arg(1000000)->Repetitions(bandwidth_repetitions);
+BENCHMARK(BM_chunked_add)->Arg(0)->Arg(1000000)->Iterations(200000);
 BENCHMARK(BM_gallery_memory)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

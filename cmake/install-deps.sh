@@ -15,6 +15,8 @@ packages=(
   doctest-dev libbenchmark-dev python3 python3-numpy
   # examples: command line and web app
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  # the web app's gallery store
+  libsqlite3-dev
   # browser test of the web app
   chromium chromium-driver
   # fuzzing (tests/fuzz, -DFACEAPP_FUZZ=ON): clang and its libFuzzer runtime; libjpeg's headers

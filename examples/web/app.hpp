@@ -101,7 +101,7 @@ class app {
  public:
   explicit app(app_options options)
       : options_(std::move(options)),
-        store_((prepare_dirs(options_), options_.data_dir / "gallery.json")),
+        store_((prepare_dirs(options_), options_.data_dir)),
         records_(options_.data_dir / "results.csv"),
         pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
     if (!records_.ok()) throw std::runtime_error(records_.error()->what());

@@ -32,6 +32,8 @@
 #include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "import_export.hpp"
+#include "listing.hpp"
 #include "pages.hpp"
 
 namespace {
@@ -59,7 +61,7 @@ json optional_number(const std::optional<float>& v) { return v ? json(static_cas
 
 json person_json(const faceapp_web::person& p) {
   return {{"id", p.id}, {"name", p.name}, {"added", p.added}, {"box", box_json(p.box)},
-          {"thumbnail", "/faces/" + std::to_string(p.id) + "/thumbnail.jpg"}};
+          {"thumbnail", p.has_thumbnail ? json("/faces/" + std::to_string(p.id) + "/thumbnail.jpg") : json(nullptr)}};
 }
 
 std::optional<std::uint64_t> parse_id(const std::string& text) {
@@ -118,6 +120,9 @@ httplib::Server::Handler api(F f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `faceapp-web import ...` and `faceapp-web export ...` (import_export.hpp): no server.
+  if (argc > 1 && faceapp_web::is_tool_command(argv[1])) return faceapp_web::run_tool(argc, argv);
+
   // Decoded images are megabytes each and are allocated on one thread and freed on another. With glibc's
   // defaults (an arena per thread, an mmap threshold that rises after each free) such blocks stay in the arenas
   // and the resident size grows with the number of threads; a fixed threshold returns them to the system on
@@ -216,16 +221,16 @@ int main(int argc, char** argv) {
 
   // ---- pages ----
   svr.Get("/", [&](const httplib::Request& req, httplib::Response& res) {
-    const auto snap = a.store().snapshot();
     std::string message;
     if (req.has_param("added")) {
       if (const auto id = parse_id(req.get_param_value("added"))) {
-        if (const auto* p = snap->find(*id)) message = "Remembered " + p->name + ".";
+        if (const auto p = a.store().find(*id)) message = "Remembered " + p->name + ".";
       }
     } else if (req.has_param("deleted")) {
       message = "Deleted.";
     }
-    send_html(res, faceapp_web::pages::main_page(o, *snap, message, false));
+    const auto list = faceapp_web::list_people(a.store(), req.get_param_value("q"), req.get_param_value("page"));
+    send_html(res, faceapp_web::pages::main_page(o, list, message, false));
   });
 
   svr.Post("/faces", [&](const httplib::Request& req, httplib::Response& res) {
@@ -236,16 +241,16 @@ int main(int argc, char** argv) {
       const auto p = a.add_face(std::move(name), std::move(*image));
       res.set_redirect("/?added=" + std::to_string(p.id), 303);
     } catch (const http_error& e) {
-      send_html(res, faceapp_web::pages::main_page(o, *a.store().snapshot(), e.what(), true), e.status);
+      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), e.what(), true), e.status);
     } catch (const std::exception& e) {
-      send_html(res, faceapp_web::pages::main_page(o, *a.store().snapshot(), e.what(), true), 500);
+      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), e.what(), true), 500);
     }
   });
 
   svr.Post(R"(/faces/([^/]+)/delete)", [&](const httplib::Request& req, httplib::Response& res) {
     const auto id = parse_id(req.matches[1]);
     if (!id || !a.store().remove(*id)) {
-      send_html(res, faceapp_web::pages::main_page(o, *a.store().snapshot(), "No such face (already deleted?)", true),
+      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), "No such face (already deleted?)", true),
                 404);
       return;
     }
@@ -253,15 +258,22 @@ int main(int argc, char** argv) {
   });
 
   svr.Get(R"(/faces/([^/]+)/thumbnail\.jpg)", [&](const httplib::Request& req, httplib::Response& res) {
-    const auto snap = a.store().snapshot();
+    // Read from the database when asked. A face's thumbnail never changes and ids are never reused, so the
+    // id is a strong validator.
     const auto id = parse_id(req.matches[1]);
-    const auto* p = id ? snap->find(*id) : nullptr;
-    if (p == nullptr) {
+    const auto jpeg = id ? a.store().thumbnail(*id) : std::nullopt;
+    if (!jpeg) {
       res.status = 404;
       return;
     }
-    res.set_header("Cache-Control", "private, max-age=3600");
-    res.set_content(*p->thumbnail, "image/jpeg");
+    const std::string etag = "\"face-" + std::to_string(*id) + "\"";
+    res.set_header("Cache-Control", "private, max-age=86400");
+    res.set_header("ETag", etag);
+    if (req.get_header_value("If-None-Match").find(etag) != std::string::npos) {
+      res.status = 304;
+      return;
+    }
+    res.set_content(*jpeg, "image/jpeg");
   });
 
   svr.Get("/faceapp", [&](const httplib::Request&, httplib::Response& res) {
@@ -282,7 +294,7 @@ int main(int argc, char** argv) {
         const auto c = a.compare(std::move(*first), std::move(*second), tolerance);
         result = faceapp_web::pages::comparison_result(c, name_a, name_b);
       } else {
-        const auto size = a.store().snapshot()->people.size();
+        const auto size = a.store().size();
         result = faceapp_web::pages::recognition_result(a.recognize(std::move(*first), tolerance), size);
       }
       send_html(res, faceapp_web::pages::faceapp_page(o, tolerance, result, "", false));
@@ -315,10 +327,14 @@ int main(int argc, char** argv) {
     send_json(res, person_json(a.add_face(std::move(name), std::move(*image))), 201);
   }));
 
-  svr.Get("/api/faces", api([&](const httplib::Request&, httplib::Response& res) {
+  svr.Get("/api/faces", api([&](const httplib::Request& req, httplib::Response& res) {
+    const auto offset = faceapp_web::parse_count(req.get_param_value("offset"), "offset", 0, std::uint64_t{1} << 62);
+    const auto limit = faceapp_web::parse_count(req.get_param_value("limit"), "limit",
+                                                faceapp_web::api_faces_default_limit, faceapp_web::api_faces_max_limit);
+    const auto page = a.store().list("", offset, limit);
     json faces = json::array();
-    for (const auto& p : a.store().snapshot()->people) faces.push_back(person_json(p));
-    send_json(res, {{"faces", std::move(faces)}});
+    for (const auto& p : page.people) faces.push_back(person_json(p));
+    send_json(res, {{"faces", std::move(faces)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
   }));
 
   svr.Delete(R"(/api/faces/([^/]+))", api([&](const httplib::Request& req, httplib::Response& res) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "app.hpp"
+#include "listing.hpp"
 #include "util.hpp"
 
 namespace faceapp_web::pages {
@@ -37,6 +38,12 @@ ul.people li{display:flex;align-items:center;gap:.75rem;background:#fff;border-r
 ul.people img{width:56px;height:56px;border-radius:.35rem;object-fit:cover;flex:none}
 ul.people .who{flex:1;min-width:0;overflow-wrap:anywhere}
 ul.people small{display:block;color:#59636e}
+ul.people .nothumb{width:56px;height:56px;border-radius:.35rem;flex:none;background:#dde3e8}
+form.search{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin-bottom:.75rem}
+form.search label{margin:0}
+form.search input{flex:1;min-width:8rem;font-size:1rem;padding:.4rem;border:1px solid #b8c2cc;border-radius:.35rem}
+form.search button{margin:0;padding:.45rem .9rem}
+nav.pages{display:flex;gap:1rem;justify-content:center;margin:1rem 0}
 .photo{position:relative;display:inline-block;max-width:100%;margin:0;overflow:hidden}
 .photo img{display:block;max-width:100%;height:auto;border-radius:.25rem}
 .box{position:absolute;border:3px solid #ffd166;box-shadow:0 0 0 1px rgba(0,0,0,.6)}
@@ -111,8 +118,8 @@ inline std::string message_block(const std::string& message, bool error) {
          html_escape(message) + "</p>";
 }
 
-/// GET /: remember a face, and the people known so far.
-inline std::string main_page(const app_options& o, const gallery_snapshot& g, const std::string& message,
+/// GET /: remember a face, and one page of the people known so far (listing.hpp).
+inline std::string main_page(const app_options& o, const people_listing& list, const std::string& message,
                              bool error) {
   std::string b = "<h1>Remember a face</h1>";
   b += message_block(message, error);
@@ -121,21 +128,7 @@ inline std::string main_page(const app_options& o, const gallery_snapshot& g, co
 <label for="image">Photo <small>(JPEG, PNG, BMP or WebP; the largest face is used)</small></label>
 <input type="file" id="image" name="image" required accept="image/jpeg,image/png,image/bmp,image/webp">
 <button type="submit">Remember this face</button></form>)";
-  b += "<h2>Known people (" + std::to_string(g.people.size()) + ")</h2>";
-  if (g.people.empty()) {
-    b += "<p id=\"empty\">Nobody yet: add a photo above.</p>";
-  } else {
-    b += "<ul class=\"people\">";
-    for (const auto& p : g.people) {
-      const auto id = std::to_string(p.id);
-      b += "<li data-id=\"" + id + "\"><img src=\"/faces/" + id + "/thumbnail.jpg\" alt=\"" + html_escape(p.name) +
-           "\" width=\"56\" height=\"56\"><span class=\"who\"><span class=\"name\">" + html_escape(p.name) +
-           "</span><small>added " + html_escape(p.added.substr(0, 10)) + "</small></span>"
-           "<form method=\"post\" action=\"/faces/" + id + "/delete\"><button class=\"delete\" type=\"submit\" "
-           "aria-label=\"Delete " + html_escape(p.name) + "\">Delete</button></form></li>";
-    }
-    b += "</ul>";
-  }
+  b += people_list(list);
   return layout(o, "Remember a face", "/", b);
 }
 

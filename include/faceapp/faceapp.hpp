@@ -12,6 +12,7 @@
 #define FACEAPP_VERSION_PATCH 0
 
 #include "faceapp/batch.hpp"
+#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/core/geometry.hpp"

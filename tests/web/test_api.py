@@ -210,7 +210,8 @@ try:
           "an uploaded file name is escaped on the result page")
     files_on_disk = [f for _, _, fs in os.walk(server.data_dir) for f in fs]
     check(not any("evil" in f or "img" in f for f in files_on_disk), f"no uploaded name on disk: {files_on_disk}")
-    check(sorted(files_on_disk) == ["gallery.json", "results.csv"], f"data directory holds: {files_on_disk}")
+    check(sorted(files_on_disk) == ["faceapp.db", "faceapp.db-shm", "faceapp.db-wal", "results.csv"],
+          f"data directory holds: {files_on_disk}")
 
     # ---- delete ----
     r = server.request("DELETE", f"/api/faces/{evil_id}")

@@ -6,6 +6,7 @@
 #include <utility>
 #include <variant>
 
+#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/core/result.hpp"
@@ -16,8 +17,8 @@ namespace faceapp {
 
 /// `distance_to(reference, tolerance = 0.6)`: encoded_faces -> the same faces with `distance` and `match` set.
 ///  - reference an encoding (or an encoded_face): Euclidean distance of every face to it;
-///  - reference a gallery of named encodings: distance to the nearest entry, whose name goes into `name`
-///    (an empty gallery leaves distance unset and match false).
+///  - reference a gallery of named encodings (a `gallery`, or a snapshot of a `chunked_gallery`): distance to
+///    the nearest entry, whose name goes into `name` (an empty gallery leaves distance unset and match false).
 /// `match` is distance <= tolerance; `compare(t)` re-decides it with another tolerance.
 /// A gallery passed by reference must outlive the stage; pass a shared_ptr to share ownership.
 /// Thread-safe. Example: `read | encode | distance_to(known, 0.5)`.
@@ -26,7 +27,7 @@ struct distance_to_stage : stage_base<distance_to_stage> {
   using output_type = encoded_faces;
   static constexpr const char* name = "distance_to";
 
-  std::variant<encoding, std::shared_ptr<const gallery>> reference;
+  std::variant<encoding, std::shared_ptr<const gallery>, std::shared_ptr<const chunked_gallery::view>> reference;
   float tolerance = default_tolerance;
 
   [[nodiscard]] result<encoded_faces> run(const encoded_faces& in) const {
@@ -35,9 +36,17 @@ struct distance_to_stage : stage_base<distance_to_stage> {
       if (const auto* e = std::get_if<encoding>(&reference)) {
         f.distance = distance(f.encoding, *e);
         f.name.clear();
-      } else if (const auto hit = std::get<1>(reference)->nearest(f.encoding)) {
+      } else if (const auto* g = std::get_if<1>(&reference)) {
+        if (const auto hit = (*g)->nearest(f.encoding)) {
+          f.distance = hit->distance;
+          f.name = std::string((*g)->name(hit->index));
+        } else {
+          f.distance.reset();
+          f.name.clear();
+        }
+      } else if (const auto hit = std::get<2>(reference)->nearest(f.encoding)) {
         f.distance = hit->distance;
-        f.name = std::string(std::get<1>(reference)->name(hit->index));
+        f.name = std::string(std::get<2>(reference)->name(hit->row));
       } else {
         f.distance.reset();
         f.name.clear();
@@ -58,6 +67,11 @@ struct distance_to_fn {
     return {{}, reference.encoding, tolerance};
   }
   [[nodiscard]] distance_to_stage operator()(std::shared_ptr<const gallery> known,
+                                             float tolerance = default_tolerance) const {
+    return {{}, std::move(known), tolerance};
+  }
+  /// A snapshot of a growing gallery; the stage keeps it (later adds are not seen by this stage).
+  [[nodiscard]] distance_to_stage operator()(std::shared_ptr<const chunked_gallery::view> known,
                                              float tolerance = default_tolerance) const {
     return {{}, std::move(known), tolerance};
   }

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""faceapp-web with a large gallery, against the same server with an empty one, in the same run.
+
+For each N (0 is the baseline): import N synthetic encodings with `faceapp-web import` (time, rows/s), start the
+server (time from exec to the first answered request), then 30 adds of a small photo and 30 recognizes of it,
+one at a time after a warm-up (p50, p99 latency), the server's resident memory (VmRSS) after them and the size of the main page.
+Prints a Markdown table. Python standard library only.
+
+    python3 bench/web_gallery_scale.py --server build/examples/web/faceapp-web \\
+        --photo tests/data/faces/obama_1.jpg --sizes 10000,100000,1000000
+
+Synthetic encodings are drawn from a pool of 10 007 random vectors (normal, sigma 0.09, like real encodings)
+under distinct names: the 1:N scan, the database and the memory cost the same whatever the values are.
+"""
+
+import argparse
+import http.client
+import math
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def multipart(fields, files):
+    boundary = "----faceapp" + uuid.uuid4().hex
+    out = bytearray()
+    for name, value in fields:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    for name, filename, data in files:
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n").encode()
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def request(port, method, path, body=None, ctype=None, timeout=600):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Connection": "close"}
+    if ctype:
+        headers["Content-Type"] = ctype
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def write_csv(path, n):
+    rng = random.Random(7)
+    pool = [",".join(f"{rng.gauss(0, 0.09):.6f}" for _ in range(128)) for _ in range(10007)]
+    with open(path, "w") as f:
+        f.write("name," + ",".join(f"e{i}" for i in range(128)) + "\n")
+        for i in range(n):
+            f.write(f"person {i},{pool[i % len(pool)]}\n")
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(args, n, photo, scratch):
+    data = os.path.join(scratch, f"data-{n}")
+    row = {"N": n}
+    if n:
+        src = os.path.join(scratch, f"faces-{n}.csv")
+        write_csv(src, n)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([args.server, "import", "--data", data, src], check=True, stderr=subprocess.DEVNULL)
+        row["import_s"] = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        row["import_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        row["import_rows_s"] = n / row["import_s"]
+        os.remove(src)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([args.server, "--port", "0", "--data", data], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        line = b""
+        while b"\n" not in line:
+            ready, _, _ = select.select([proc.stdout], [], [], 600)
+            if not ready:
+                raise RuntimeError("faceapp-web did not start in 600 s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError(f"faceapp-web exited: {line!r}")
+            line += chunk
+        port = int(line.decode().split("listening on http://")[1].split("/")[0].rsplit(":", 1)[1])
+        status, _ = request(port, "GET", "/api/faces?limit=1")
+        row["start_s"] = time.perf_counter() - t0
+        row["start_cpu_s"] = cpu_s(proc.pid)
+        assert status == 200, status
+        # Warm up: each worker thread makes its own copy of the models on its first image.
+        for _ in range(2 * (os.cpu_count() or 1)):
+            request(port, "POST", "/api/compare", *multipart([], [("a", "a.jpg", photo), ("b", "b.jpg", photo)]))
+        adds, recognizes = [], []
+        for i in range(30):
+            body, ctype = multipart([("name", f"added {i}")], [("image", "photo.jpg", photo)])
+            t = time.perf_counter()
+            status, text = request(port, "POST", "/api/faces", body, ctype)
+            adds.append(time.perf_counter() - t)
+            assert status == 201, (status, text[:200])
+        for i in range(30):
+            body, ctype = multipart([], [("image", "photo.jpg", photo)])
+            t = time.perf_counter()
+            status, text = request(port, "POST", "/api/recognize", body, ctype)
+            recognizes.append(time.perf_counter() - t)
+            assert status == 200 and b'"added ' in text, (status, text[:200])
+        row["add_p50_ms"] = 1000 * percentile(adds, 50)
+        row["add_p99_ms"] = 1000 * percentile(adds, 99)
+        row["rec_p50_ms"] = 1000 * percentile(recognizes, 50)
+        row["rec_p99_ms"] = 1000 * percentile(recognizes, 99)
+        row["rss_mb"] = rss_mb(proc.pid)
+        status, page = request(port, "GET", "/")
+        row["page_kb"] = len(page) / 1024
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    row["db_mb"] = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data)
+                       if f.startswith("faceapp.db")) / 2**20
+    shutil.rmtree(data, ignore_errors=True)
+    return row
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a running process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", required=True, help="the faceapp-web executable")
+    parser.add_argument("--photo", required=True, help="a small photo with one face")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated")
+    parser.add_argument("--scratch", default=None, help="where to put the data directories (default: a temp dir)")
+    args = parser.parse_args()
+    with open(args.photo, "rb") as f:
+        photo = f.read()
+    scratch = tempfile.mkdtemp(prefix="faceapp-scale-", dir=args.scratch)
+    try:
+        rows = []
+        for n in [0] + [int(s) for s in args.sizes.split(",") if s]:
+            print(f"N = {n} (load average {os.getloadavg()[0]:.1f}) ...", file=sys.stderr, flush=True)
+            rows.append(measure(args, n, photo, scratch))
+            print(rows[-1], file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    base = rows[0]
+    print("| N | import s (rows/s; CPU s) | start to first answer s (CPU s) | RSS MB | DB MB | add p50 / p99 ms (p99 vs empty) "
+          "| recognize p50 / p99 ms (p99 - empty) | main page KB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        imp = f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f})" if r["N"] else "-"
+        print(f"| {r['N']:,} | {imp} | {r['start_s']:.2f} ({r['start_cpu_s']:.2f}) | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
+              f"| {r['add_p50_ms']:.0f} / {r['add_p99_ms']:.0f} ({r['add_p99_ms'] / base['add_p99_ms']:.2f}x) "
+              f"| {r['rec_p50_ms']:.0f} / {r['rec_p99_ms']:.0f} ({r['rec_p99_ms'] - base['rec_p99_ms']:+.0f}) "
+              f"| {r['page_kb']:.1f} |")
+    print(f"\nload average at the end: {os.getloadavg()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

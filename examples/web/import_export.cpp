@@ -1,0 +1,266 @@
+// faceapp-web import / export (see import_export.hpp): in a translation unit of its own, which includes
+// neither OpenCV nor dlib.
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <faceapp/detail/csv.hpp>
+#include <nlohmann/json.hpp>
+
+#include "import_export.hpp"
+#include "sqlite_store.hpp"
+#include "store.hpp"
+#include "util.hpp"
+
+namespace faceapp_web {
+
+inline constexpr std::size_t import_batch_rows = 50'000;
+inline constexpr std::size_t max_name_bytes = 100;
+
+namespace detail {
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+/// Checks a name as the web form does: trimmed, 1 to 100 bytes of UTF-8 without control characters.
+inline std::optional<std::string> name_problem(std::string& name) {
+  name = std::string(trim(name));
+  if (name.empty()) return "the name is empty";
+  if (name.size() > max_name_bytes) {
+    return "the name is " + std::to_string(name.size()) + " bytes long (at most " + std::to_string(max_name_bytes) +
+           ")";
+  }
+  if (!is_clean_utf8(name)) return "the name is not valid UTF-8 text without control characters";
+  return std::nullopt;
+}
+
+/// One CSV line: name (optionally "quoted", "" for a quote) then 128 numbers. Returns the problem, if any.
+inline std::optional<std::string> parse_csv_line(std::string_view line, new_face& f) {
+  std::size_t pos = 0;
+  f.name.clear();
+  if (!line.empty() && line.front() == '"') {
+    pos = 1;
+    for (;;) {
+      const auto q = line.find('"', pos);
+      if (q == std::string_view::npos) return "the quoted name has no closing quote";
+      f.name.append(line.substr(pos, q - pos));
+      if (q + 1 < line.size() && line[q + 1] == '"') {
+        f.name += '"';
+        pos = q + 2;
+        continue;
+      }
+      pos = q + 1;
+      break;
+    }
+    if (pos < line.size() && line[pos] != ',') return "text after the quoted name";
+  } else {
+    const auto comma = line.find(',');
+    f.name = std::string(line.substr(0, comma));
+    pos = comma == std::string_view::npos ? line.size() : comma;
+  }
+  std::size_t count = 0;
+  std::optional<std::string> problem;
+  while (pos < line.size()) {  // at a comma
+    ++pos;
+    auto end = line.find(',', pos);
+    if (end == std::string_view::npos) end = line.size();
+    const auto field = trim(line.substr(pos, end - pos));
+    if (count < faceapp::encoding_size && !problem) {
+      float v = 0;
+      const char* first = field.data();
+      if (!field.empty() && *first == '+') ++first;
+      const auto [p, ec] = std::from_chars(first, field.data() + field.size(), v);
+      if (field.empty() || ec != std::errc{} || p != field.data() + field.size()) {
+        problem = "e" + std::to_string(count) + " (\"" + std::string(field.substr(0, 30)) + "\") is not a number";
+      } else if (!std::isfinite(v)) {
+        problem = "e" + std::to_string(count) + " is not finite";
+      } else {
+        f.encoding[count] = v;
+      }
+    }
+    ++count;
+    pos = end;
+  }
+  if (count != faceapp::encoding_size) {
+    return std::to_string(count) + " values after the name, expected 128";
+  }
+  if (problem) return problem;
+  return name_problem(f.name);
+}
+
+inline std::optional<std::string> parse_json_line(std::string_view line, new_face& f) {
+  const auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return "not a JSON object";
+  const auto name = j.find("name");
+  if (name == j.end() || !name->is_string()) return "no \"name\" string";
+  const auto enc = j.find("encoding");
+  if (enc == j.end() || !enc->is_array()) return "no \"encoding\" array";
+  if (enc->size() != faceapp::encoding_size) {
+    return "\"encoding\" has " + std::to_string(enc->size()) + " values, expected 128";
+  }
+  for (std::size_t i = 0; i < faceapp::encoding_size; ++i) {
+    const auto& v = (*enc)[i];
+    if (!v.is_number()) return "e" + std::to_string(i) + " is not a number";
+    const auto x = static_cast<float>(v.get<double>());
+    if (!std::isfinite(x)) return "e" + std::to_string(i) + " is not finite";
+    f.encoding[i] = x;
+  }
+  f.name = name->get<std::string>();
+  return name_problem(f.name);
+}
+
+/// A name as a CSV field: quoted when it holds a comma, a quote or leading/trailing blanks.
+inline void write_csv_name(std::string& out, std::string_view name) {
+  const bool quote = name.find_first_of(",\"") != std::string_view::npos || name != trim(name);
+  if (!quote) {
+    out.append(name);
+    return;
+  }
+  out += '"';
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace detail
+
+struct import_summary {
+  std::uint64_t imported = 0;
+  std::uint64_t skipped = 0;
+};
+
+/// Imports the faces in `in` (named `label` in messages) into `store`; problems go to `errors`.
+inline import_summary import_faces(std::istream& in, const std::string& label, store_backend& store,
+                                   std::ostream& errors) {
+  import_summary s;
+  std::vector<new_face> batch;
+  batch.reserve(import_batch_rows);
+  const auto added = faceapp::detail::utc_timestamp();
+  const std::string source = "imported from " + clean_file_name(label);
+  std::string line;
+  std::uint64_t number = 0;
+  new_face f;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto text = detail::trim(line);
+    if (text.empty()) continue;
+    std::optional<std::string> problem;
+    if (text.front() == '{') {
+      problem = detail::parse_json_line(text, f);
+    } else {
+      if (number == 1 && text.substr(0, 8) == "name,e0,") continue;  // the header
+      problem = detail::parse_csv_line(text, f);
+    }
+    if (problem) {
+      errors << label << ":" << number << ": skipped: " << *problem << '\n';
+      ++s.skipped;
+      continue;
+    }
+    f.added = added;
+    f.source = source;
+    batch.push_back(std::move(f));
+    f = new_face{};
+    if (batch.size() == import_batch_rows) {
+      s.imported += store.add_many(batch);
+      batch.clear();
+    }
+  }
+  if (in.bad()) throw std::runtime_error(label + ": read error after line " + std::to_string(number));
+  if (!batch.empty()) s.imported += store.add_many(batch);
+  return s;
+}
+
+/// Writes every face as CSV (header "name,e0,...,e127"), in id order.
+inline std::uint64_t export_faces(const store_backend& store, std::FILE* out) {
+  std::string buf = "name";
+  for (std::size_t i = 0; i < faceapp::encoding_size; ++i) buf += ",e" + std::to_string(i);
+  buf += '\n';
+  std::uint64_t rows = 0;
+  const auto flush = [&] {
+    if (std::fwrite(buf.data(), 1, buf.size(), out) != buf.size()) {
+      throw std::runtime_error(std::string("cannot write the export: ") + std::strerror(errno));
+    }
+    buf.clear();
+  };
+  store.load([&](std::uint64_t, std::string_view name, const faceapp::encoding& e) {
+    detail::write_csv_name(buf, name);
+    char num[32];
+    for (float v : e) {
+      buf += ',';
+      const auto r = std::to_chars(num, num + sizeof num, v);  // shortest text that reads back exactly
+      buf.append(num, r.ptr);
+    }
+    buf += '\n';
+    ++rows;
+    if (buf.size() > (1U << 20)) flush();
+  });
+  flush();
+  if (std::fflush(out) != 0) throw std::runtime_error(std::string("cannot write the export: ") + std::strerror(errno));
+  return rows;
+}
+
+int run_tool(int argc, char** argv) {
+  const std::string command = argv[1];
+  std::filesystem::path data_dir = "faceapp-data";
+  std::string file;
+  CLI::App cli{command == "import" ? "faceapp-web import: add named encodings (CSV or JSONL) to the gallery"
+                                   : "faceapp-web export: write the gallery's names and encodings as CSV"};
+  cli.name("faceapp-web " + command);
+  cli.add_option("--data", data_dir, "The server's data directory (holds faceapp.db)")->capture_default_str();
+  if (command == "import") {
+    cli.add_option("FILE", file, "CSV (name,e0,...,e127; header optional) or JSONL ({\"name\":..,\"encoding\":[..]}); "
+                                 "- for stdin")
+        ->required();
+  }
+  try {
+    cli.parse(argc - 1, argv + 1);
+  } catch (const CLI::ParseError& e) {
+    return cli.exit(e);
+  }
+  try {
+    if (command == "export") {
+      if (!std::filesystem::exists(data_dir / "faceapp.db")) {
+        throw std::runtime_error("no gallery in " + data_dir.string() + " (no faceapp.db there)");
+      }
+      sqlite_store store(data_dir);
+      const auto rows = export_faces(store, stdout);
+      std::cerr << "faceapp-web export: " << rows << " faces from " << store.describe() << '\n';
+      return 0;
+    }
+    std::ifstream in_file;
+    std::istream* in = &std::cin;
+    if (file != "-") {
+      in_file.open(file, std::ios::binary);
+      if (!in_file) throw std::runtime_error("cannot open " + file + ": " + std::strerror(errno));
+      in = &in_file;
+    }
+    std::filesystem::create_directories(data_dir);
+    sqlite_store store(data_dir);
+    store.begin_bulk();  // only when no server has the database open
+    const auto s = import_faces(*in, file == "-" ? std::string("stdin") : file, store, std::cerr);
+    std::cerr << "faceapp-web import: " << s.imported << " faces imported into " << store.describe() << ", "
+              << s.skipped << " lines skipped\n";
+    return s.skipped == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "faceapp-web " << command << ": " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace faceapp_web

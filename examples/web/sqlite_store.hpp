@@ -1,0 +1,476 @@
+// faceapp-web: the known faces in an embedded SQLite database (DIR/faceapp.db), in WAL mode.
+//
+// Tables: people (id, name, added), encodings (512-byte blobs: 128 little-endian IEEE floats), boxes, sources,
+// thumbnails (JPEG blobs), schema_version, meta. Every add and delete is one transaction, committed with
+// synchronous=FULL before the caller answers (see the README for why FULL).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "store.hpp"
+#include <faceapp/detail/csv.hpp>
+
+#include "util.hpp"
+
+namespace faceapp_web {
+
+namespace sqlite {
+
+/// An error from SQLite, naming the database and what was being done.
+[[noreturn]] inline void fail(sqlite3* db, const std::string& what) {
+  throw std::runtime_error("database " + std::string(db != nullptr ? sqlite3_db_filename(db, "main") : "") + ": " +
+                           what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+/// One connection, used by one thread at a time.
+class connection {
+ public:
+  connection(const std::filesystem::path& file, bool create) {
+    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(file.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw std::runtime_error("cannot open database " + file.string() + ": " + message);
+    }
+    sqlite3_busy_timeout(db_, 10000);  // another connection holding the write lock: wait, do not fail
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection() { sqlite3_close_v2(db_); }
+
+  [[nodiscard]] sqlite3* get() const noexcept { return db_; }
+
+  void exec(const std::string& sql) const {
+    char* error = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+      const std::string message = error != nullptr ? error : "unknown error";
+      sqlite3_free(error);
+      throw std::runtime_error("database " + std::string(sqlite3_db_filename(db_, "main")) + ": " + message +
+                               " (in: " + sql.substr(0, 80) + ")");
+    }
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+/// A prepared statement, reset when a step sequence ends.
+class statement {
+ public:
+  statement(const connection& c, std::string_view sql) : db_(c.get()) {
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt_,
+                           nullptr) != SQLITE_OK) {
+      fail(db_, "cannot prepare \"" + std::string(sql.substr(0, 80)) + "\"");
+    }
+  }
+  statement(const statement&) = delete;
+  statement& operator=(const statement&) = delete;
+  ~statement() { sqlite3_finalize(stmt_); }
+
+  statement& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
+  statement& bind(int i, std::string_view v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+  }
+  statement& bind_blob(int i, const void* p, std::size_t n) {
+    return check(sqlite3_bind_blob(stmt_, i, p, static_cast<int>(n), SQLITE_TRANSIENT));
+  }
+
+  /// True while there is a row.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    sqlite3_reset(stmt_);
+    if (rc != SQLITE_DONE) fail(db_, "cannot run \"" + std::string(sqlite3_sql(stmt_)).substr(0, 80) + "\"");
+    return false;
+  }
+  /// Runs a statement that returns no row.
+  void run() {
+    while (step()) {
+    }
+    sqlite3_clear_bindings(stmt_);
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  [[nodiscard]] std::string_view text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(p),
+                                                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  [[nodiscard]] std::string_view blob(int col) const {
+    const auto* p = sqlite3_column_blob(stmt_, col);
+    return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p),
+                                                                static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+
+ private:
+  statement& check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, "cannot bind a parameter");
+    return *this;
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// BEGIN IMMEDIATE ... COMMIT, rolled back when left by an exception.
+class transaction {
+ public:
+  explicit transaction(const connection& c) : c_(c) { c_.exec("BEGIN IMMEDIATE"); }
+  transaction(const transaction&) = delete;
+  transaction& operator=(const transaction&) = delete;
+  ~transaction() {
+    if (!done_) sqlite3_exec(c_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    c_.exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  const connection& c_;
+  bool done_ = false;
+};
+
+}  // namespace sqlite
+
+/// The store in DIR/faceapp.db. One connection writes (under a mutex); reads take a connection from a small pool,
+/// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
+class sqlite_store final : public store_backend {
+ public:
+  static constexpr int schema_version = 1;
+
+  /// Opens (creating if needed) DIR/faceapp.db. When DIR/gallery.json (the JSON file of earlier versions)
+  /// exists, its faces are copied into the database in one transaction and the file is renamed
+  /// gallery.json.bak.
+  explicit sqlite_store(const std::filesystem::path& dir) : file_(dir / "faceapp.db"), writer_(file_, true) {
+    writer_.exec("PRAGMA journal_mode=WAL");
+    writer_.exec("PRAGMA synchronous=FULL");
+    create_schema();
+    migrate_json(dir / "gallery.json");
+  }
+
+  void load(const row_fn& row) const override {
+    auto c = reader();
+    sqlite::statement s(*c, "SELECT p.id, p.name, e.encoding FROM people p JOIN encodings e ON e.person_id = p.id "
+                            "ORDER BY p.id");
+    faceapp::encoding e;
+    while (s.step()) {
+      const auto blob = s.blob(2);
+      if (blob.size() != sizeof(float) * faceapp::encoding_size) {
+        throw std::runtime_error("database " + file_.string() + ": the encoding of face " +
+                                 std::to_string(s.integer(0)) + " is " + std::to_string(blob.size()) +
+                                 " bytes, not 512");
+      }
+      std::memcpy(e.data(), blob.data(), blob.size());
+      row(static_cast<std::uint64_t>(s.integer(0)), s.text(1), e);
+    }
+  }
+
+  person add(const new_face& f) override {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    const auto id = insert(f, std::nullopt);
+    t.commit();
+    person p{id, f.name, f.added, f.source, f.box.value_or(faceapp::box{}), nullptr, !f.thumbnail.empty()};
+    if (!f.thumbnail.empty()) p.thumbnail = std::make_shared<const std::string>(f.thumbnail);
+    return p;
+  }
+
+  std::uint64_t add_many(std::span<const new_face> faces) override {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    for (const auto& f : faces) insert(f, std::nullopt);
+    t.commit();
+    return faces.size();
+  }
+
+  bool remove(std::uint64_t id) override {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    for (const char* table : {"encodings", "boxes", "sources", "thumbnails"}) {
+      sqlite::statement(writer_, std::string("DELETE FROM ") + table + " WHERE person_id = ?")
+          .bind(1, static_cast<std::int64_t>(id))
+          .run();
+    }
+    sqlite::statement s(writer_, "DELETE FROM people WHERE id = ?");
+    s.bind(1, static_cast<std::int64_t>(id)).run();
+    if (sqlite3_changes(writer_.get()) == 0) return false;  // rolled back: nothing was there
+    t.commit();
+    return true;
+  }
+
+  [[nodiscard]] std::optional<person> find(std::uint64_t id) const override {
+    auto c = reader();
+    sqlite::statement s(*c, std::string(select_person) + " WHERE p.id = ?");
+    s.bind(1, static_cast<std::int64_t>(id));
+    if (!s.step()) return std::nullopt;
+    auto p = person_of(s);
+    s.reset();
+    return p;
+  }
+
+  [[nodiscard]] people_page list(std::string_view query, std::uint64_t offset, std::uint64_t limit,
+                                 bool count) const override {
+    auto c = reader();
+    people_page page;
+    const std::string pattern = like_pattern(query);
+    const std::string where = query.empty() ? "" : " WHERE p.name LIKE ?1 ESCAPE '\\'";
+    {
+      sqlite::statement s(*c, std::string(select_person) + where + " ORDER BY p.id LIMIT ?2 OFFSET ?3");
+      if (!query.empty()) s.bind(1, pattern);
+      s.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, 1U << 30)));
+      s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
+      while (s.step()) page.people.push_back(person_of(s));
+    }
+    if (count) {
+      sqlite::statement s(*c, "SELECT count(*) FROM people p" + where);
+      if (!query.empty()) s.bind(1, pattern);
+      if (s.step()) page.total = static_cast<std::uint64_t>(s.integer(0));
+      s.reset();
+    }
+    return page;
+  }
+
+  [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const override {
+    auto c = reader();
+    sqlite::statement s(*c, "SELECT jpeg FROM thumbnails WHERE person_id = ?");
+    s.bind(1, static_cast<std::int64_t>(id));
+    if (!s.step()) return std::nullopt;
+    std::string out(s.blob(0));
+    s.reset();
+    return out;
+  }
+
+  [[nodiscard]] std::string describe() const override { return file_.string(); }
+
+  /// For a bulk import with no server on the database: a rollback journal instead of the WAL while it lasts,
+  /// so appended rows are written once (the WAL writes them twice: log, then checkpoint); every batch is
+  /// still one durable transaction. Back to WAL on destruction. False (and nothing changed) when another
+  /// connection has the database open.
+  bool begin_bulk() {
+    const std::lock_guard lock(write_mutex_);
+    insert_people_.reset();  // a journal mode change needs no statement in progress
+    insert_encoding_.reset();
+    insert_box_.reset();
+    insert_source_.reset();
+    insert_thumbnail_.reset();
+    char* error = nullptr;
+    std::string mode;
+    const auto got = [](void* out, int, char** values, char**) {
+      *static_cast<std::string*>(out) = values[0] != nullptr ? values[0] : "";
+      return 0;
+    };
+    sqlite3_exec(writer_.get(), "PRAGMA journal_mode=TRUNCATE", got, &mode, &error);
+    sqlite3_free(error);
+    bulk_ = mode == "truncate";
+    return bulk_;
+  }
+
+  ~sqlite_store() override {
+    if (!bulk_) return;
+    insert_people_.reset();
+    insert_encoding_.reset();
+    insert_box_.reset();
+    insert_source_.reset();
+    insert_thumbnail_.reset();
+    sqlite3_exec(writer_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+  }
+  [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
+
+ private:
+  static constexpr const char* select_person =
+      "SELECT p.id, p.name, p.added, s.source, b.box_top, b.box_right, b.box_bottom, b.box_left, "
+      "EXISTS (SELECT 1 FROM thumbnails t WHERE t.person_id = p.id) FROM people p "
+      "LEFT JOIN sources s ON s.person_id = p.id LEFT JOIN boxes b ON b.person_id = p.id";
+
+  static person person_of(const sqlite::statement& s) {
+    person p;
+    p.id = static_cast<std::uint64_t>(s.integer(0));
+    p.name = s.text(1);
+    p.added = s.text(2);
+    p.source = s.text(3);
+    if (!s.is_null(4)) {
+      p.box = faceapp::box{static_cast<int>(s.integer(4)), static_cast<int>(s.integer(5)),
+                           static_cast<int>(s.integer(6)), static_cast<int>(s.integer(7))};
+    }
+    p.has_thumbnail = s.integer(8) != 0;
+    return p;
+  }
+
+  /// '%query%' with LIKE's wildcards in the query escaped.
+  static std::string like_pattern(std::string_view query) {
+    std::string out = "%";
+    for (char ch : query) {
+      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '%';
+    return out;
+  }
+
+  void create_schema() {
+    sqlite::transaction t(writer_);
+    writer_.exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
+        "  added TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS encodings (person_id INTEGER PRIMARY KEY, encoding BLOB NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS boxes (person_id INTEGER PRIMARY KEY, box_top INTEGER NOT NULL, "
+        "  box_right INTEGER NOT NULL, box_bottom INTEGER NOT NULL, box_left INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS sources (person_id INTEGER PRIMARY KEY, source TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS thumbnails (person_id INTEGER PRIMARY KEY, jpeg BLOB NOT NULL);");
+    sqlite::statement v(writer_, "SELECT max(version) FROM schema_version");
+    std::int64_t version = 0;
+    if (v.step() && !v.is_null(0)) version = v.integer(0);
+    v.reset();
+    if (version > schema_version) {
+      throw std::runtime_error("database " + file_.string() + " has schema version " + std::to_string(version) +
+                               ", newer than this faceapp-web knows (" + std::to_string(schema_version) +
+                               "): use a newer faceapp-web");
+    }
+    if (version == 0) {
+      sqlite::statement(writer_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, schema_version).run();
+    }
+    t.commit();
+  }
+
+  std::uint64_t insert(const new_face& f, std::optional<std::uint64_t> id) {
+    if (!insert_people_) {
+      insert_people_.emplace(writer_, "INSERT INTO people (id, name, added) VALUES (?, ?, ?)");
+      insert_encoding_.emplace(writer_, "INSERT INTO encodings (person_id, encoding) VALUES (?, ?)");
+      insert_box_.emplace(writer_,
+                          "INSERT INTO boxes (person_id, box_top, box_right, box_bottom, box_left) VALUES (?,?,?,?,?)");
+      insert_source_.emplace(writer_, "INSERT INTO sources (person_id, source) VALUES (?, ?)");
+      insert_thumbnail_.emplace(writer_, "INSERT INTO thumbnails (person_id, jpeg) VALUES (?, ?)");
+    }
+    if (id) insert_people_->bind(1, static_cast<std::int64_t>(*id));
+    insert_people_->bind(2, f.name).bind(3, f.added).run();
+    const auto row = sqlite3_last_insert_rowid(writer_.get());
+    insert_encoding_->bind(1, row).bind_blob(2, f.encoding.data(), sizeof(float) * faceapp::encoding_size).run();
+    if (f.box) {
+      insert_box_->bind(1, row).bind(2, f.box->top).bind(3, f.box->right).bind(4, f.box->bottom).bind(5, f.box->left);
+      insert_box_->run();
+    }
+    insert_source_->bind(1, row).bind(2, f.source).run();
+    if (!f.thumbnail.empty()) insert_thumbnail_->bind(1, row).bind_blob(2, f.thumbnail.data(), f.thumbnail.size()).run();
+    return static_cast<std::uint64_t>(row);
+  }
+
+  /// Copies gallery.json (format "faceapp-web gallery", version 1) into the database, once: the copy and a
+  /// mark that it was made commit together, then the file is renamed. A crash before the rename leaves the file
+  /// and the mark, and the next start only renames it.
+  void migrate_json(const std::filesystem::path& json_file) {
+    if (!std::filesystem::exists(json_file)) return;
+    sqlite::statement done(writer_, "SELECT value FROM meta WHERE key = 'migrated_gallery_json'");
+    const bool migrated = done.step();
+    done.reset();
+    if (!migrated) {
+      std::ifstream in(json_file, std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      const auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+      const auto bad = [&](const std::string& why) {
+        return std::runtime_error(json_file.string() + ": cannot migrate it into " + file_.string() + ": " + why +
+                                  "; move it away or pick another --data directory");
+      };
+      if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != "faceapp-web gallery") {
+        throw bad("not a faceapp-web gallery file");
+      }
+      sqlite::transaction t(writer_);
+      std::uint64_t next_id = 1;
+      try {
+        next_id = doc.at("next_id").get<std::uint64_t>();
+        for (const auto& j : doc.at("people")) {
+          new_face f;
+          const auto values = j.at("encoding").get<std::vector<float>>();
+          if (values.size() != faceapp::encoding_size) throw bad("an encoding has not 128 numbers");
+          std::copy(values.begin(), values.end(), f.encoding.begin());
+          const auto b = j.at("box").get<std::vector<int>>();
+          if (b.size() != 4) throw bad("a box has not 4 numbers");
+          f.box = faceapp::box{b[0], b[1], b[2], b[3]};
+          auto thumb = base64_decode(j.at("thumbnail_jpeg_base64").get<std::string>());
+          if (!thumb) throw bad("a thumbnail is not base64");
+          f.thumbnail = std::move(*thumb);
+          f.name = j.at("name").get<std::string>();
+          f.added = j.at("added").get<std::string>();
+          f.source = j.at("source").get<std::string>();
+          const auto id = j.at("id").get<std::uint64_t>();
+          insert(f, id);
+          next_id = std::max(next_id, id + 1);
+        }
+      } catch (const nlohmann::json::exception& e) {
+        throw bad(e.what());
+      }
+      // Ids of faces deleted before the migration stay unused.
+      writer_.exec("DELETE FROM sqlite_sequence WHERE name = 'people'");
+      sqlite::statement(writer_, "INSERT INTO sqlite_sequence (name, seq) VALUES ('people', ?)")
+          .bind(1, static_cast<std::int64_t>(next_id - 1))
+          .run();
+      sqlite::statement(writer_, "INSERT INTO meta (key, value) VALUES ('migrated_gallery_json', ?)")
+          .bind(1, faceapp::detail::utc_timestamp())
+          .run();
+      t.commit();
+    }
+    auto backup = json_file;
+    backup += ".bak";
+    for (int n = 2; std::filesystem::exists(backup); ++n) {
+      backup = json_file;
+      backup += ".bak" + std::to_string(n);
+    }
+    std::filesystem::rename(json_file, backup);
+  }
+
+  /// A reader connection from the pool (opened on first need), given back when the handle goes.
+  struct reader_deleter {
+    const sqlite_store* store;
+    void operator()(sqlite::connection* c) const {
+      const std::lock_guard lock(store->pool_mutex_);
+      store->pool_.emplace_back(c);
+    }
+  };
+  using reader_handle = std::unique_ptr<sqlite::connection, reader_deleter>;
+  [[nodiscard]] reader_handle reader() const {
+    {
+      const std::lock_guard lock(pool_mutex_);
+      if (!pool_.empty()) {
+        auto* c = pool_.back().release();
+        pool_.pop_back();
+        return reader_handle(c, reader_deleter{this});
+      }
+    }
+    return reader_handle(new sqlite::connection(file_, false), reader_deleter{this});
+  }
+
+  std::filesystem::path file_;
+  std::mutex write_mutex_;
+  sqlite::connection writer_;
+  std::optional<sqlite::statement> insert_people_, insert_encoding_, insert_box_, insert_source_, insert_thumbnail_;
+  bool bulk_ = false;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<sqlite::connection>> pool_;
+};
+
+}  // namespace faceapp_web
