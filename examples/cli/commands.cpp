@@ -29,7 +29,7 @@ std::shared_ptr<faceapp::gallery> load_known(const std::string& dir, const facea
                                              unsigned jobs, bool& all_ok) {
   auto known = std::make_shared<faceapp::gallery>();
   const auto pipeline = faceapp::read | faceapp::encode(models);
-  all_ok &= run_over_inputs(pipeline, {dir}, jobs, nullptr, [&](const faceapp::encoded_faces& found) {
+  all_ok &= run_over_inputs(pipeline, {dir}, {}, jobs, nullptr, [&](const faceapp::encoded_faces& found) {
     const std::string& file = found.source();
     if (found.size() > 1) {
       std::fprintf(stderr, "WARNING: More than one face found in %s. Only considering the first face.\n",
@@ -59,7 +59,7 @@ void single_threaded_blas() {
 int run_detect(const detect_options& opt, const common_options& common) {
   const auto sink = open_record(common.record_file);
   const auto pipeline = faceapp::read | faceapp::detect(opt.upsample);
-  const bool ok = run_over_inputs(pipeline, opt.paths, common.jobs, sink.get(), [](const faceapp::faces& found) {
+  const bool ok = run_over_inputs(pipeline, opt.paths, {}, common.jobs, sink.get(), [](const faceapp::faces& found) {
     std::string out;
     for (const auto& f : found) {
       out += csv_field(found.source()) + ',' + std::to_string(f.box.top) + ',' + std::to_string(f.box.right) + ',' +
@@ -102,7 +102,7 @@ int run_recognize(const recognize_options& opt, const common_options& common) {
     if (found.empty()) out += line(found.source(), "no_persons_found", std::nullopt);
     write_out(out);
   };
-  all_ok &= run_over_inputs(pipeline, opt.paths, common.jobs, sink.get(), print);
+  all_ok &= run_over_inputs(pipeline, opt.paths, {}, common.jobs, sink.get(), print);
   return all_ok ? 0 : exit_error;
 }
 

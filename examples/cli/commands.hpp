@@ -9,6 +9,8 @@
 
 #include <faceapp/core/encoding.hpp>
 
+#include "input_paths.hpp"
+
 namespace faceapp_cli {
 
 inline unsigned all_cores() { return std::max(1U, std::thread::hardware_concurrency()); }
@@ -42,6 +44,8 @@ struct encode_options {
   std::vector<std::string> paths;
   std::string format = "csv";
   bool header = false;
+  shard part;
+  std::string output;  // empty: stdout
 };
 
 /// Each returns the program's exit status.

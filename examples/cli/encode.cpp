@@ -1,6 +1,7 @@
 // faceapp command line: encode, the 128-D encoding of every face. Written only against the public headers.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include <faceapp/faceapp.hpp>
 
+#include "atomic_file.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "running.hpp"
@@ -56,19 +58,59 @@ std::string encode_jsonl_rows(const faceapp::encoded_faces& found) {
   return out;
 }
 
+/// One line of FILE.errors: path,stage,reason.
+std::string error_row(const faceapp::stage_error& error) {
+  return csv_field(error.input) + ',' + csv_field(error.stage) + ',' + csv_field(error.message) + '\n';
+}
+
 }  // namespace
 
 int run_encode(const encode_options& opt, const common_options& common) {
   const auto models = load_models_or_exit(common.model_dir);
   const auto sink = open_record(common.record_file);
+
+  // --output: rows into FILE, bad inputs into FILE.errors, both whole or not at all (a map task's output).
+  std::optional<atomic_file> rows;
+  std::optional<atomic_file> errors;
+  if (!opt.output.empty()) {
+    rows.emplace(opt.output);
+    errors.emplace(opt.output + ".errors");
+    for (const auto* f : {&*rows, &*errors}) {
+      if (f->error()) {
+        report("encode: " + *f->error());
+        return exit_error;
+      }
+    }
+  }
+  const auto emit = [&](const std::string& text) {
+    if (rows) {
+      rows->write(text);
+    } else {
+      write_out(text);
+    }
+  };
+
   const auto pipeline = faceapp::read | faceapp::encode(models);
   const bool jsonl = opt.format == "jsonl";
-  if (opt.header && !jsonl) write_out(encode_csv_header());
+  if (opt.header && !jsonl) emit(encode_csv_header());
   const auto print = [&](const faceapp::encoded_faces& found) {
-    write_out(jsonl ? encode_jsonl_rows(found) : encode_csv_rows(found));
+    emit(jsonl ? encode_jsonl_rows(found) : encode_csv_rows(found));
   };
-  const bool ok = run_over_inputs(pipeline, opt.paths, common.jobs, sink.get(), print);
-  return ok ? 0 : exit_error;
+  const auto failed = [&](const faceapp::stage_error& error) {
+    if (errors) errors->write(error_row(error));
+  };
+  const bool all_ok = run_over_inputs(pipeline, opt.paths, opt.part, common.jobs, sink.get(), print, failed);
+
+  // The shard is complete: FILE.errors first, then FILE, whose presence says that both are whole.
+  if (rows) {
+    for (auto* f : {&*errors, &*rows}) {
+      if (!f->commit()) {
+        report("encode: " + *f->error());
+        return exit_error;
+      }
+    }
+  }
+  return all_ok ? 0 : exit_error;
 }
 
 }  // namespace faceapp_cli

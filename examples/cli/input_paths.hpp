@@ -17,6 +17,44 @@
 
 namespace faceapp_cli {
 
+/// Part K of N of the inputs: those whose position in the expanded list (files, folders' images, stdin's lines,
+/// in that order) is K modulo N. N tasks, each given its own K, split any list between them without a pre-split
+/// step and each input goes to exactly one of them. The numbers come from the command line, not from a
+/// scheduler's environment, so that any scheduler can drive it.
+struct shard {
+  std::size_t index = 0;
+  std::size_t count = 1;
+
+  [[nodiscard]] bool takes(std::size_t position) const noexcept { return position % count == index; }
+  /// How many of `total` inputs are this shard's.
+  [[nodiscard]] std::size_t size_of(std::size_t total) const noexcept {
+    return total > index ? (total - index + count - 1) / count : 0;
+  }
+};
+
+/// "K/N" with 0 <= K < N, or why not.
+inline std::optional<shard> parse_shard(const std::string& text, std::string& why) {
+  const auto slash = text.find('/');
+  const auto number = [](const std::string& digits) -> std::optional<std::size_t> {
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
+      return std::nullopt;
+    }
+    return std::stoul(digits);
+  };
+  const auto k = slash == std::string::npos ? std::nullopt : number(text.substr(0, slash));
+  const auto n = slash == std::string::npos ? std::nullopt : number(text.substr(slash + 1));
+  if (!k || !n) {
+    why = "'" + text + "' is not K/N (two whole numbers, e.g. 3/16)";
+    return std::nullopt;
+  }
+  if (*n == 0 || *k >= *n) {
+    why = "'" + text + "' needs 0 <= K < N";
+    return std::nullopt;
+  }
+  return shard{*k, *n};
+}
+
 inline bool has_image_extension(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -56,12 +94,13 @@ inline std::optional<std::size_t> count_inputs(const std::vector<std::string>& a
 
 /// The paths named on the command line, read lazily as a single-pass input range: files as they are, folders
 /// expanded to their image files, `-` to the lines of stdin (one path a line). Lazy, so that `encode -` starts
-/// at once and holds only the paths in flight, however many come.
+/// at once and holds only the paths in flight, however many come. With a shard, only that shard's paths.
 class input_paths {
  public:
   /// `on_error` hears about folders that cannot be listed (the folder, and why); the other inputs go on.
-  input_paths(std::vector<std::string> args, std::function<void(const std::string&, const std::string&)> on_error)
-      : args_(std::move(args)), on_error_(std::move(on_error)) {}
+  input_paths(std::vector<std::string> args, std::function<void(const std::string&, const std::string&)> on_error,
+              shard part = {})
+      : args_(std::move(args)), on_error_(std::move(on_error)), part_(part) {}
 
   class iterator {
    public:
@@ -92,6 +131,14 @@ class input_paths {
 
  private:
   void advance() {
+    for (;;) {
+      next();
+      if (done_ || part_.takes(position_++)) return;
+    }
+  }
+
+  /// The next path of the whole list.
+  void next() {
     for (;;) {
       if (next_in_folder_ < folder_.size()) {
         current_ = std::move(folder_[next_in_folder_++]);
@@ -126,6 +173,8 @@ class input_paths {
 
   std::vector<std::string> args_;
   std::function<void(const std::string&, const std::string&)> on_error_;
+  shard part_;
+  std::size_t position_ = 0;
   std::size_t next_arg_ = 0;
   std::vector<std::string> folder_;
   std::size_t next_in_folder_ = 0;

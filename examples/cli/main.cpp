@@ -125,12 +125,35 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"csv", "jsonl"}))
       ->capture_default_str();
   encode_cmd->add_flag("--header", encode_opt.header, "Start the CSV output with a line of column names");
+  encode_cmd
+      ->add_option_function<std::string>(
+          "--shard",
+          [&](const std::string& text) {
+            std::string why;  // the check below lets only good ones through
+            if (const auto part = parse_shard(text, why)) encode_opt.part = *part;
+          },
+          "Encode only part K of N of the inputs: those whose position in the whole list is K modulo N; N tasks "
+          "with K = 0..N-1 split any list between them")
+      ->type_name("K/N")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            std::string why;
+            return parse_shard(text, why) ? std::string() : why;
+          },
+          "K/N"));
+  encode_cmd
+      ->add_option("-o,--output", encode_opt.output,
+                   "Write the rows to FILE instead of stdout, and the inputs that failed to FILE.errors (CSV: path,"
+                   "stage,reason). Both appear only once all inputs are done (written to FILE.tmp, synced, renamed): "
+                   "a killed run leaves no FILE, and a rerun writes the same FILE again")
+      ->type_name("FILE");
   add_common_options(*encode_cmd, common);
   encode_cmd->footer(
       "Output (csv): one row per face, PATH,FACE,TOP,RIGHT,BOTTOM,LEFT,E0,...,E127; values print with 9\n"
       "significant digits, so they read back exactly. (jsonl): one object per face with the keys path, face,\n"
       "top, right, bottom, left and encoding (128 numbers). Nothing for an image without a face.\n"
-      "Example, as the map step of a batch job: find photos -name '*.jpg' | faceapp encode - > encodings.csv");
+      "Example, as the map step of a batch job: find photos -name '*.jpg' | faceapp encode - > encodings.csv;\n"
+      "as task K of N: faceapp encode --shard K/N --output part-K.csv - < list.txt (cat the parts to merge).");
 
   try {
     auto args = with_flag_values_joined(argc, argv);

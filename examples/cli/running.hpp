@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,14 +44,15 @@ struct ignore_errors {
   void operator()(const faceapp::stage_error&) const noexcept {}
 };
 
-/// Runs `pipeline` over the inputs `args` name on `jobs` threads and hands each image's faces to `print` in
+/// Runs `pipeline` over the inputs `args` name (those of shard `part`) on `jobs` threads and hands each image's faces to `print` in
 /// input order; a bad input gets one line on stderr, is handed to `on_error`, and the others go on. With a sink,
 /// each result also goes through the library's record stage, here in input order too, so that the record does
 /// not depend on --jobs. Returns whether all went through.
 template <class Pipeline, class Print, class OnError = ignore_errors>
-bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& args, unsigned jobs,
+bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& args, shard part, unsigned jobs,
                      faceapp::record_sink* sink, Print&& print, OnError&& on_error = {}) {
-  progress_bar bar(count_inputs(args));
+  const auto total = count_inputs(args);
+  progress_bar bar(total ? std::optional(part.size_of(*total)) : std::nullopt);
   bool all_ok = true;
   const auto failed = [&](const faceapp::stage_error& error) {
     bar.hide();
@@ -62,7 +64,7 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
   input_paths inputs(args, [&](const std::string& folder, const std::string& why) {
     // Not a stage's error, but reported like one, so that it reads and lists the same way.
     failed(faceapp::stage_error{"list", folder, why, faceapp::errc::failed});
-  });
+  }, part);
   faceapp::run_ordered(
       pipeline, inputs,
       [&](std::size_t, auto r) {
