@@ -17,6 +17,8 @@ packages=(
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
   # browser test of the web app
   chromium chromium-driver
+  # deploy/slurm and its test, which starts a single-node cluster (auth/none: no munge)
+  slurm-wlm
 )
 
 missing=()
