@@ -21,6 +21,8 @@ packages=(
   chromium chromium-driver
   # fuzzing (tests/fuzz, -DFACEAPP_FUZZ=ON): clang and its libFuzzer runtime; libjpeg's headers
   clang libclang-rt-14-dev libjpeg-dev
+  # deploy/slurm and its test, which starts a single-node cluster (auth/none: no munge)
+  slurm-wlm
 )
 
 missing=()

@@ -3,25 +3,20 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "faceapp/faceapp.hpp"
+#include "cli_harness.hpp"
 #include "test_data.hpp"
 
 namespace {
@@ -29,133 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using faceapp::test::data_dir;
 using faceapp::test::data_file;
-
-/// What a run of the program gave.
-struct run_result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
-
-std::vector<std::string> split(const std::string& line, char sep = ',') {
-  std::vector<std::string> cells;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, sep)) cells.push_back(cell);
-  if (!line.empty() && line.back() == sep) cells.emplace_back();
-  return cells;
-}
-
-/// A folder of its own below the system's temporary folder, removed at the end of the test.
-struct temp_folder {
-  fs::path path;
-  temp_folder() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("faceapp_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  temp_folder(const temp_folder&) = delete;
-  temp_folder& operator=(const temp_folder&) = delete;
-  ~temp_folder() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-/// Runs the program with `args` (and `stdin_text` on its stdin), capturing stdout and stderr apart.
-run_result run(const std::vector<std::string>& args, const std::string& stdin_text = {}) {
-  const temp_folder io;
-  {
-    std::ofstream(io.path / "in") << stdin_text;
-  }
-  std::string command = shell_quote(FACEAPP_CLI_PROGRAM);
-  for (const auto& a : args) command += ' ' + shell_quote(a);
-  command += " <" + shell_quote((io.path / "in").string()) + " >" + shell_quote((io.path / "out").string()) +
-             " 2>" + shell_quote((io.path / "err").string());
-  const int raw = std::system(command.c_str());
-  run_result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  r.out = read_text(io.path / "out");
-  r.err = read_text(io.path / "err");
-  return r;
-}
-
-fs::path faces_dir() { return data_dir() / "faces"; }
-
-/// The image files of the faces folder, sorted, as the program lists a folder.
-std::vector<std::string> face_images() {
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(data_file("faces"))) {
-    const auto ext = e.path().extension().string();
-    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-std::string path_of(const std::string& file) { return (faces_dir() / file).string(); }
-
-/// A box as the program prints it.
-std::string box_text(const faceapp::box& b) {
-  return std::to_string(b.top) + ',' + std::to_string(b.right) + ',' + std::to_string(b.bottom) + ',' +
-         std::to_string(b.left);
-}
-
-/// One `encode` row read back.
-struct encoded_row {
-  std::string path;
-  std::size_t face = 0;
-  faceapp::box box;
-  faceapp::encoding encoding;
-};
-
-std::vector<encoded_row> parse_encode_csv(const std::string& out) {
-  std::vector<encoded_row> rows;
-  for (const auto& line : lines_of(out)) {
-    const auto cells = split(line);
-    REQUIRE_MESSAGE(cells.size() == 6 + faceapp::encoding_size, line);
-    encoded_row r;
-    r.path = cells[0];
-    r.face = std::stoul(cells[1]);
-    r.box = {std::stoi(cells[2]), std::stoi(cells[3]), std::stoi(cells[4]), std::stoi(cells[5])};
-    for (std::size_t i = 0; i < faceapp::encoding_size; ++i) r.encoding[i] = std::strtof(cells[6 + i].c_str(), nullptr);
-    rows.push_back(r);
-  }
-  return rows;
-}
-
-/// The library's own answer for the same images, computed in this process.
-template <class Pipeline>
-auto library_results(const Pipeline& pipeline, const std::vector<std::string>& paths) {
-  std::vector<faceapp::source> sources(paths.begin(), paths.end());
-  return faceapp::run_batch(pipeline, sources, {.threads = 2});
-}
+using namespace faceapp::test::cli;
 
 }  // namespace
 

@@ -1,0 +1,60 @@
+// faceapp command line: the subcommands' options and entry points. main.cpp turns the arguments into these;
+// commands.cpp and encode.cpp run them.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <faceapp/core/encoding.hpp>
+
+#include "input_paths.hpp"
+
+namespace faceapp_cli {
+
+inline unsigned all_cores() { return std::max(1U, std::thread::hardware_concurrency()); }
+
+/// The options every subcommand takes. (A choice of face detector belongs here too, beside the models.)
+struct common_options {
+  unsigned jobs = all_cores();
+  std::string record_file;
+  std::string model_dir;
+};
+
+struct compare_options {
+  std::string first;
+  std::string second;
+  float tolerance = faceapp::default_tolerance;
+};
+
+struct detect_options {
+  std::vector<std::string> paths;
+  int upsample = 1;
+};
+
+struct recognize_options {
+  std::string known_dir;
+  std::vector<std::string> paths;
+  float tolerance = faceapp::default_tolerance;
+  bool show_distance = false;
+};
+
+struct encode_options {
+  std::vector<std::string> paths;
+  std::string format = "csv";
+  bool header = false;
+  shard part;
+  std::string output;  // empty: stdout
+};
+
+/// Each returns the program's exit status.
+int run_compare(const compare_options& opt, const common_options& common);
+int run_detect(const detect_options& opt, const common_options& common);
+int run_recognize(const recognize_options& opt, const common_options& common);
+int run_encode(const encode_options& opt, const common_options& common);
+
+/// --jobs workers are the only parallelism: makes a multi-threaded BLAS under dlib's network run on one thread.
+void single_threaded_blas();
+
+}  // namespace faceapp_cli
