@@ -139,6 +139,16 @@ inline void read_bmp_header(std::span<const std::uint8_t> b, image_header& h) {
 
 inline void read_webp_header(std::span<const std::uint8_t> b, image_header& h) {
   using namespace header_bytes;
+  // cv::imdecode hands the bytes to the first decoder in its list whose signature check passes. JPEG, PNG and BMP
+  // are matched by their magic bytes alone, ahead of the others, so those decoders are always the ones sniffed here.
+  // WebP is matched only when libwebp parses the first 32 bytes; when it cannot, OpenCV goes on down its list to
+  // the DICOM decoder (GDCM), which matches "DICM" at byte 128 and then trusts the lengths in the file: a 150-byte
+  // file made it allocate 1 GB and abort the process on an assertion. Such bytes are refused before OpenCV sees them.
+  if (starts_with(b, 128, "DICM", 4)) {
+    h.defect = "not a WebP the decoder can be trusted with: it carries a DICOM signature at byte 128";
+    h.defect_code = errc::unsupported;
+    return;
+  }
   if (starts_with(b, 12, "VP8 ", 4) && b.size() >= 30) {
     h.width = le16(b, 26) & 0x3FFF;  // the top two bits are an upscaling hint libwebp ignores
     h.height = le16(b, 28) & 0x3FFF;
