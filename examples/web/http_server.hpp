@@ -6,7 +6,7 @@
 //    (its per-connection memory pool is that size); more than max_headers header lines: 431;
 //  - body larger than max_body_bytes, counted here as the bytes arrive, so it holds for Content-Length, chunked
 //    and any other framing: 413, and the connection closes. What was kept of the body is freed at once; the rest
-//    is read and dropped up to one more body's worth (so that clients that send before they read see the 413),
+//    is read and dropped up to twice the limit in all (so that clients that send before they read see the 413),
 //    past that the 413 is written and the connection closed; a Content-Length over twice the limit is answered
 //    before any of the body is read;
 //  - Content-Encoding other than identity: 415 before the body is read, so a compressed body is never inflated;
@@ -213,7 +213,7 @@ class server {
     bool failed = false;        // an answer was queued early (413, 415, 408, 400): ignore the rest
     int refusal = 0;            // an answer decided while the body was arriving: the rest is read and dropped
     std::string refusal_message;
-    std::size_t dropped = 0;    // bytes read and dropped since then
+    std::size_t received = 0;   // body bytes read, kept or dropped
     bool dispatched = false;    // handed to a handler thread; the connection is suspended
     std::atomic<bool> done{false};
     response answer;
@@ -426,11 +426,11 @@ class server {
         return refuse(c, *ex, 408, "the request did not arrive within " + std::to_string(limits_.request_timeout_s) +
                                        " s", true);
       }
+      ex->received += n;
       if (ex->refusal != 0) {
-        // Read and drop the rest of a refused body, up to one more body's worth, so that a client that sends its
+        // Read and drop the rest of a refused body, up to twice the limit in all, so that a client that sends its
         // whole body before reading (most do) sees the answer; past that, answer and close at once.
-        ex->dropped += n;
-        if (ex->dropped > limits_.max_body_bytes) return refuse(c, *ex, ex->refusal, ex->refusal_message, true);
+        if (ex->received > 2 * limits_.max_body_bytes) return refuse(c, *ex, ex->refusal, ex->refusal_message, true);
         return MHD_YES;
       }
       ex->body_bytes += n;
