@@ -13,8 +13,8 @@ packages=(
   libopenblas0-pthread libopenblas-pthread-dev
   # tests and benches
   doctest-dev libbenchmark-dev python3 python3-numpy
-  # examples: command line and web app
-  libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  # examples: command line and web app (libssl-dev: SHA-256 and random tokens)
+  libcli11-dev libmicrohttpd-dev libssl-dev nlohmann-json3-dev
   # the web app's gallery store
   libsqlite3-dev
   # browser test of the web app

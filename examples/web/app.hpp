@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <memory>
@@ -37,6 +38,7 @@ struct app_options {
   unsigned workers = 0;        // 0: one per core
   unsigned http_threads = 0;   // 0: 8 + 4 per worker
   bool access_log = false;
+  std::size_t max_faces = 100;  // faces encoded per image, the largest first
 };
 
 /// An error with the HTTP status it is answered with.
@@ -73,10 +75,11 @@ inline upload make_upload(std::string bytes, const std::string& original_name, c
   return u;
 }
 
-/// The faces found in one upload.
+/// The faces found in one upload: `faces` holds the ones used (at most --max-faces, the largest).
 struct analysed {
   std::string label;
   faceapp::encoded_faces faces;
+  std::size_t found = 0;  // faces detected, before the --max-faces cut
 };
 
 /// A recognized photo: every face with the nearest known person.
@@ -128,7 +131,7 @@ class app {
     recognition r{analyse(std::move(u)).get(), tolerance};
     const auto known = face_store::gallery_of(store_.snapshot());
     auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(records_))(r.photo.faces);
-    if (!done) throw http_error(500, done.error().what());
+    if (!done) throw record_error(done.error());
     r.photo.faces = *std::move(done);
     return r;
   }
@@ -158,7 +161,7 @@ class app {
       face.name.clear();
       row.items.push_back(std::move(face));
     }
-    if (auto done = faceapp::record(records_)(row); !done) throw http_error(500, done.error().what());
+    if (auto done = faceapp::record(records_)(row); !done) throw record_error(done.error());
     return c;
   }
 
@@ -210,27 +213,65 @@ class app {
   }
 
  private:
+  /// A result that could not be recorded: 507 when the disk is full (nothing partial was left), 500 otherwise.
+  static http_error record_error(const faceapp::stage_error& e) {
+    return e.code == faceapp::errc::no_space
+               ? http_error(507, "the result could not be recorded: the disk is full (" + e.what() + ")")
+               : http_error(500, e.what());
+  }
+
+  /// The data directory and what the server creates in it are the operator's alone: a directory it creates is
+  /// 0700 and its files 0600 (the process umask, set at start, does that). An existing directory is left as it
+  /// is (it may be a shared one, such as the working directory), with a warning when others may read it.
   static void prepare_dirs(const app_options& o) {
-    std::filesystem::create_directories(o.data_dir);
-    if (o.keep_uploads) std::filesystem::create_directories(o.data_dir / "uploads");
+    namespace fs = std::filesystem;
+    for (const auto& dir : {o.data_dir, o.data_dir / "uploads"}) {
+      if (dir != o.data_dir && !o.keep_uploads) continue;
+      if (fs::create_directories(dir)) {
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+      } else if ((fs::status(dir).permissions() & (fs::perms::group_all | fs::perms::others_all)) != fs::perms::none) {
+        std::fprintf(stderr, "faceapp-web: warning: %s may be read by other users (chmod 700 it); the files created "
+                             "in it are 0600\n", dir.c_str());
+      }
+    }
   }
 
   analysed encode_now(const upload& u) const {
-    const auto pipeline = faceapp::read(faceapp::read_options{.max_pixels = options_.max_pixels,
-                                                              .max_bytes = static_cast<std::int64_t>(
-                                                                  options_.max_body_bytes)}) |
-                          faceapp::fit(options_.max_side) | faceapp::encode;
-    auto r = pipeline(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
+    const auto find = faceapp::read(faceapp::read_options{.max_pixels = options_.max_pixels,
+                                                          .max_bytes = static_cast<std::int64_t>(
+                                                              options_.max_body_bytes)}) |
+                      faceapp::fit(options_.max_side) | faceapp::detect;
+    auto found = find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
                                                   u.file_name));
-    if (!r) {
-      const auto& e = r.error();
+    if (!found) {
+      const auto& e = found.error();
       throw http_error(e.code == faceapp::errc::too_large ? 413 : e.code == faceapp::errc::unsupported ? 415 : 400,
                        u.file_name + ": " + e.message);
     }
+    const std::size_t detected = found->size();
+    keep_largest(*found, options_.max_faces);
+    auto r = faceapp::encode(*found);
+    if (!r) throw http_error(500, u.file_name + ": " + r.error().message);
     keep(u);  // only images that decode are kept
-    analysed a{u.label(), *std::move(r)};
+    analysed a{u.label(), *std::move(r), detected};
     a.faces.image.source = a.label;  // what `record` writes as the input
     return a;
+  }
+
+  /// Keeps the `n` largest faces (by box area; ties: the detector's order), in the detector's order, so that a
+  /// photo of a crowd costs at most n encodings.
+  static void keep_largest(faceapp::faces& f, std::size_t n) {
+    if (f.items.size() <= n) return;
+    std::vector<std::size_t> order(f.items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t x, std::size_t y) { return f.items[x].box.area() > f.items[y].box.area(); });
+    order.resize(n);
+    std::sort(order.begin(), order.end());
+    std::vector<faceapp::face> kept;
+    kept.reserve(n);
+    for (const auto i : order) kept.push_back(std::move(f.items[i]));
+    f.items = std::move(kept);
   }
 
   /// With --keep-uploads: the upload under its content hash; the uploaded name never reaches the file system.

@@ -5,19 +5,26 @@
 //
 // Pages: GET / (remember a face, list and delete), GET /faceapp (recognize one photo or compare two).
 // API:   POST /api/compare, POST /api/faces, GET /api/faces, DELETE /api/faces/{id}, POST /api/recognize,
-//        GET /api/records. Errors are {"error": "..."} with 400, 404, 413, 415 (500 if a result cannot be recorded).
+//        GET /api/records. Errors are {"error": "..."} with 400, 401, 403, 404, 405, 408, 413, 415, 421, 431,
+//        500 or 507 (the disk is full).
+//
+// This file: flags, access settings and start-up. routes.hpp: what each route does; http_server.hpp: HTTP.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <malloc.h>
-#include <sys/socket.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 #include <algorithm>
-#include <charconv>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -26,95 +33,100 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
-#include <httplib.h>
-#include <nlohmann/json.hpp>
 
 #include "app.hpp"
+#include "http_server.hpp"
 #include "import_export.hpp"
-#include "listing.hpp"
-#include "pages.hpp"
+#include "routes.hpp"
 
 namespace {
 
 using faceapp_web::app;
-using faceapp_web::http_error;
-using json = nlohmann::json;
-
-/// httplib's server with a longer queue of connections waiting to be accepted: httplib listens with a backlog
-/// of 5, and a burst of clients (32 at once in the load test) overflows that, so the kernel drops connections.
-class server : public httplib::Server {
- public:
-  void widen_backlog() { ::listen(svr_sock_, SOMAXCONN); }  // listen() again on a bound socket sets the backlog
-};
 
 int stop_pipe[2] = {-1, -1};  // written by the signal handler, read by the thread that stops the server
 
-bool is_api(const httplib::Request& req) { return req.path.rfind("/api/", 0) == 0; }
-
-json box_json(const faceapp::box& b) {
-  return {{"top", b.top}, {"right", b.right}, {"bottom", b.bottom}, {"left", b.left}};
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
-json optional_number(const std::optional<float>& v) { return v ? json(static_cast<double>(*v)) : json(nullptr); }
-
-json person_json(const faceapp_web::person& p) {
-  return {{"id", p.id}, {"name", p.name}, {"added", p.added}, {"box", box_json(p.box)},
-          {"thumbnail", p.has_thumbnail ? json("/faces/" + std::to_string(p.id) + "/thumbnail.jpg") : json(nullptr)}};
-}
-
-std::optional<std::uint64_t> parse_id(const std::string& text) {
-  std::uint64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return id;
-}
-
-/// Requests with uploads must be multipart/form-data (415 otherwise).
-void require_multipart(const httplib::Request& req) {
-  if (!req.is_multipart_form_data()) {
-    throw http_error(415, "send the fields as multipart/form-data (an HTML form with enctype=\"multipart/form-data\", "
-                          "or curl -F)");
-  }
-}
-
-std::string text_field(const httplib::Request& req, const std::string& name) {
-  return req.has_file(name) ? req.get_file_value(name).content : std::string();
-}
-
-/// The image in field `name`; nothing when the field is absent or an empty file input and `required` is false.
-std::optional<faceapp_web::upload> image_field(const httplib::Request& req, const std::string& name, bool required) {
-  if (!req.has_file(name) || (req.get_file_value(name).content.empty() && req.get_file_value(name).filename.empty())) {
-    if (required) throw http_error(400, "missing field '" + name + "' (an image file)");
-    return std::nullopt;
-  }
-  const auto part = req.get_file_value(name);
-  return faceapp_web::make_upload(part.content, part.filename.empty() ? name : part.filename, name);
-}
-
-void send_json(httplib::Response& res, const json& body, int status = 200) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
-void send_html(httplib::Response& res, const std::string& body, int status = 200) {
-  res.status = status;
-  res.set_content(body, "text/html; charset=utf-8");
-}
-
-/// Runs a JSON handler: http_error -> its status and {"error": ...}; anything else -> 500.
-template <class F>
-httplib::Server::Handler api(F f) {
-  return [f = std::move(f)](const httplib::Request& req, httplib::Response& res) {
-    try {
-      f(req, res);
-    } catch (const http_error& e) {
-      send_json(res, {{"error", e.what()}}, e.status);
-    } catch (const std::exception& e) {
-      send_json(res, {{"error", std::string("internal error: ") + e.what()}}, 500);
+/// The numeric addresses `host` resolves to (one for an address; possibly several for a name).
+std::vector<std::string> addresses_of(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::vector<std::string> out;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return out;
+  for (auto* a = found; a != nullptr; a = a->ai_next) {
+    char name[NI_MAXHOST] = {};
+    if (::getnameinfo(a->ai_addr, a->ai_addrlen, name, sizeof name, nullptr, 0, NI_NUMERICHOST) == 0) {
+      out.emplace_back(name);
     }
+  }
+  ::freeaddrinfo(found);
+  return out;
+}
+
+bool is_loopback_address(const std::string& a) { return a.rfind("127.", 0) == 0 || a == "::1"; }
+
+bool is_wildcard_address(const std::string& a) { return a == "0.0.0.0" || a == "::"; }
+
+/// The names a request's Host may carry: the bound address (and, when it is a loopback one, localhost and every
+/// loopback form), all local addresses when bound to all of them, and the names given with --allowed-host.
+std::vector<std::string> own_host_names(const std::string& host, const std::vector<std::string>& bound,
+                                        const std::vector<std::string>& extra) {
+  std::vector<std::string> names{lower(host)};
+  const auto add = [&](std::string a) {
+    if (a.find(':') != std::string::npos && a.front() != '[') a = "[" + a + "]";
+    names.push_back(lower(std::move(a)));
   };
+  bool loopback = false;
+  bool wildcard = false;
+  for (const auto& a : bound) {
+    add(a);
+    loopback = loopback || is_loopback_address(a);
+    wildcard = wildcard || is_wildcard_address(a);
+  }
+  if (loopback || wildcard) {
+    for (const char* n : {"localhost", "127.0.0.1", "::1"}) add(n);
+  }
+  if (wildcard) {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) == 0) {
+      for (auto* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6)) {
+          continue;
+        }
+        char name[NI_MAXHOST] = {};
+        const socklen_t len = i->ifa_addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        if (::getnameinfo(i->ifa_addr, len, name, sizeof name, nullptr, 0, NI_NUMERICHOST) == 0 &&
+            std::string(name).find('%') == std::string::npos) {
+          add(name);
+        }
+      }
+      ::freeifaddrs(list);
+    }
+  }
+  for (const auto& e : extra) names.push_back(lower(e));
+  return names;
+}
+
+/// The API key: from --api-key-file (its first line), else from FACEAPP_API_KEY; empty when neither is set.
+std::string load_api_key(const std::string& file) {
+  if (file.empty()) {
+    const char* env = std::getenv("FACEAPP_API_KEY");
+    return env != nullptr ? env : "";
+  }
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("cannot read the API key file " + file);
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  if (key.empty()) throw std::runtime_error("the API key file " + file + " is empty");
+  return key;
 }
 
 }  // namespace
@@ -129,19 +141,66 @@ int main(int argc, char** argv) {
   // free, and few arenas keep the rest compact.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_ARENA_MAX, 4);
+  // The gallery, the records and kept uploads are the operator's alone: files 0600, directories 0700.
+  ::umask(077);
 
   faceapp_web::app_options o;
+  faceapp_web::http::limits limits;
   CLI::App cli{"faceapp-web: remember faces and recognize them, in a browser or through a JSON API"};
   std::size_t max_body_mb = 10;
-  cli.add_option("--host", o.host, "Address to listen on")->capture_default_str();
+  std::size_t max_header_kb = 32;
+  std::string api_key_file;
+  std::vector<std::string> allowed_hosts;
+  bool insecure_no_auth = false;
+  cli.add_option("--host", o.host, "Address to listen on (anything but loopback needs an API key)")
+      ->capture_default_str();
   cli.add_option("--port", o.port, "Port to listen on; 0 picks a free one (printed)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cli.add_option("--data", o.data_dir, "Directory for the gallery, the results CSV and kept uploads")
+  cli.add_option("--data", o.data_dir, "Directory for the gallery, the results CSV and kept uploads (created 0700; files 0600)")
       ->capture_default_str();
   cli.add_flag("--keep-uploads", o.keep_uploads, "Also store uploaded images, under their SHA-256 names");
-  cli.add_option("--max-body-mb", max_body_mb, "Largest request body in MB (larger: 413)")
+  cli.add_option("--api-key-file", api_key_file,
+                 "File whose first line is the API key (else the FACEAPP_API_KEY environment variable); with a key, "
+                 "the API needs X-API-Key and the pages ask for it as the HTTP Basic password");
+  cli.add_flag("--insecure-no-auth", insecure_no_auth,
+               "Allow listening on a non-loopback address without an API key (anyone who reaches it may use it)");
+  cli.add_option("--allowed-host", allowed_hosts,
+                 "A host name (or name:port) requests may be addressed to, besides the bound address; repeat it. "
+                 "Behind a reverse proxy: the public name")
+      ->take_all();
+  cli.add_option("--max-body-mb", max_body_mb, "Largest request body in MB, however it is framed (larger: 413)")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cli.add_option("--max-header-kb", max_header_kb, "Largest request head (request line and headers) in KB (431)")
+      ->check(CLI::Range(4, 1024))
+      ->capture_default_str();
+  cli.add_option("--max-headers", limits.max_headers, "Most header lines in a request (more: 431)")
+      ->check(CLI::Range(8, 10000))
+      ->capture_default_str();
+  cli.add_option("--max-connections", limits.max_connections, "Most connections at once (more: closed at accept)")
+      ->check(CLI::Range(4, 100000))
+      ->capture_default_str();
+  cli.add_option("--max-connections-per-ip", limits.max_connections_per_ip,
+                 "Most connections at once from one client address")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  std::size_t max_buffered_mb = limits.max_buffered_bytes >> 20;
+  cli.add_option("--max-buffered-mb", max_buffered_mb,
+                 "Request bodies held in memory at once, all connections together, in MB (more: 503)")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  cli.add_option("--header-timeout", limits.header_timeout_s,
+                 "Seconds a request's head may take to arrive, in all (also the longest idle keep-alive)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cli.add_option("--request-timeout", limits.request_timeout_s,
+                 "Seconds a request's head and body may take to arrive, in all (later: 408 or closed)")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cli.add_option("--idle-timeout", limits.idle_timeout_s,
+                 "Seconds a connection may go without sending or taking a byte")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cli.add_option("--max-pixels", o.max_pixels, "Largest image (width x height) decoded; larger: 413")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{400'000'000}))
@@ -149,13 +208,50 @@ int main(int argc, char** argv) {
   cli.add_option("--max-side", o.max_side, "Photos are shrunk to at most this many pixels on the longer side")
       ->check(CLI::Range(64, 10000))
       ->capture_default_str();
+  cli.add_option("--max-faces", o.max_faces, "Most faces encoded per image, the largest first")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   cli.add_option("--workers", o.workers, "Threads that decode and encode images (0: one per core)")
       ->capture_default_str();
-  cli.add_option("--http-threads", o.http_threads, "Threads that serve connections (0: 8 + 4 per worker)")
+  cli.add_option("--http-threads", o.http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
       ->capture_default_str();
   cli.add_flag("--log", o.access_log, "Print one line per request");
   CLI11_PARSE(cli, argc, argv);
   o.max_body_bytes = max_body_mb << 20;
+  limits.max_body_bytes = o.max_body_bytes;
+  limits.max_header_bytes = max_header_kb << 10;
+  limits.max_buffered_bytes = max_buffered_mb << 20;
+
+  // Who may talk to the server.
+  faceapp_web::access_options access;
+  try {
+    access.api_key = load_api_key(api_key_file);
+  } catch (const std::exception& e) {
+    std::cerr << "faceapp-web: " << e.what() << '\n';
+    return 1;
+  }
+  const auto bound = addresses_of(o.host);
+  if (bound.empty()) {
+    std::cerr << "faceapp-web: cannot resolve --host " << o.host << '\n';
+    return 1;
+  }
+  const bool loopback_only = std::all_of(bound.begin(), bound.end(), is_loopback_address);
+  if (!loopback_only && access.api_key.empty()) {
+    if (!insecure_no_auth) {
+      std::cerr << "faceapp-web: refusing to listen on " << o.host
+                << " without an API key: anyone who can reach it could read and change the gallery and the "
+                   "records. Put a key in a file and pass --api-key-file FILE (or set FACEAPP_API_KEY), e.g.\n"
+                   "  head -c 32 /dev/urandom | base64 > key && chmod 600 key && faceapp-web --host "
+                << o.host << " --api-key-file key\n"
+                   "or listen on 127.0.0.1 behind a reverse proxy that authenticates. --insecure-no-auth overrides "
+                   "this check.\n";
+      return 1;
+    }
+    std::cerr << "faceapp-web: WARNING: listening on " << o.host
+              << " WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches this port can read and change "
+                 "the gallery and the records\n";
+  }
+  access.allowed_hosts = own_host_names(o.host, bound, allowed_hosts);
 
   // SIGINT/SIGTERM stop the server cleanly (everything is on disk already). Threads that libraries start before
   // main (OpenBLAS) may take the signal, so the handler only writes to a pipe that a thread of ours waits on.
@@ -172,6 +268,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &on_stop, nullptr);
   sigaction(SIGTERM, &on_stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);  // a file size limit is a failed write (EFBIG, answered 507), not the end
 
   std::optional<app> application;
   try {
@@ -182,216 +279,33 @@ int main(int argc, char** argv) {
     return 1;
   }
   app& a = *application;
+  faceapp_web::routes r(a, std::move(access));
 
-  server svr;
-  const unsigned http_threads = o.http_threads != 0 ? o.http_threads : 8 + 4 * a.workers();
-  svr.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
-  svr.set_payload_max_length(o.max_body_bytes);
-  svr.set_read_timeout(30);
-  svr.set_write_timeout(30);
-  svr.set_default_headers({{"X-Content-Type-Options", "nosniff"},
-                           {"Referrer-Policy", "no-referrer"},
-                           {"Content-Security-Policy",
-                            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"}});
-  if (o.access_log) {
-    svr.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      std::printf("%s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
-      std::fflush(stdout);
-    });
-  }
-
-  // Errors that httplib answers itself (413 over the body limit, 404 for no route), and handlers that set a
-  // status without a body, get a body in the right form: JSON for the API, a page otherwise.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([&o](const httplib::Request& req,
-                                                                     httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string message = res.status == 413   ? "the request body is larger than the limit of " +
-                                                    std::to_string(o.max_body_bytes >> 20) + " MB"
-                          : res.status == 404 ? "not found: " + req.path
-                          : res.status == 405 ? "method not allowed"
-                                              : "bad request";
-    if (is_api(req)) {
-      send_json(res, {{"error", message}}, res.status);
-    } else {
-      send_html(res, faceapp_web::pages::error_page(o, res.status, message), res.status);
-    }
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-
-  // ---- pages ----
-  svr.Get("/", [&](const httplib::Request& req, httplib::Response& res) {
-    std::string message;
-    if (req.has_param("added")) {
-      if (const auto id = parse_id(req.get_param_value("added"))) {
-        if (const auto p = a.store().find(*id)) message = "Remembered " + p->name + ".";
-      }
-    } else if (req.has_param("deleted")) {
-      message = "Deleted.";
-    }
-    const auto list = faceapp_web::list_people(a.store(), req.get_param_value("q"), req.get_param_value("page"));
-    send_html(res, faceapp_web::pages::main_page(o, list, message, false));
-  });
-
-  svr.Post("/faces", [&](const httplib::Request& req, httplib::Response& res) {
-    try {
-      require_multipart(req);
-      auto name = app::check_person_name(text_field(req, "name"));
-      auto image = image_field(req, "image", true);
-      const auto p = a.add_face(std::move(name), std::move(*image));
-      res.set_redirect("/?added=" + std::to_string(p.id), 303);
-    } catch (const http_error& e) {
-      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), e.what(), true), e.status);
-    } catch (const std::exception& e) {
-      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), e.what(), true), 500);
-    }
-  });
-
-  svr.Post(R"(/faces/([^/]+)/delete)", [&](const httplib::Request& req, httplib::Response& res) {
-    const auto id = parse_id(req.matches[1]);
-    if (!id || !a.store().remove(*id)) {
-      send_html(res, faceapp_web::pages::main_page(o, faceapp_web::list_people(a.store(), "", ""), "No such face (already deleted?)", true),
-                404);
-      return;
-    }
-    res.set_redirect("/?deleted=1", 303);
-  });
-
-  svr.Get(R"(/faces/([^/]+)/thumbnail\.jpg)", [&](const httplib::Request& req, httplib::Response& res) {
-    // Read from the database when asked. A face's thumbnail never changes and ids are never reused, so the
-    // id is a strong validator.
-    const auto id = parse_id(req.matches[1]);
-    const auto jpeg = id ? a.store().thumbnail(*id) : std::nullopt;
-    if (!jpeg) {
-      res.status = 404;
-      return;
-    }
-    const std::string etag = "\"face-" + std::to_string(*id) + "\"";
-    res.set_header("Cache-Control", "private, max-age=86400");
-    res.set_header("ETag", etag);
-    if (req.get_header_value("If-None-Match").find(etag) != std::string::npos) {
-      res.status = 304;
-      return;
-    }
-    res.set_content(*jpeg, "image/jpeg");
-  });
-
-  svr.Get("/faceapp", [&](const httplib::Request&, httplib::Response& res) {
-    send_html(res, faceapp_web::pages::faceapp_page(o, faceapp::default_tolerance, "", "", false));
-  });
-
-  svr.Post("/faceapp", [&](const httplib::Request& req, httplib::Response& res) {
-    float tolerance = faceapp::default_tolerance;
-    try {
-      require_multipart(req);
-      tolerance = app::parse_tolerance(text_field(req, "tolerance"));
-      auto first = image_field(req, "a", true);
-      auto second = image_field(req, "b", false);
-      std::string result;
-      if (second) {
-        const auto name_a = first->file_name;
-        const auto name_b = second->file_name;
-        const auto c = a.compare(std::move(*first), std::move(*second), tolerance);
-        result = faceapp_web::pages::comparison_result(c, name_a, name_b);
-      } else {
-        const auto size = a.store().size();
-        result = faceapp_web::pages::recognition_result(a.recognize(std::move(*first), tolerance), size);
-      }
-      send_html(res, faceapp_web::pages::faceapp_page(o, tolerance, result, "", false));
-    } catch (const http_error& e) {
-      send_html(res, faceapp_web::pages::faceapp_page(o, tolerance, "", e.what(), true), e.status);
-    } catch (const std::exception& e) {
-      send_html(res, faceapp_web::pages::faceapp_page(o, tolerance, "", e.what(), true), 500);
-    }
-  });
-
-  // ---- API ----
-  svr.Post("/api/compare", api([&](const httplib::Request& req, httplib::Response& res) {
-    require_multipart(req);
-    const float tolerance = app::parse_tolerance(text_field(req, "tolerance"));
-    auto first = image_field(req, "a", true);
-    auto second = image_field(req, "b", true);
-    const auto c = a.compare(std::move(*first), std::move(*second), tolerance);
-    send_json(res, {{"distance", optional_number(c.distance)},
-                    {"match", c.match},
-                    {"similarity", optional_number(c.similarity)},
-                    {"faces_a", c.a.faces.size()},
-                    {"faces_b", c.b.faces.size()}});
-  }));
-
-  svr.Post("/api/faces", api([&](const httplib::Request& req, httplib::Response& res) {
-    require_multipart(req);
-    if (!req.has_file("name")) throw http_error(400, "missing field 'name'");
-    auto name = app::check_person_name(text_field(req, "name"));
-    auto image = image_field(req, "image", true);
-    send_json(res, person_json(a.add_face(std::move(name), std::move(*image))), 201);
-  }));
-
-  svr.Get("/api/faces", api([&](const httplib::Request& req, httplib::Response& res) {
-    const auto offset = faceapp_web::parse_count(req.get_param_value("offset"), "offset", 0, std::uint64_t{1} << 62);
-    const auto limit = faceapp_web::parse_count(req.get_param_value("limit"), "limit",
-                                                faceapp_web::api_faces_default_limit, faceapp_web::api_faces_max_limit);
-    const auto page = a.store().list("", offset, limit);
-    json faces = json::array();
-    for (const auto& p : page.people) faces.push_back(person_json(p));
-    send_json(res, {{"faces", std::move(faces)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
-  }));
-
-  svr.Delete(R"(/api/faces/([^/]+))", api([&](const httplib::Request& req, httplib::Response& res) {
-    const auto id = parse_id(req.matches[1]);
-    if (!id || !a.store().remove(*id)) throw http_error(404, "no face with id " + std::string(req.matches[1]));
-    send_json(res, {{"deleted", *id}});
-  }));
-
-  svr.Post("/api/recognize", api([&](const httplib::Request& req, httplib::Response& res) {
-    require_multipart(req);
-    const float tolerance = app::parse_tolerance(text_field(req, "tolerance"));
-    auto image = image_field(req, "image", true);
-    const auto r = a.recognize(std::move(*image), tolerance);
-    json faces = json::array();
-    for (const auto& f : r.photo.faces) {
-      const bool known = f.match.value_or(false);
-      faces.push_back({{"box", box_json(f.box)},
-                       {"name", known ? json(f.name) : json(nullptr)},
-                       {"distance", optional_number(f.distance)},
-                       {"similarity", f.distance ? json(faceapp::similarity_percent(*f.distance, tolerance))
-                                                 : json(nullptr)}});
-    }
-    send_json(res, {{"faces", std::move(faces)}});
-  }));
-
-  svr.Get("/api/records", api([&](const httplib::Request&, httplib::Response& res) {
-    std::ifstream in(a.records_file(), std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    res.set_content(text.str(), "text/csv; charset=utf-8");
-  }));
-
-  // ---- start ----
-  int port = o.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(o.host);
-    if (port < 0) {
-      std::cerr << "faceapp-web: cannot listen on " << o.host << '\n';
-      return 1;
-    }
-  } else if (!svr.bind_to_port(o.host, port)) {
-    std::cerr << "faceapp-web: cannot listen on " << o.host << ':' << port << " (in use? try --port 0)\n";
+  limits.handler_threads = o.http_threads != 0 ? o.http_threads : 8 + 4 * a.workers();
+  faceapp_web::http::server svr(
+      limits, [&r](const faceapp_web::http::request& req) { return r.check_head(req); },
+      [&r](const faceapp_web::http::request& req, faceapp_web::http::response& res) { r.handle(req, res); },
+      [&r](const faceapp_web::http::request& req, int status, const std::string& message) {
+        return r.error_answer(req, status, message);
+      },
+      {{"X-Content-Type-Options", "nosniff"},
+       {"Referrer-Policy", "no-referrer"},
+       {"Content-Security-Policy",
+        "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"}},
+      o.access_log);
+  if (const auto failed = svr.start(o.host, o.port)) {
+    std::cerr << "faceapp-web: " << *failed << '\n';
     return 1;
   }
-  svr.widen_backlog();
-  std::thread stopper([&svr] {
-    char byte = 0;
-    while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
-    }
-    if (byte == 1) svr.stop();
-  });
-  std::printf("faceapp-web listening on http://%s:%d/ (data in %s, %u workers)\n", o.host.c_str(), port,
-              o.data_dir.c_str(), a.workers());
+  const std::string shown_host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
+  std::printf("faceapp-web listening on http://%s:%d/ (data in %s, %u workers%s)\n", shown_host.c_str(), svr.port(),
+              o.data_dir.c_str(), a.workers(), a.options().access_log ? ", logging requests" : "");
   std::fflush(stdout);
-  const bool ok = svr.listen_after_bind();
-  const char release = 0;  // listen may have ended by itself: release the thread
-  [[maybe_unused]] const auto n = ::write(stop_pipe[1], &release, 1);
-  stopper.join();
-  return ok ? 0 : 1;
+
+  char byte = 0;
+  while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  svr.stop();
+  return 0;
 }

@@ -266,6 +266,24 @@ inline std::string comparison_result(const comparison& c, const std::string& nam
   return s;
 }
 
+/// The page with a hidden field holding the session's CSRF token in every form that posts (the token is hex: no
+/// escaping needed, but it is escaped anyway). Forms that get, such as the name search, never carry it: it would
+/// end up in the address bar and the history.
+inline std::string with_csrf_fields(std::string html, const std::string& token) {
+  const std::string field = "<input type=\"hidden\" name=\"csrf\" value=\"" + html_escape(token) + "\">";
+  for (std::size_t at = html.find("<form "); at != std::string::npos; at = html.find("<form ", at)) {
+    const auto end = html.find('>', at);
+    if (end == std::string::npos) break;
+    if (html.substr(at, end - at).find("method=\"post\"") == std::string::npos) {
+      at = end + 1;
+      continue;
+    }
+    html.insert(end + 1, field);
+    at = end + 1 + field.size();
+  }
+  return html;
+}
+
 /// A page for an error on a plain HTML request (413 from the body limit, 404 for an unknown page).
 inline std::string error_page(const app_options& o, int status, const std::string& message) {
   std::string b = "<h1>" + std::to_string(status) + "</h1>" + message_block(message, true) +

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <array>
 #include <chrono>
@@ -116,30 +118,61 @@ inline std::string html_escape(std::string_view text) {
   return out;
 }
 
-/// Whether `text` is well-formed UTF-8 without control characters (tab excepted).
+/// Whether `text` is well-formed UTF-8 without control characters (tab excepted). Well-formed as RFC 3629 says:
+/// no overlong forms (C0, C1, E0 80..9F, F0 80..8F), no UTF-16 surrogates (ED A0..BF), nothing above U+10FFFF.
 inline bool is_clean_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     std::size_t extra = 0;
+    unsigned char low = 0x80;  // the range the second byte must be in
+    unsigned char high = 0xBF;
     if (c < 0x80) {
       if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
+    } else if (c >= 0xC2 && c <= 0xDF) {
       extra = 1;
-    } else if ((c & 0xF0) == 0xE0) {
+    } else if (c >= 0xE0 && c <= 0xEF) {
       extra = 2;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+      if (c == 0xE0) low = 0xA0;   // below: overlong
+      if (c == 0xED) high = 0x9F;  // above: surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
       extra = 3;
+      if (c == 0xF0) low = 0x90;   // below: overlong
+      if (c == 0xF4) high = 0x8F;  // above: beyond U+10FFFF
     } else {
       return false;
     }
-    if (extra > 0 && i + extra >= text.size()) return false;
+    if (i + extra >= text.size() && extra > 0) return false;
     for (std::size_t k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      if (k == 1 ? (b < low || b > high) : (b & 0xC0) != 0x80) return false;
     }
     i += extra + 1;
   }
   return true;
+}
+
+/// Whether two secrets are equal, in time that depends on neither (their SHA-256 digests are compared with
+/// OpenSSL's constant-time memcmp, so not even the length leaks).
+inline bool same_secret(std::string_view a, std::string_view b) {
+  const auto da = sha256_hex(a);
+  const auto db = sha256_hex(b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
+}
+
+/// `bytes` random bytes from OpenSSL's generator, as hex.
+inline std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    throw std::runtime_error("no random bytes from OpenSSL");
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (char ch : raw) {
+    out += hex[static_cast<unsigned char>(ch) >> 4];
+    out += hex[static_cast<unsigned char>(ch) & 0xF];
+  }
+  return out;
 }
 
 /// An uploaded file's name as it may appear in records and pages: no path, no control characters, at most
@@ -184,7 +217,7 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
     throw std::runtime_error(std::string(what) + " " + path.string() + ": " + std::strerror(errno));
   };
   const std::filesystem::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail("cannot create");
   std::size_t done = 0;
   while (done < data.size()) {

@@ -66,4 +66,8 @@ TEST_CASE("similarity is 100% at distance 0, 50% at the tolerance, and falls bey
   CHECK(faceapp::similarity_percent(0.6F) == doctest::Approx(50));
   CHECK(faceapp::similarity_percent(0.3F) > 90);
   CHECK(faceapp::similarity_percent(1.0F) < 15);
+  SUBCASE("at tolerance 0 it is a number, never NaN: 100% for identical faces, 0% otherwise") {
+    CHECK(faceapp::similarity_percent(0.0F, 0.0F) == doctest::Approx(100));
+    CHECK(faceapp::similarity_percent(0.3F, 0.0F) == doctest::Approx(0));
+  }
 }

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -52,6 +55,12 @@ TEST_CASE("csv cells are quoted per RFC 4180 and defused for spreadsheets") {
   CHECK(faceapp::detail::csv_cell("+1") == "'+1");
   CHECK(faceapp::detail::csv_cell("-1") == "'-1");
   CHECK(faceapp::detail::csv_cell("@cmd") == "'@cmd");
+  SUBCASE("semicolons and tabs, which spreadsheets in some locales split on, are quoted") {
+    CHECK(faceapp::detail::csv_cell("ann;=1+1") == "\"ann;'=1+1\"");  // split on ;, no cell starts a formula
+    CHECK(faceapp::detail::csv_cell("a, -b") == "\"a, -b\"");
+    CHECK(faceapp::detail::csv_cell("a\tb") == "\"a\tb\"");
+    CHECK(faceapp::detail::csv_cell("\t=1") == "\"'\t'=1\"");
+  }
 }
 
 TEST_CASE("timestamps are UTC ISO-8601") {
@@ -167,4 +176,63 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     CHECK(lines[2] == "2026-01-01T00:00:00.000Z,b.jp");
     CHECK(lines[3].find(",c.jpg,") != std::string::npos);
   }
+}
+
+TEST_CASE("records go to the file that is at the path now") {
+  const faceapp::test::scratch_dir tmp{"test_record"};
+  const auto path = tmp.dir / "results.csv";
+  faceapp::csv_sink csv{path};
+  REQUIRE(csv.ok());
+  const auto rec = faceapp::record(csv);
+  CHECK(rec(sample("a.jpg", 1)).has_value());
+  SUBCASE("a removed file is created again, with its header") {
+    fs::remove(path);
+    CHECK(rec(sample("b.jpg", 1)).has_value());
+    const auto lines = lines_of(path);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0] == faceapp::csv_sink::header);
+    CHECK(lines[1].find(",b.jpg,") != std::string::npos);
+  }
+  SUBCASE("a file renamed away keeps what it had; the new one gets the next rows") {
+    fs::rename(path, tmp.dir / "old.csv");
+    CHECK(rec(sample("b.jpg", 1)).has_value());
+    CHECK(lines_of(tmp.dir / "old.csv").size() == 2);
+    CHECK(lines_of(path).size() == 2);
+  }
+  SUBCASE("a file replaced by one that is not ours is refused and left alone") {
+    fs::remove(path);
+    std::ofstream(path) << "name,amount\n";
+    const auto r = rec(sample("b.jpg", 1));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("not a faceapp results file") != std::string::npos);
+    CHECK(contents(path) == "name,amount\n");
+  }
+}
+
+TEST_CASE("a write that finds the disk full leaves no partial row, and the next row starts clean") {
+  // A file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored: EFBIG) stands in for a full disk (ENOSPC): both cut a
+  // write short at the same point, and neither needs a special file system.
+  const faceapp::test::scratch_dir tmp{"test_record"};
+  const auto path = tmp.dir / "results.csv";
+  faceapp::csv_sink csv{path};
+  REQUIRE(csv.ok());
+  const auto rec = faceapp::record(csv);
+  REQUIRE(rec(sample("a.jpg", 1)).has_value());
+  const auto before = contents(path);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  rlimit small = old_limit;
+  small.rlim_cur = before.size() + 20;  // room for part of a row only
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const auto r = rec(sample("b.jpg", 2));
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == faceapp::errc::no_space);
+  CHECK(contents(path) == before);
+  CHECK(rec(sample("c.jpg", 1)).has_value());
+  const auto lines = lines_of(path);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[2].find(",c.jpg,") != std::string::npos);
 }

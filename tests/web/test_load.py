@@ -35,7 +35,7 @@ try:
             b = files[(k + 2 * i + 1) % len(files)]
             try:
                 r = server.post("/api/compare", files=[("a", a, photos[a]), ("b", b, photos[b])])
-                ok = r.status == 200 and set(r.json()) == {"distance", "match", "similarity", "faces_a", "faces_b"}
+                ok = r.status == 200 and set(r.json()) >= {"distance", "match", "similarity", "faces_a", "faces_b"}
                 if not ok:
                     raise RuntimeError(f"{r.status} {r.body[:200]}")
             except Exception as e:  # noqa: BLE001 - any failure counts

@@ -7,9 +7,11 @@ import http.client
 import io
 import json
 import os
+import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,8 +80,10 @@ class Response:
 class Server:
     """faceapp-web on a free port of 127.0.0.1, with its own data directory."""
 
-    def __init__(self, exe, data_dir=None, extra=()):
+    def __init__(self, exe, data_dir=None, extra=(), env=None, preexec_fn=None):
         self.exe = exe
+        self.env = env
+        self.preexec_fn = preexec_fn
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="faceapp-web-test-")
         self.extra = list(extra)
@@ -89,10 +93,11 @@ class Server:
 
     def start(self, timeout=120):
         self.proc = subprocess.Popen([self.exe, "--port", "0", "--data", self.data_dir, *self.extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.time() + timeout
         line = b""
-        while time.time() < deadline and b"\n" not in line:
+        while time.time() < deadline and not re.search(rb"listening on http://[^\n]*\n", line):
             ready, _, _ = select.select([self.proc.stdout], [], [], 1.0)
             if ready:
                 chunk = os.read(self.proc.stdout.fileno(), 4096)
@@ -116,8 +121,9 @@ class Server:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method, path, body=None, content_type=None, headers=None, timeout=300):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, content_type=None, headers=None, timeout=300, source="127.0.0.1"):
+        """One request on a new connection; `source` is the loopback address it comes from."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, source_address=(source, 0))
         h = dict(headers or {})
         if content_type:
             h["Content-Type"] = content_type
@@ -132,9 +138,9 @@ class Server:
     def get(self, path):
         return self.request("GET", path)
 
-    def post(self, path, fields=(), files=()):
+    def post(self, path, fields=(), files=(), headers=None):
         body, ctype = multipart(fields, files)
-        return self.request("POST", path, body, ctype)
+        return self.request("POST", path, body, ctype, headers=headers)
 
     def rss_mb(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -161,14 +167,27 @@ class Server:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def records(server):
-    """The rows of GET /api/records (header checked)."""
-    r = server.get("/api/records")
-    assert r.status == 200, r.status
+class CheckFailed(Exception):
+    """A precondition of a test that does not hold; unlike `assert`, it holds under PYTHONOPTIMIZE too."""
+
+
+def require(ok, what):
+    """Raises CheckFailed(what) unless ok: for preconditions the rest of a test depends on."""
+    if not ok:
+        raise CheckFailed(what)
+
+
+RECORD_HEADER = ["time", "input", "face", "top", "right", "bottom", "left", "name", "distance", "match"]
+
+
+def records(server, headers=None):
+    """The rows of GET /api/records (header checked, every row complete)."""
+    r = server.request("GET", "/api/records", headers=headers)
+    require(r.status == 200, f"GET /api/records: {r.status} {r.body[:200]}")
     rows = list(csv.reader(io.StringIO(r.text)))
-    assert rows[0] == ["time", "input", "face", "top", "right", "bottom", "left", "name", "distance", "match"], rows[0]
+    require(rows and rows[0] == RECORD_HEADER, f"records start with the header: {rows[:1]}")
     for row in rows[1:]:
-        assert len(row) == 10, f"torn or malformed record row: {row}"
+        require(len(row) == 10, f"torn or malformed record row: {row}")
     return rows[1:]
 
 
@@ -190,3 +209,64 @@ class Checks:
     def done(self):
         print(f"{self.passed} checks passed, {self.failed} failed", flush=True)
         sys.exit(1 if self.failed else 0)
+
+
+def raw_exchange(port, data, source="127.0.0.1", timeout=10.0, pace=None):
+    """Sends `data` (bytes, or a list of byte chunks sent `pace` seconds apart) on a new connection from `source`
+    and reads until the server closes it or `timeout` passes. Sending stops early when the server closes. Returns
+    (status or None, head text, body bytes, seconds until the connection ended, whether the server closed it)."""
+    chunks = data if isinstance(data, list) else [data]
+    start = time.time()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
+    received = b""
+    closed = False
+    try:
+        for i, chunk in enumerate(chunks):
+            if pace and i:
+                time.sleep(pace)
+            try:
+                s.sendall(chunk)
+            except OSError:
+                break  # the server closed (or reset) the connection: read what it answered
+            ready, _, _ = select.select([s], [], [], 0)
+            if ready:
+                try:
+                    part = s.recv(65536)
+                except OSError:
+                    part = b""
+                if not part:
+                    closed = True
+                    break
+                received += part
+        while not closed and time.time() - start < timeout:
+            ready, _, _ = select.select([s], [], [], max(0.0, timeout - (time.time() - start)))
+            if not ready:
+                break
+            try:
+                part = s.recv(65536)
+            except OSError:
+                part = b""
+            if not part:
+                closed = True
+                break
+            received += part
+    finally:
+        s.close()
+    elapsed = time.time() - start
+    head, _, body = received.partition(b"\r\n\r\n")
+    status = None
+    if head.startswith(b"HTTP/1."):
+        try:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            status = None
+    return status, head.decode("latin-1"), body, elapsed, closed
+
+
+def json_error(body):
+    """The "error" text of a JSON error body, or None when the body is not one."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value.get("error") if isinstance(value, dict) and isinstance(value.get("error"), str) else None

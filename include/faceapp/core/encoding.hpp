@@ -43,6 +43,7 @@ inline constexpr float default_tolerance = 0.6F;
 /// A presentation aid for people (the web page shows it); decisions use the distance.
 [[nodiscard]] inline float similarity_percent(float distance, float tolerance = default_tolerance) noexcept {
   if (!(distance >= 0)) return 0;
+  if (distance == 0) return 100;  // also at tolerance 0, where the ratio below would be 0/0
   const double x = distance / static_cast<double>(tolerance);
   return static_cast<float>(100.0 / (1.0 + x * x * x * x));  // smooth, 50% exactly at the tolerance
 }

@@ -19,6 +19,7 @@ enum class errc {
   unsupported,  // not an image of a supported format
   too_large,    // over a size or pixel limit
   corrupt,      // truncated or undecodable data
+  no_space,     // a write found the disk (or a file size limit) full; nothing partial was left
 };
 
 /// What went wrong, where and with what: the stage's name, the input (a path or a description such as

@@ -10,16 +10,19 @@
 namespace faceapp::detail {
 
 /// One CSV cell. A cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage
-/// return) gets a leading apostrophe (OWASP's advice); a cell with a comma, a quote, a line break or edge spaces
-/// is quoted, with quotes doubled (RFC 4180).
+/// return) gets a leading apostrophe (OWASP's advice), and so does every = + - @ that follows a `,` `;` or tab
+/// inside the cell: a spreadsheet that splits on `;` (the separator in many locales) would start a cell there.
+/// A cell with such a separator, a quote, a line break or edge spaces is quoted, with quotes doubled (RFC 4180).
 inline std::string csv_cell(std::string_view text) {
+  const auto starts_formula = [](char c) { return c == '=' || c == '+' || c == '-' || c == '@'; };
+  const auto separator = [](char c) { return c == ',' || c == ';' || c == '\t'; };
   std::string cell;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' || text[0] == '\t' ||
-                        text[0] == '\r')) {
-    cell += '\'';
+  if (!text.empty() && (starts_formula(text[0]) || text[0] == '\t' || text[0] == '\r')) cell += '\'';
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i > 0 && starts_formula(text[i]) && separator(text[i - 1])) cell += '\'';
+    cell += text[i];
   }
-  cell += text;
-  const bool quote = cell.find_first_of(",\"\r\n") != std::string::npos ||
+  const bool quote = cell.find_first_of(",;\t\"\r\n") != std::string::npos ||
                      (!cell.empty() && (cell.front() == ' ' || cell.back() == ' '));
   if (!quote) return cell;
   std::string quoted = "\"";

@@ -81,7 +81,9 @@ struct csv_options {
 /// A CSV file of results, appended to. The header is written once, when the file is new or empty. An existing
 /// file whose first line is not that header is never touched: every write then returns an error naming it.
 /// Rows of one write() go out in one append under a lock (threads) and flock (processes), so rows never tear
-/// or interleave; a row left torn by a crash is closed with a line break before the next one.
+/// or interleave; a row left torn by a crash is closed with a line break before the next one. A write that fails
+/// (a full disk: errc::no_space) is cut back off the file, so it leaves no partial row. When the file at the
+/// path is removed or replaced while open, the next write goes to the file there now (created with its header).
 class csv_sink final : public record_sink {
  public:
   static constexpr std::string_view header = "time,input,face,top,right,bottom,left,name,distance,match";
@@ -104,12 +106,19 @@ class csv_sink final : public record_sink {
     std::string text;
     for (const auto& row : rows) text += format(row);
     const std::lock_guard lock(mutex_);
+    if (auto followed = follow_path(); !followed) return followed;
     if (::flock(fd_, LOCK_EX) != 0) return io_error("cannot lock");
+    const off_t before = ::lseek(fd_, 0, SEEK_END);
     std::string out;
     if (!ends_with_newline()) out += '\n';
     out += text;
-    auto written = write_all(out);
+    auto written = write_all(fd_, out);
     if (written && options_.sync && ::fdatasync(fd_) != 0) written = io_error("cannot sync to disk");
+    if (!written && before >= 0) {
+      // A full disk can take part of the rows: cut the file back, so that no torn row stays and the next write
+      // starts on a clean line.
+      cut_back(fd_, before);
+    }
     ::flock(fd_, LOCK_UN);
     return written;
   }
@@ -143,44 +152,87 @@ class csv_sink final : public record_sink {
   }
 
  private:
-  stage_error make_error(const std::string& what) const { return {"record", path_.string(), what}; }
+  stage_error make_error(const std::string& what, errc code = errc::failed) const {
+    return {"record", path_.string(), what, code};
+  }
   unexpected io_error(const std::string& what) const {
-    return unexpected(make_error(what + ": " + std::strerror(errno)));
+    const int e = errno;
+    const errc code = e == ENOSPC || e == EFBIG || e == EDQUOT ? errc::no_space : errc::failed;
+    return unexpected(make_error(what + ": " + std::strerror(e), code));
   }
 
   void open() {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    fd_ = open_file();
     if (fd_ < 0) {
       error_ = make_error(std::string("cannot open the CSV file for appending: ") + std::strerror(errno));
       return;
     }
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-      error_ = make_error("not a regular file");
-      return;
-    }
-    ::flock(fd_, LOCK_EX);
-    check_or_write_header();
-    ::flock(fd_, LOCK_UN);
+    if (auto ready = check_or_write_header(fd_); !ready) error_ = ready.error();
   }
 
-  void check_or_write_header() {
-    const off_t size = ::lseek(fd_, 0, SEEK_END);
+  /// A descriptor of the file at path_, created if missing; -1 with errno set on failure.
+  int open_file() const {
+    const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      errno = EINVAL;
+      return -1;
+    }
+    return fd;
+  }
+
+  /// Records go to the file that is at the path now: when it was removed, renamed away or replaced since it was
+  /// opened (log rotation, an operator's rm), the next write opens (or creates, with its header) the one there.
+  result<void> follow_path() {
+    struct stat at_path {};
+    struct stat open_one {};
+    if (::stat(path_.c_str(), &at_path) == 0 && ::fstat(fd_, &open_one) == 0 && at_path.st_dev == open_one.st_dev &&
+        at_path.st_ino == open_one.st_ino) {
+      return {};
+    }
+    const int fd = open_file();
+    if (fd < 0) return io_error("cannot reopen the CSV file, which was removed or replaced");
+    if (auto ready = check_or_write_header(fd); !ready) {
+      ::close(fd);
+      return ready;
+    }
+    ::close(fd_);
+    fd_ = fd;
+    return {};
+  }
+
+  /// Under flock: writes the header into an empty file, or checks that a non-empty one starts with it.
+  result<void> check_or_write_header(int fd) const {
+    if (::flock(fd, LOCK_EX) != 0) return io_error("cannot lock");
+    result<void> ok{};
+    const off_t size = ::lseek(fd, 0, SEEK_END);
     if (size == 0) {
       std::string h(header);
       h += '\n';
-      if (auto w = write_all(h); !w) error_ = w.error();
-      return;
+      ok = write_all(fd, h);
+      if (!ok) cut_back(fd, 0);
+    } else {
+      char first[256] = {};
+      const ssize_t n = ::pread(fd, first, sizeof first - 1, 0);
+      std::string_view line(first, n > 0 ? static_cast<std::size_t>(n) : 0);
+      line = line.substr(0, line.find('\n'));
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line != header) {
+        ok = unexpected(make_error("not a faceapp results file (its first line is not the header \"" +
+                                   std::string(header) + "\"); refusing to append to it, nothing was changed"));
+      }
     }
-    char first[256] = {};
-    const ssize_t n = ::pread(fd_, first, sizeof first - 1, 0);
-    std::string_view line(first, n > 0 ? static_cast<std::size_t>(n) : 0);
-    line = line.substr(0, line.find('\n'));
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line != header) {
-      error_ = make_error("not a faceapp results file (its first line is not the header \"" + std::string(header) +
-                          "\"); refusing to append to it, nothing was changed");
-    }
+    ::flock(fd, LOCK_UN);
+    return ok;
+  }
+
+  /// Truncates to `size`, keeping errno (the write's error) for the message.
+  static void cut_back(int fd, off_t size) {
+    const int e = errno;
+    [[maybe_unused]] const int cut = ::ftruncate(fd, size);
+    errno = e;
   }
 
   bool ends_with_newline() const {
@@ -190,11 +242,12 @@ class csv_sink final : public record_sink {
     return ::pread(fd_, &last, 1, size - 1) == 1 && last == '\n';
   }
 
-  result<void> write_all(const std::string& text) {
+  result<void> write_all(int fd, const std::string& text) const {
     std::size_t done = 0;
     while (done < text.size()) {
-      const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
       if (n < 0 && errno == EINTR) continue;
+      if (n == 0) errno = ENOSPC;
       if (n <= 0) return io_error("cannot write");
       done += static_cast<std::size_t>(n);
     }
@@ -223,7 +276,7 @@ struct record_stage : stage_base<record_stage> {
   [[nodiscard]] result<basic_faces<Face>> run(const basic_faces<Face>& in) const {
     const auto rows = rows_for(in);
     if (auto written = sink->write(rows); !written) {
-      return fail(name, in.source(), "not recorded: " + written.error().what());
+      return fail(name, in.source(), "not recorded: " + written.error().what(), written.error().code);
     }
     return in;
   }

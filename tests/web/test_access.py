@@ -1,0 +1,173 @@
+"""faceapp-web decides who may talk to it: cross-site state changes are refused (Origin / Sec-Fetch-Site, and a
+CSRF token in the pages' forms), foreign Host headers are refused (DNS rebinding), with a key every API request
+needs X-API-Key and the pages HTTP Basic, and it will not listen beyond loopback without a key unless told to,
+loudly. Scripts that send no browser headers keep working."""
+
+import base64
+import os
+import re
+import subprocess
+import tempfile
+
+from webtest import Checks, Server, json_error, parse_args, raw_exchange, read
+
+args = parse_args(__doc__)
+check = Checks()
+photo = read(os.path.join(args.faces, "obama_1.jpg"))
+EVIL = "http://evil.example"
+
+
+def csrf_session(server):
+    """(cookie header, token) from GET /, as a browser would keep them."""
+    r = server.get("/")
+    cookie = r.headers.get("Set-Cookie", "")
+    m = re.match(r"faceapp_csrf=([0-9a-f]{64});", cookie)
+    field = re.search(r'name="csrf" value="([0-9a-f]{64})"', r.text)
+    check(m is not None and field is not None and m.group(1) == field.group(1),
+          f"GET / sets the CSRF cookie and the same token in the forms: {cookie!r}")
+    check("SameSite=Strict" in cookie and "HttpOnly" in cookie, f"the cookie is SameSite=Strict and HttpOnly: {cookie!r}")
+    return f"faceapp_csrf={m.group(1)}", m.group(1)
+
+
+server = Server(args.server).start()
+try:
+    own = f"http://127.0.0.1:{server.port}"
+    # ---- cross-site state changes: 403 JSON, nothing changed ----
+    cross = {"Origin evil": {"Origin": EVIL}, "Origin null": {"Origin": "null"},
+             "Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
+             "Sec-Fetch-Site same-site": {"Sec-Fetch-Site": "same-site"},
+             "Origin with another port": {"Origin": f"http://127.0.0.1:{server.port + 1}"}}
+    for what, headers in cross.items():
+        r = server.post("/api/faces", fields=[("name", "mallory")], files=[("image", "o.jpg", photo)], headers=headers)
+        check(r.status == 403 and json_error(r.body), f"POST /api/faces, {what}: {r.status} {r.body[:100]!r}")
+        r = server.post("/faces", fields=[("name", "mallory")], files=[("image", "o.jpg", photo)], headers=headers)
+        check(r.status == 403 and json_error(r.body), f"form POST /faces, {what}: {r.status}")
+        r = server.post("/api/recognize", files=[("image", "o.jpg", photo)], headers=headers)
+        check(r.status == 403, f"POST /api/recognize (fills the records), {what}: {r.status}")
+        r = server.request("DELETE", "/api/faces/1", headers=headers)
+        check(r.status == 403 and json_error(r.body), f"DELETE /api/faces/1, {what}: {r.status}")
+        r = server.request("POST", "/faces/1/delete", b"", "application/x-www-form-urlencoded", headers=headers)
+        check(r.status == 403, f"form delete, {what}: {r.status}")
+    check(server.get("/api/faces").json()["faces"] == [], "no cross-site request added a face")
+    check(server.get("/api/records").body.count(b"\n") == 1, "no cross-site request was recorded")
+
+    # Scripts (no Origin, no Sec-Fetch-Site) keep working; so does the server's own origin through the API.
+    r = server.post("/api/faces", fields=[("name", "obama")], files=[("image", "o.jpg", photo)])
+    check(r.status == 201, f"curl-like POST /api/faces: {r.status}")
+    face_id = r.json()["id"]
+    r = server.post("/api/recognize", files=[("image", "o.jpg", photo)],
+                    headers={"Origin": own, "Sec-Fetch-Site": "same-origin"})
+    check(r.status == 200, f"POST /api/recognize from our own origin: {r.status}")
+
+    # ---- the forms carry a per-session CSRF token ----
+    cookie, token = csrf_session(server)
+    browser = {"Origin": own, "Sec-Fetch-Site": "same-origin", "Cookie": cookie}
+    r = server.post("/faces", fields=[("name", "biden")], files=[("image", "b.jpg", read(os.path.join(args.faces, "biden_1.jpg")))],
+                    headers=browser)
+    check(r.status == 403, f"a same-origin form post without the token: {r.status}")
+    r = server.post("/faces", fields=[("csrf", "0" * 64), ("name", "biden")],
+                    files=[("image", "b.jpg", read(os.path.join(args.faces, "biden_1.jpg")))], headers=browser)
+    check(r.status == 403, f"a form post with a wrong token: {r.status}")
+    r = server.post("/faces", fields=[("csrf", token), ("name", "biden")],
+                    files=[("image", "b.jpg", read(os.path.join(args.faces, "biden_1.jpg")))], headers=browser)
+    check(r.status == 303 and r.headers.get("Location", "").startswith("/?added="), f"with the token: {r.status}")
+    new_id = int(r.headers["Location"].split("=")[1])
+    r = server.post("/faces", fields=[("csrf", token), ("name", "biden")],
+                    files=[("image", "b.jpg", read(os.path.join(args.faces, "biden_1.jpg")))],
+                    headers={"Origin": own, "Cookie": "faceapp_csrf=" + "1" * 64})
+    check(r.status == 403, f"a token that is not the cookie's: {r.status}")
+    r = server.request("POST", f"/faces/{new_id}/delete", f"csrf={token}".encode(), "application/x-www-form-urlencoded",
+                       headers=browser)
+    check(r.status == 303, f"form delete with the token: {r.status}")
+    page = server.request("GET", "/", headers={"Cookie": cookie}).text
+    check(page.count(f'name="csrf" value="{token}"') == 1 + page.count('action="/faces/'),
+          "every form on the page carries the session's token")
+
+    # ---- Host: ours only (DNS rebinding) ----
+    for host, ok in ((f"127.0.0.1:{server.port}", True), (f"localhost:{server.port}", True), ("localhost", True),
+                     (f"[::1]:{server.port}", True), ("LOCALHOST", True), ("evil.example", False),
+                     (f"evil.example:{server.port}", False), ("127.0.0.1.evil.example", False), ("", False)):
+        status, _, body, _, _ = raw_exchange(server.port, f"GET /api/faces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        if ok:
+            check(status == 200, f"Host {host!r}: {status}")
+        else:
+            check(status in (400, 421) and json_error(body), f"Host {host!r} refused: {status} {body[:100]!r}")
+    status, _, body, _, _ = raw_exchange(server.port, b"GET /api/records HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    check(status == 421 and b"time,input" not in body, f"a rebinding page cannot read the records: {status}")
+    r = server.request("DELETE", f"/api/faces/{face_id}")
+    check(r.status == 200, "the server still answers its own host")
+finally:
+    server.cleanup()
+
+# ---- --allowed-host, for a reverse proxy ----
+server = Server(args.server, extra=["--allowed-host", "faces.example.org", "--allowed-host", "proxy.example:8443"]).start()
+try:
+    for host, expected in (("faces.example.org", 200), ("faces.example.org:443", 200), ("proxy.example:8443", 200),
+                           ("proxy.example", 421), ("other.example.org", 421)):
+        status, _, _, _, _ = raw_exchange(server.port, f"GET /api/faces HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        check(status == expected, f"--allowed-host: Host {host!r} gives {status}, expected {expected}")
+    # The proxy passes the public origin on; the Host it sends may be the upstream's.
+    r = server.post("/api/recognize", files=[("image", "o.jpg", photo)], headers={"Origin": "https://faces.example.org"})
+    check(r.status == 200, f"POST from the public origin behind the proxy: {r.status}")
+finally:
+    server.cleanup()
+
+# ---- an API key ----
+key = "correct horse battery staple 42"
+key_dir = tempfile.mkdtemp(prefix="faceapp-web-key-")
+key_file = os.path.join(key_dir, "key")
+with open(key_file, "w") as f:
+    f.write(key + "\n")
+server = Server(args.server, extra=["--api-key-file", key_file]).start()
+try:
+    for headers, expected in (({}, 401), ({"X-API-Key": "wrong"}, 401), ({"X-API-Key": key[:-1]}, 401),
+                              ({"X-API-Key": key + "x"}, 401), ({"X-API-Key": key}, 200)):
+        r = server.request("GET", "/api/faces", headers=headers)
+        check(r.status == expected and (expected == 200 or json_error(r.body)),
+              f"GET /api/faces with {headers}: {r.status}, expected {expected}")
+    r = server.post("/api/faces", fields=[("name", "x")], files=[("image", "o.jpg", photo)])
+    check(r.status == 401, f"POST /api/faces without the key is refused before its body: {r.status}")
+    r = server.get("/")
+    check(r.status == 401 and r.headers.get("WWW-Authenticate", "").startswith("Basic realm="),
+          f"a page without the key asks for it (HTTP Basic): {r.status} {r.headers.get('WWW-Authenticate')}")
+    basic = lambda user, pw: {"Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
+    check(server.request("GET", "/", headers=basic("anyone", key)).status == 200, "Basic with the key: the page")
+    check(server.request("GET", "/", headers=basic("anyone", "nope")).status == 401, "Basic with a wrong key: 401")
+    check(server.request("GET", "/faceapp", headers=basic("", key)).status == 200, "any user name, even empty")
+    r = server.post("/api/recognize", files=[("image", "o.jpg", photo)], headers={"X-API-Key": key})
+    check(r.status == 200, f"an API request with the key works: {r.status}")
+finally:
+    server.cleanup()
+
+# The key from the environment instead of a file.
+server = Server(args.server, env={**os.environ, "FACEAPP_API_KEY": key}).start()
+try:
+    check(server.get("/api/faces").status == 401, "FACEAPP_API_KEY: a request without the key gets 401")
+    check(server.request("GET", "/api/faces", headers={"X-API-Key": key}).status == 200, "FACEAPP_API_KEY: with it, 200")
+finally:
+    server.cleanup()
+
+# ---- beyond loopback: a key, or --insecure-no-auth and a warning ----
+data_dir = tempfile.mkdtemp(prefix="faceapp-web-bind-")
+p = subprocess.run([args.server, "--host", "0.0.0.0", "--port", "0", "--data", data_dir],
+                   capture_output=True, text=True, timeout=60, env={k: v for k, v in os.environ.items()
+                                                                   if k != "FACEAPP_API_KEY"})
+check(p.returncode != 0 and "--api-key-file" in p.stderr and "FACEAPP_API_KEY" in p.stderr,
+      f"--host 0.0.0.0 without a key refuses to start and says how to set one: {p.returncode} {p.stderr[:300]!r}")
+server = Server(args.server, extra=["--host", "0.0.0.0", "--insecure-no-auth"]).start()
+try:
+    out = "".join(server.output)
+    check("WARNING" in out and "WITHOUT AUTHENTICATION" in out, f"--insecure-no-auth warns at start: {out[:300]!r}")
+finally:
+    server.cleanup()
+server = Server(args.server, extra=["--host", "0.0.0.0", "--api-key-file", key_file]).start()
+try:
+    check(server.request("GET", "/api/faces", headers={"X-API-Key": key}).status == 200,
+          "--host 0.0.0.0 with a key starts and serves (over loopback here)")
+finally:
+    server.cleanup()
+    os.remove(key_file)
+    os.rmdir(key_dir)
+    os.rmdir(data_dir)
+
+check.done()
