@@ -55,6 +55,9 @@ fi
 
 echo "== configuring $build"
 export CCACHE_BASEDIR=$work
+# Preprocessor mode only: a mutant often keeps the file's size, and direct mode's cached file hashes were seen to
+# hand back the unmutated object (a false "SURVIVED").
+export CCACHE_NODIRECT=1 CCACHE_NOINODECACHE=1
 options=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DFACEAPP_BUILD_EXAMPLES=OFF
          -DFACEAPP_BUILD_BENCHMARKS=OFF -DFACEAPP_INSTALL=OFF)
 if [ -n "${FACEAPP_MODEL_DIR:-}" ]; then options+=(-DFACEAPP_FETCH_MODELS=OFF); fi
