@@ -10,9 +10,9 @@
 
 using faceapp::test::data_file;
 
-TEST_CASE("run_batch keeps input order, gives each bad input its error, and goes on") {
+TEST_CASE("run_batch gives what the pipeline gives alone, in input order, each bad input its error") {
   std::vector<std::string> inputs;
-  std::vector<int> expected;
+  std::vector<int> expected;  // the manifest's face count, -1 for a bad input
   for (const auto& row : faceapp::test::manifest()) {
     // Small photos only: this test also runs under ThreadSanitizer, which makes detection ~10x slower.
     if (row.faces < 0 || inputs.size() >= 14 || std::filesystem::file_size(data_file("faces/" + row.file)) > 60000) {
@@ -25,20 +25,49 @@ TEST_CASE("run_batch keeps input order, gives each bad input its error, and goes
       expected.push_back(-1);
     }
   }
-  const auto pipe = faceapp::read | faceapp::detect;
+  REQUIRE(inputs.size() >= 14);
+  const auto pipe = faceapp::read | faceapp::encode;
+  // The pipeline alone, on this thread, one input after the other: what every batch must reproduce exactly.
+  std::vector<faceapp::result<faceapp::encoded_faces>> alone;
+  for (const auto& input : inputs) alone.push_back(pipe(input));
+  int faces = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    CAPTURE(inputs[i]);
+    if (expected[i] < 0) {
+      REQUIRE_FALSE(alone[i].has_value());
+      CHECK(alone[i].error().stage == "read");
+      CHECK(alone[i].error().input == inputs[i]);
+    } else {
+      REQUIRE_MESSAGE(alone[i].has_value(), alone[i].error().what());
+      CHECK(static_cast<int>(alone[i]->size()) == expected[i]);  // these small photos have no known misses
+      faces += static_cast<int>(alone[i]->size());
+    }
+  }
+  CHECK(faces > 0);
   for (unsigned threads : {1U, 2U, 4U}) {
     CAPTURE(threads);
     const auto results = faceapp::run_batch(pipe, inputs, {.threads = threads});
     REQUIRE(results.size() == inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       CAPTURE(inputs[i]);
-      if (expected[i] < 0) {
-        REQUIRE_FALSE(results[i].has_value());
-        CHECK(results[i].error().stage == "read");
-        CHECK(results[i].error().input == inputs[i]);
-      } else {
-        REQUIRE(results[i].has_value());
-        CHECK(results[i]->source() == inputs[i]);
+      REQUIRE(results[i].has_value() == alone[i].has_value());
+      if (!alone[i]) {
+        CHECK(results[i].error().stage == alone[i].error().stage);
+        CHECK(results[i].error().input == alone[i].error().input);
+        CHECK(results[i].error().message == alone[i].error().message);
+        continue;
+      }
+      CHECK(results[i]->source() == inputs[i]);
+      REQUIRE(results[i]->size() == alone[i]->size());
+      for (std::size_t k = 0; k < alone[i]->size(); ++k) {
+        CAPTURE(k);
+        const auto& a = alone[i]->at(k);
+        const auto& b = results[i]->at(k);
+        CHECK(b.box == a.box);
+        CHECK(b.box_in_image == a.box_in_image);
+        CHECK(b.score == a.score);
+        CHECK(b.landmarks == a.landmarks);
+        CHECK(b.encoding == a.encoding);  // bit for bit: each worker's own engine computes the same floats
       }
     }
   }

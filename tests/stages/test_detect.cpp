@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -10,36 +13,44 @@
 
 using faceapp::test::data_file;
 
-TEST_CASE("detect finds as many faces as the manifest says, at upsample 1") {
+TEST_CASE("detect finds as many faces as the manifest says, at upsample 1, but for the known misses") {
+  // The misses HOG is known for, each with the count it finds and why; every other photo must agree exactly.
+  const std::map<std::string, std::pair<int, const char*>> known_misses = {
+      {"group_5.jpg", {2, "the third face, partly visible in the background, is too occluded for HOG"}},
+  };
   int with_count = 0;
-  int agreeing = 0;
-  std::ostringstream disagreements;
-  bool rose_ok = false;
+  std::set<std::string> missed;
   const auto pipe = faceapp::read | faceapp::detect;
   for (const auto& row : faceapp::test::manifest()) {
     if (row.faces < 0) continue;  // uncertain in the manifest
     ++with_count;
+    CAPTURE(row.file);
     const auto found = pipe(data_file("faces/" + row.file));
     REQUIRE_MESSAGE(found.has_value(), found.error().what());
-    if (static_cast<int>(found->size()) == row.faces) {
-      ++agreeing;
-      if (row.file == "rose_leslie_3.jpg") rose_ok = true;
+    const auto miss = known_misses.find(row.file);
+    if (miss == known_misses.end()) {
+      CHECK(static_cast<int>(found->size()) == row.faces);
     } else {
-      disagreements << row.file << ": " << found->size() << " found, " << row.faces << " expected; ";
+      INFO("known miss: ", miss->second.second);
+      CHECK(static_cast<int>(found->size()) == miss->second.first);
+      missed.insert(row.file);
     }
-    for (const auto& f : *found) {  // boxes lie within the image, clipped as face_recognition clips
-      CHECK(f.box.top >= 0);
-      CHECK(f.box.left >= 0);
-      CHECK(f.box.right <= found->image.width());
-      CHECK(f.box.bottom <= found->image.height());
-      CHECK(f.box.left < f.box.right);
-      CHECK(f.box.top < f.box.bottom);
+    for (const auto& f : *found) {
+      // box_in_image, which the landmark model is given, lies within the image the detector saw, clipped as
+      // face_recognition clips; box is the same box in the image as read (the same image here).
+      const auto& b = f.box_in_image;
+      CHECK(b.top >= 0);
+      CHECK(b.left >= 0);
+      CHECK(b.right <= found->image.width());
+      CHECK(b.bottom <= found->image.height());
+      CHECK(b.left < b.right);
+      CHECK(b.top < b.bottom);
+      CHECK(f.box == b);
+      CHECK(f.score >= 0);
     }
   }
-  MESSAGE("face counts agree on ", agreeing, " of ", with_count, " images; ", disagreements.str());
   CHECK(with_count == 67);
-  CHECK(agreeing >= 66);
-  CHECK(rose_ok);
+  CHECK(missed.size() == known_misses.size());  // every known miss is in the manifest
 }
 
 TEST_CASE("detect upsampling finds the small faces of the PASCAL images, near their hand-labelled boxes") {
@@ -88,6 +99,11 @@ TEST_CASE("boxes of a resized pipeline are in the coordinates of the image as re
   for (const auto* r : {&*half, &*fitted}) {
     const auto& a = full->at(0).box;
     const auto& b = r->at(0).box;
+    const auto& seen = r->at(0).box_in_image;  // in the resized image, within it
+    CHECK(seen.left >= 0);
+    CHECK(seen.top >= 0);
+    CHECK(seen.right <= r->image.width());
+    CHECK(seen.bottom <= r->image.height());
     CHECK(b.right <= 1548);
     CHECK(b.bottom <= 1024);
     // HOG boxes come in steps of its scale pyramid, which fall differently at each resolution: the same face,

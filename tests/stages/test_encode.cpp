@@ -47,7 +47,7 @@ TEST_CASE("the design card's pipeline compiles and runs on real images") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("largest-face encodings separate identities at tolerance 0.6 (at most 0.5% of pairs wrong)") {
+TEST_CASE("largest-face encodings separate identities at tolerance 0.6: every one of the 1326 pairs right") {
   struct item {
     std::string file, identity;
     faceapp::encoding enc;
@@ -97,7 +97,11 @@ TEST_CASE("largest-face encodings separate identities at tolerance 0.6 (at most 
   const int all_pairs = static_cast<int>(rows.size() * (rows.size() - 1) / 2);
   MESSAGE(wrong, " of ", all_pairs, " pairs wrong: ", report.str());
   CHECK(all_pairs == 52 * 51 / 2);
-  CHECK(wrong <= all_pairs * 5 / 1000);
+  CHECK(pairs == all_pairs);
+  // No pair is known to be wrong with these photos: a pair that goes wrong (or a face no longer found) fails here,
+  // and must then be named in this test with its reason rather than hidden in an allowance.
+  CHECK(no_face.empty());
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("encode after detect, after landmarks, and from the image give the same encodings") {

@@ -6,11 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "faceapp/faceapp.hpp"
+#include "faceapp/stages/record.hpp"
 #include "test_data.hpp"
 
 namespace fs = std::filesystem;
@@ -63,9 +64,18 @@ TEST_CASE("csv cells are quoted per RFC 4180 and defused for spreadsheets") {
   }
 }
 
-TEST_CASE("timestamps are UTC ISO-8601") {
-  CHECK(std::regex_match(faceapp::detail::utc_timestamp(),
-                         std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+TEST_CASE("timestamps are UTC ISO-8601 with milliseconds, at fixed time points and now") {
+  using namespace std::chrono;
+  CHECK(faceapp::utc_timestamp(system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+  const sys_time<milliseconds> t = sys_days{year{2026} / November / 28} + hours{19} + minutes{20} + seconds{5} +
+                                   milliseconds{123};
+  CHECK(faceapp::utc_timestamp(t) == "2026-11-28T19:20:05.123Z");
+  CHECK(faceapp::utc_timestamp(t + microseconds{999}) == "2026-11-28T19:20:05.123Z");  // truncated, not rounded
+  CHECK(faceapp::utc_timestamp(sys_days{year{2000} / February / 29} + hours{23} + minutes{59} + seconds{59} +
+                               milliseconds{999}) == "2000-02-29T23:59:59.999Z");
+  CHECK(faceapp::utc_timestamp(sys_days{year{1969} / December / 31} + hours{23} + minutes{59} + seconds{59} +
+                               milliseconds{500}) == "1969-12-31T23:59:59.500Z");
+  CHECK(std::regex_match(faceapp::utc_timestamp(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
 }
 
 TEST_CASE("record writes the header once and one row per face") {

@@ -36,13 +36,15 @@ inline std::string csv_cell(std::string_view text) {
 
 /// Now, as UTC ISO-8601 with milliseconds: 2026-11-28T19:20:00.123Z.
 inline std::string utc_timestamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now()) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  // floor, not duration_cast: before 1970 the milliseconds must count up from the second, not be negative.
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const auto s = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(s);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
   char buf[64];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms - s * 1000));
   return buf;
 }
 
