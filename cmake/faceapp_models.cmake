@@ -41,3 +41,8 @@ add_custom_command(
   COMMENT "Converting @vladmandic/face-api's weights for the reference test"
   VERBATIM)
 add_custom_target(faceapp_converted_encoder DEPENDS "${FACEAPP_CONVERTED_ENCODER}")
+
+# faceapp_fit_cnn_boxes <faces dir>: measures the cnn -> HOG box fit of stages/detect.hpp (built on demand).
+add_executable(faceapp_fit_cnn_boxes EXCLUDE_FROM_ALL tools/fit_cnn_boxes.cpp)
+target_link_libraries(faceapp_fit_cnn_boxes PRIVATE faceapp::faceapp)
+faceapp_own_target(faceapp_fit_cnn_boxes)

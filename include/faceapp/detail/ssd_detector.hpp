@@ -13,7 +13,8 @@
 // Batch norm is folded into the depthwise weights (w' = w * gamma / sqrt(var + eps), b' = beta - mean * that).
 // Activations are NHWC; 1x1 convolutions are one GEMM each (detail/gemm.hpp), 3x3 dense ones im2col + GEMM, and
 // the depthwise ones a kernel of their own with the same run-time dispatch (AVX-512, AVX2 + FMA, portable).
-// Everything runs on the calling thread: give each thread its own engine (copies share the weights).
+// By default everything runs on the calling thread: give each thread its own engine (copies share the weights).
+// set_threads(n) splits each layer's rows over n threads for one image at a time (what detect does off a pool).
 #pragma once
 
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -449,10 +451,11 @@ class engine {
       : weights_(std::move(w)), level_(level) {
     if (!simd_supported(level_)) throw std::invalid_argument("ssd_mobilenetv1: this CPU lacks the requested kernels");
   }
-  engine(const engine& o) : weights_(o.weights_), level_(o.level_) {}
+  engine(const engine& o) : weights_(o.weights_), level_(o.level_), threads_(o.threads_) {}
   engine& operator=(const engine& o) {
     weights_ = o.weights_;
     level_ = o.level_;
+    threads_ = o.threads_;
     return *this;
   }
   engine(engine&&) noexcept = default;
@@ -460,6 +463,10 @@ class engine {
   ~engine() = default;
 
   [[nodiscard]] simd_level level() const noexcept { return level_; }
+
+  /// Threads each layer's rows are split over (1: only the calling thread). Results do not depend on it.
+  void set_threads(unsigned n) noexcept { threads_ = std::max(1U, n); }
+  [[nodiscard]] unsigned threads() const noexcept { return threads_; }
 
   /// The network's output for every anchor, for an 8-bit RGB image (rows of `width * 3` bytes, `stride` apart),
   /// preprocessed as face-api.js does: zero-padded at the bottom or right to a square, resized to 512x512 with
@@ -636,36 +643,55 @@ class engine {
     const std::size_t k = static_cast<std::size_t>(cv.k * cv.k * cv.in);
     const std::size_t rows = out.pixels();
     const std::size_t np = static_cast<std::size_t>(cv.out_padded);
-    const std::size_t block_rows = cv.k == 1 ? rows : std::min(rows, std::max<std::size_t>(64, panel_floats / k));
-    for (std::size_t r0 = 0; r0 < rows; r0 += block_rows) {
-      const std::size_t nr = std::min(block_rows, rows - r0);
-      const float* a = in.data.data() + r0 * k;
-      if (cv.k != 1) {
-        im2col(cv, in, py, px, r0, nr);
-        a = panel_.data();
-      }
-      float* c = out.data.data() + r0 * np;
-      gemm(level_, nr, np, k, a, k, cv.weights.data(), c, np);
-      const float* bias = cv.bias.data();
-      for (std::size_t r = 0; r < nr; ++r) {
-        float* row = c + r * np;
-        if (relu6) {
-          for (std::size_t f = 0; f < np; ++f) row[f] = std::min(std::max(row[f] + bias[f], 0.0F), 6.0F);
-        } else {
-          for (std::size_t f = 0; f < np; ++f) row[f] += bias[f];
+    const unsigned workers = rows >= 256 ? threads_ : 1U;
+    const std::size_t chunk = (rows + workers - 1) / workers;
+    const std::size_t block_rows =
+        cv.k == 1 ? chunk : std::min(chunk, std::max<std::size_t>(64, panel_floats / k));
+    if (panels_.size() < workers) panels_.resize(workers);
+    parallel(workers, [&](unsigned t) {
+      const std::size_t first = std::min(rows, t * chunk);
+      const std::size_t last = std::min(rows, first + chunk);
+      for (std::size_t r0 = first; r0 < last; r0 += block_rows) {
+        const std::size_t nr = std::min(block_rows, last - r0);
+        const float* a = in.data.data() + r0 * k;
+        if (cv.k != 1) {
+          im2col(cv, in, py, px, r0, nr, panels_[t]);
+          a = panels_[t].data();
+        }
+        float* c = out.data.data() + r0 * np;
+        gemm(level_, nr, np, k, a, k, cv.weights.data(), c, np);
+        const float* bias = cv.bias.data();
+        for (std::size_t r = 0; r < nr; ++r) {
+          float* row = c + r * np;
+          if (relu6) {
+            for (std::size_t f = 0; f < np; ++f) row[f] = std::min(std::max(row[f] + bias[f], 0.0F), 6.0F);
+          } else {
+            for (std::size_t f = 0; f < np; ++f) row[f] += bias[f];
+          }
         }
       }
-    }
-    if (cv.out_padded != cv.out && relu6) {
-      throw std::logic_error("ssd_mobilenetv1: only the heads have padded outputs");
-    }
+    });
   }
 
-  void im2col(const dense_conv& cv, const tensor& in, same_padding py, same_padding px, std::size_t r0,
-              std::size_t nr) {
+  /// Runs f(0) .. f(n - 1), f(0) on the calling thread and the others on threads of their own.
+  template <class F>
+  static void parallel(unsigned n, F&& f) {
+    if (n <= 1) {
+      f(0U);
+      return;
+    }
+    std::vector<std::thread> helpers;
+    helpers.reserve(n - 1);
+    for (unsigned t = 1; t < n; ++t) helpers.emplace_back([&f, t] { f(t); });
+    f(0U);
+    for (auto& h : helpers) h.join();
+  }
+
+  static void im2col(const dense_conv& cv, const tensor& in, same_padding py, same_padding px, std::size_t r0,
+                     std::size_t nr, std::vector<float>& panel) {
     const std::size_t cin = static_cast<std::size_t>(in.c);
-    panel_.resize(nr * static_cast<std::size_t>(cv.k * cv.k) * cin);
-    float* dst = panel_.data();
+    panel.resize(nr * static_cast<std::size_t>(cv.k * cv.k) * cin);
+    float* dst = panel.data();
     for (std::size_t r = r0; r < r0 + nr; ++r) {
       const int oy = static_cast<int>(r / static_cast<std::size_t>(px.out));
       const int ox = static_cast<int>(r % static_cast<std::size_t>(px.out));
@@ -692,20 +718,26 @@ class engine {
     out.resize(py.out, px.out, in.c);
     const float* src = in.data.data();
     float* dst = out.data.data();
+    const unsigned workers = py.out >= 16 ? threads_ : 1U;
+    const int chunk = (py.out + static_cast<int>(workers) - 1) / static_cast<int>(workers);
+    parallel(workers, [&](unsigned t) {
+      const int y0 = std::min(py.out, static_cast<int>(t) * chunk);
+      const int y1 = std::min(py.out, y0 + chunk);
 #if FACEAPP_X86_SIMD
-    if (level_ == simd_level::avx512) {
-      depthwise_rows_avx512(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(), dw.bias.data(),
-                            dst, px.out, 0, py.out);
-      return;
-    }
-    if (level_ == simd_level::avx2) {
-      depthwise_rows_avx2(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(), dw.bias.data(),
-                          dst, px.out, 0, py.out);
-      return;
-    }
+      if (level_ == simd_level::avx512) {
+        depthwise_rows_avx512(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
+                              dw.bias.data(), dst, px.out, y0, y1);
+        return;
+      }
+      if (level_ == simd_level::avx2) {
+        depthwise_rows_avx2(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
+                            dw.bias.data(), dst, px.out, y0, y1);
+        return;
+      }
 #endif
-    depthwise_rows_portable(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(), dw.bias.data(),
-                            dst, px.out, 0, py.out);
+      depthwise_rows_portable(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
+                              dw.bias.data(), dst, px.out, y0, y1);
+    });
   }
 
   // Floats of im2col panel per GEMM call: about half of a 1 MB L2.
@@ -715,8 +747,9 @@ class engine {
   simd_level level_ = simd_level::portable;
   tensor input_, a_, b_, t_, conv11_, head_out_;
   std::array<tensor, 4> e_, f_;
-  std::vector<float> panel_;
+  std::vector<std::vector<float>> panels_;  // one im2col panel per thread
   std::vector<raw_detection> raw_;
+  unsigned threads_ = 1;
 };
 
 }  // namespace faceapp::detail::ssd
