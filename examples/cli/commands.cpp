@@ -26,9 +26,9 @@ constexpr int recognize_max_side = 1600;
 /// The known people: the first face of each image in the folder, named by the file's stem. Warns as
 /// face_recognition does about images with several faces or none.
 std::shared_ptr<faceapp::gallery> load_known(const std::string& dir, const faceapp::model_set& models,
-                                             unsigned jobs, bool& all_ok) {
+                                             faceapp::detector_model detector, unsigned jobs, bool& all_ok) {
   auto known = std::make_shared<faceapp::gallery>();
-  const auto pipeline = faceapp::read | faceapp::encode(models);
+  const auto pipeline = faceapp::read | faceapp::detect(detector) | faceapp::encode(models);
   all_ok &= run_over_inputs(pipeline, {dir}, {}, jobs, nullptr, [&](const faceapp::encoded_faces& found) {
     const std::string& file = found.source();
     if (found.size() > 1) {
@@ -58,7 +58,10 @@ void single_threaded_blas() {
 
 int run_detect(const detect_options& opt, const common_options& common) {
   const auto sink = open_record(common.record_file);
-  const auto pipeline = faceapp::read | faceapp::detect(opt.upsample);
+  // With the cnn, -u counts levels of tiles, and none unless asked.
+  const auto m = detector_of(opt.model);
+  const auto pipeline =
+      faceapp::read | faceapp::detect(m, m == faceapp::cnn && !opt.upsample_given ? 0 : opt.upsample);
   const bool ok = run_over_inputs(pipeline, opt.paths, {}, common.jobs, sink.get(), [](const faceapp::faces& found) {
     std::string out;
     for (const auto& f : found) {
@@ -74,10 +77,12 @@ int run_recognize(const recognize_options& opt, const common_options& common) {
   const auto models = load_models_or_exit(common.model_dir);
   const auto sink = open_record(common.record_file);
   bool all_ok = true;
-  const std::shared_ptr<const faceapp::gallery> known = load_known(opt.known_dir, models, common.jobs, all_ok);
+  const std::shared_ptr<const faceapp::gallery> known =
+      load_known(opt.known_dir, models, detector_of(opt.model), common.jobs, all_ok);
 
   // The record gets each face's nearest known person; the output lists every known person within tolerance.
-  const auto pipeline = faceapp::read | faceapp::fit(recognize_max_side) | faceapp::encode(models) |
+  const auto pipeline = faceapp::read | faceapp::fit(recognize_max_side) | faceapp::detect(detector_of(opt.model)) |
+                        faceapp::encode(models) |
                         faceapp::distance_to(known, opt.tolerance);
   const auto line = [&](const std::string& path, std::string_view name, std::optional<float> distance) {
     std::string out = csv_field(path) + ',' + csv_field(std::string(name));

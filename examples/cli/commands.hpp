@@ -15,7 +15,7 @@ namespace faceapp_cli {
 
 inline unsigned all_cores() { return std::max(1U, std::thread::hardware_concurrency()); }
 
-/// The options every subcommand takes. (A choice of face detector belongs here too, beside the models.)
+/// The options every subcommand takes.
 struct common_options {
   unsigned jobs = all_cores();
   std::string record_file;
@@ -31,6 +31,8 @@ struct compare_options {
 struct detect_options {
   std::vector<std::string> paths;
   int upsample = 1;
+  bool upsample_given = false;
+  std::string model = "hog";
 };
 
 struct recognize_options {
@@ -38,6 +40,7 @@ struct recognize_options {
   std::vector<std::string> paths;
   float tolerance = faceapp::default_tolerance;
   bool show_distance = false;
+  std::string model = "hog";
 };
 
 struct encode_options {
@@ -46,6 +49,7 @@ struct encode_options {
   bool header = false;
   shard part;
   std::string output;  // empty: stdout
+  std::string model = "hog";
 };
 
 /// Each returns the program's exit status.

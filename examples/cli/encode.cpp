@@ -90,7 +90,7 @@ int run_encode(const encode_options& opt, const common_options& common) {
     }
   };
 
-  const auto pipeline = faceapp::read | faceapp::encode(models);
+  const auto pipeline = faceapp::read | faceapp::detect(detector_of(opt.model)) | faceapp::encode(models);
   const bool jsonl = opt.format == "jsonl";
   if (opt.header && !jsonl) emit(encode_csv_header());
   const auto print = [&](const faceapp::encoded_faces& found) {

@@ -29,6 +29,11 @@ inline std::unique_ptr<faceapp::csv_sink> open_record(const std::string& file) {
   return sink;
 }
 
+/// --model hog|cnn (face_recognition's face_detection --model): which detector finds the faces.
+inline faceapp::detector_model detector_of(const std::string& model) {
+  return faceapp::parse_detector_model(model).value_or(faceapp::hog);
+}
+
 /// The models --model-dir names, or those on the search path; exits with a message when they are missing.
 inline faceapp::model_set load_models_or_exit(const std::string& dir) {
   auto models = faceapp::load_models(dir);

@@ -6,8 +6,8 @@
 // L1, and nearest / top-k then look at that buffer, so they stream memory as fast as the plain scan does.
 //
 // The SIMD kernels are compiled for AVX-512 and AVX2+FMA with function attributes and picked once at run time
-// from what the CPU supports, so a binary built for baseline x86-64 still uses AVX-512 where it exists and runs
-// where it does not. Other targets get the portable kernel, which compilers vectorize on their own.
+// from what the CPU supports (detail/cpu_features.hpp), so a binary built for baseline x86-64 still uses
+// AVX-512 where it exists and runs where it does not. Other targets get the portable kernel, which compilers vectorize on their own.
 #pragma once
 
 #include <algorithm>
@@ -16,13 +16,7 @@
 #include <vector>
 
 #include "faceapp/core/encoding.hpp"
-
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#include <immintrin.h>
-#define FACEAPP_X86_SIMD 1
-#else
-#define FACEAPP_X86_SIMD 0
-#endif
+#include "faceapp/detail/cpu_features.hpp"
 
 namespace faceapp::detail {
 
@@ -116,32 +110,6 @@ __attribute__((target("avx512f"))) inline void squared_distances_avx512(const fl
 }
 
 #endif  // FACEAPP_X86_SIMD
-
-/// The instruction sets the kernels come in.
-enum class simd_level { portable, avx2, avx512 };
-
-/// Whether this CPU runs the kernel for `level`.
-[[nodiscard]] inline bool simd_supported(simd_level level) noexcept {
-#if FACEAPP_X86_SIMD
-  __builtin_cpu_init();
-  switch (level) {
-    case simd_level::portable: return true;
-    case simd_level::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case simd_level::avx512: return __builtin_cpu_supports("avx512f");
-  }
-  return false;
-#else
-  return level == simd_level::portable;
-#endif
-}
-
-/// The best level this CPU supports, found once.
-[[nodiscard]] inline simd_level best_simd_level() noexcept {
-  static const simd_level best = simd_supported(simd_level::avx512) ? simd_level::avx512
-                                 : simd_supported(simd_level::avx2) ? simd_level::avx2
-                                                                    : simd_level::portable;
-  return best;
-}
 
 using squared_distances_fn = void (*)(const float* __restrict, std::size_t, const float* __restrict,
                                       float* __restrict) noexcept;

@@ -11,6 +11,7 @@
 //  - multiplies with its own register-tiled AVX-512 (or AVX2 + FMA) kernel on weights packed once at load:
 //    the OpenBLAS that Debian's dlib links picks its AVX2 kernels on current AMD CPUs and repacks both
 //    operands on every call. Other CPUs use that BLAS.
+// The GEMM lives in detail/gemm.hpp, the folding of dlib's weights in detail/encoder_weights.hpp.
 // Everything runs on the calling thread, so one engine per worker scales with the workers. Results equal
 // dlib's to float rounding (below 1e-6 per component on the reference chips).
 #pragma once
@@ -21,317 +22,21 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <dlib/dnn.h>
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "faceapp/core/encoding.hpp"
+#include "faceapp/detail/cpu_features.hpp"
+#include "faceapp/detail/encoder_weights.hpp"
+#include "faceapp/detail/gemm.hpp"
 #include "faceapp/models/network.hpp"
 
 namespace faceapp::detail {
 
-namespace fast_encoder_detail {
-
-/// Width of the column panels the weights are packed in: two AVX-512 registers of floats.
-inline constexpr std::size_t panel_width = 32;
-
-/// C = A * B, row-major, A m x k, B k x n, through the BLAS dlib was built with.
-inline void blas_sgemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
-#if defined(DLIB_DEFINE_CBLAS_API)
-  // dlib declares the cblas API itself when no cblas.h came first; otherwise the global one is in scope.
-  using namespace dlib::blas_bindings;
-#endif
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0F, a, lda, b, ldb, 0.0F, c, ldc);
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
-#define FACEAPP_FAST_ENCODER_X86_KERNELS 1
-
-/// Rows x 32 block of C = A * B: A's rows read in place (one broadcast per row and k), B as a packed k x 32
-/// panel, the 2 * Rows accumulators held in registers for the whole k loop.
-template <int Rows>
-__attribute__((target("avx512f"))) inline void avx512_tile(std::size_t k, const float* a, std::size_t lda,
-                                                            const float* bp, float* c, std::size_t ldc) {
-  __m512 acc0[Rows];
-  __m512 acc1[Rows];
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
-  for (std::size_t p = 0; p < k; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(bp + p * panel_width);
-    const __m512 b1 = _mm512_loadu_ps(bp + p * panel_width + 16);
-#pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r) {
-      const __m512 av = _mm512_set1_ps(a[static_cast<std::size_t>(r) * lda + p]);
-      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
-    _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc, acc0[r]);
-    _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc + 16, acc1[r]);
-  }
-}
-
-/// The whole product, 12-row tiles (24 accumulators + 2 B registers + 1 broadcast of 32 registers).
-__attribute__((target("avx512f"))) inline void avx512_gemm(std::size_t m, std::size_t n, std::size_t k,
-                                                            const float* a, std::size_t lda, const float* bp,
-                                                            float* c, std::size_t ldc) {
-  constexpr std::size_t tile = 12;
-  for (std::size_t j = 0; j < n; j += panel_width) {
-    const float* panel = bp + j * k;
-    std::size_t i = 0;
-    for (; i + tile <= m; i += tile) avx512_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j, ldc);
-    const float* ai = a + i * lda;
-    float* ci = c + i * ldc + j;
-    switch (m - i) {
-      case 11: avx512_tile<11>(k, ai, lda, panel, ci, ldc); break;
-      case 10: avx512_tile<10>(k, ai, lda, panel, ci, ldc); break;
-      case 9: avx512_tile<9>(k, ai, lda, panel, ci, ldc); break;
-      case 8: avx512_tile<8>(k, ai, lda, panel, ci, ldc); break;
-      case 7: avx512_tile<7>(k, ai, lda, panel, ci, ldc); break;
-      case 6: avx512_tile<6>(k, ai, lda, panel, ci, ldc); break;
-      case 5: avx512_tile<5>(k, ai, lda, panel, ci, ldc); break;
-      case 4: avx512_tile<4>(k, ai, lda, panel, ci, ldc); break;
-      case 3: avx512_tile<3>(k, ai, lda, panel, ci, ldc); break;
-      case 2: avx512_tile<2>(k, ai, lda, panel, ci, ldc); break;
-      case 1: avx512_tile<1>(k, ai, lda, panel, ci, ldc); break;
-      default: break;
-    }
-  }
-}
-
-
-/// Rows x 16 block (one half of a 32-wide panel) for AVX2 + FMA machines: 2 * Rows accumulators of 16
-/// registers, the classic 6 x 16 shape.
-template <int Rows>
-__attribute__((target("avx2,fma"))) inline void avx2_tile(std::size_t k, const float* a, std::size_t lda,
-                                                           const float* bp, float* c, std::size_t ldc) {
-  __m256 acc0[Rows];
-  __m256 acc1[Rows];
-#pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  for (std::size_t p = 0; p < k; ++p) {
-    const __m256 b0 = _mm256_loadu_ps(bp + p * panel_width);
-    const __m256 b1 = _mm256_loadu_ps(bp + p * panel_width + 8);
-#pragma GCC unroll 8
-    for (int r = 0; r < Rows; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + static_cast<std::size_t>(r) * lda + p);
-      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < Rows; ++r) {
-    _mm256_storeu_ps(c + static_cast<std::size_t>(r) * ldc, acc0[r]);
-    _mm256_storeu_ps(c + static_cast<std::size_t>(r) * ldc + 8, acc1[r]);
-  }
-}
-
-__attribute__((target("avx2,fma"))) inline void avx2_gemm(std::size_t m, std::size_t n, std::size_t k,
-                                                          const float* a, std::size_t lda, const float* bp,
-                                                          float* c, std::size_t ldc) {
-  constexpr std::size_t tile = 6;
-  for (std::size_t j = 0; j < n; j += panel_width) {
-    for (std::size_t half = 0; half < panel_width; half += 16) {
-      const float* panel = bp + j * k + half;
-      std::size_t i = 0;
-      for (; i + tile <= m; i += tile) avx2_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j + half, ldc);
-      const float* ai = a + i * lda;
-      float* ci = c + i * ldc + j + half;
-      switch (m - i) {
-        case 5: avx2_tile<5>(k, ai, lda, panel, ci, ldc); break;
-        case 4: avx2_tile<4>(k, ai, lda, panel, ci, ldc); break;
-        case 3: avx2_tile<3>(k, ai, lda, panel, ci, ldc); break;
-        case 2: avx2_tile<2>(k, ai, lda, panel, ci, ldc); break;
-        case 1: avx2_tile<1>(k, ai, lda, panel, ci, ldc); break;
-        default: break;
-      }
-    }
-  }
-}
-#endif
-
-/// The matrix product kernels, best first.
-enum class gemm_path { avx512, avx2, blas };
-
-/// The best kernel this CPU (and OS) runs.
-inline gemm_path best_gemm_path() {
-#if defined(FACEAPP_FAST_ENCODER_X86_KERNELS)
-  static const gemm_path best = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return gemm_path::avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_path::avx2;
-    return gemm_path::blas;
-  }();
-  return best;
-#else
-  return gemm_path::blas;
-#endif
-}
-
-/// C (m x n, row stride ldc) = A (m x k, row stride lda) * B, B packed as n / 32 column panels of k x 32.
-/// Our kernels read A in place and B pre-packed, so no call repacks anything (and the BLAS of Debian's dlib
-/// picks AVX2 kernels on current AMD CPUs); the BLAS path runs one panel at a time.
-inline void gemm(gemm_path path, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                 const float* bp, float* c, std::size_t ldc) {
-#if defined(FACEAPP_FAST_ENCODER_X86_KERNELS)
-  if (path == gemm_path::avx512) {
-    avx512_gemm(m, n, k, a, lda, bp, c, ldc);
-    return;
-  }
-  if (path == gemm_path::avx2) {
-    avx2_gemm(m, n, k, a, lda, bp, c, ldc);
-    return;
-  }
-#else
-  (void)path;
-#endif
-  for (std::size_t j = 0; j < n; j += panel_width) {
-    blas_sgemm(static_cast<int>(m), static_cast<int>(panel_width), static_cast<int>(k), a, static_cast<int>(lda),
-               bp + j * k, static_cast<int>(panel_width), c + j, static_cast<int>(ldc));
-  }
-}
-
-/// Packs a k x n row-major matrix (n a multiple of 32) into the panels gemm() reads.
-inline std::vector<float> pack(const std::vector<float>& b, std::size_t k, std::size_t n) {
-  if (n % panel_width != 0) throw std::runtime_error("fast_encoder: a layer width is not a multiple of 32");
-  std::vector<float> out(k * n);
-  for (std::size_t j = 0; j < n; j += panel_width) {
-    for (std::size_t p = 0; p < k; ++p) {
-      std::copy_n(b.data() + p * n + j, panel_width, out.data() + j * k + p * panel_width);
-    }
-  }
-  return out;
-}
-
-/// One convolution with its affine layer folded in; weights as a (kh*kw*in) x out matrix whose rows run over
-/// (ky, kx, input channel), the order of an NHWC im2col row, packed for gemm().
-struct conv {
-  int in = 0, out = 0, kh = 0, kw = 0, stride = 1, pad = 0;
-  std::vector<float> weights;
-  std::vector<float> bias;
-
-  [[nodiscard]] int out_size(int n) const { return (n + 2 * pad - kh) / stride + 1; }
-};
-
-/// A residual block: relu(b(relu(a(x))) + skip(x)), the skip being x itself or, when `a` has stride 2, x
-/// average-pooled 2x2/2 with its channels zero-padded up to b.out (dlib's add_prev).
-struct block {
-  conv a, b;
-  [[nodiscard]] bool down() const { return a.stride != 1; }
-};
-
-/// Everything the forward pass reads: immutable once built, so threads share it.
-struct weights {
-  float mean_r = 0, mean_g = 0, mean_b = 0;
-  conv stem;
-  int pool_size = 3, pool_stride = 2;  // the max_pool after the stem (fixed by models/network.hpp)
-  std::vector<block> blocks;
-  int fc_in = 0, fc_out = 0;
-  std::vector<float> fc;  // fc_in x fc_out, packed for gemm()
-};
-
-template <typename T> struct is_con : std::false_type {};
-template <long F, long R, long C, int SY, int SX, int PY, int PX>
-struct is_con<dlib::con_<F, R, C, SY, SX, PY, PX>> : std::true_type {};
-template <typename T> struct is_fc : std::false_type {};
-template <unsigned long N, dlib::fc_bias_mode M> struct is_fc<dlib::fc_<N, M>> : std::true_type {};
-
-/// The convolution `c` followed by the affine layer `aff`, folded.
-template <typename Con>
-conv fold(const Con& c, const dlib::affine_& aff) {
-  conv out;
-  const auto& params = c.get_layer_params();
-  out.out = static_cast<int>(c.num_filters());
-  out.kh = static_cast<int>(c.nr());
-  out.kw = static_cast<int>(c.nc());
-  if (c.stride_y() != c.stride_x() || c.padding_y() != c.padding_x()) {
-    throw std::runtime_error("fast_encoder: only square strides and paddings are supported");
-  }
-  out.stride = static_cast<int>(c.stride_y());
-  out.pad = static_cast<int>(c.padding_y());
-  const std::size_t taps = static_cast<std::size_t>(out.kh) * static_cast<std::size_t>(out.kw);
-  const std::size_t nf = static_cast<std::size_t>(out.out);
-  const std::size_t nbias = c.bias_is_disabled() ? 0 : nf;
-  out.in = static_cast<int>((params.size() - nbias) / (nf * taps));
-  const std::size_t nin = static_cast<std::size_t>(out.in);
-  if (nin * nf * taps + nbias != params.size()) throw std::runtime_error("fast_encoder: unexpected conv shape");
-  if (!aff.is_disabled() && aff.get_mode() != dlib::CONV_MODE) {
-    throw std::runtime_error("fast_encoder: the affine layers must be per channel (CONV_MODE)");
-  }
-
-  const float* w = params.host();
-  const float* gamma = aff.is_disabled() ? nullptr : aff.get_gamma().get().host();
-  const float* beta = aff.is_disabled() ? nullptr : aff.get_beta().get().host();
-  out.weights.assign(taps * nin * nf, 0.0F);
-  out.bias.assign(nf, 0.0F);
-  for (std::size_t f = 0; f < nf; ++f) {
-    const float g = gamma ? gamma[f] : 1.0F;
-    // dlib's filter layout: [filter][in channel][ky][kx].
-    for (std::size_t ch = 0; ch < nin; ++ch) {
-      for (std::size_t t = 0; t < taps; ++t) {
-        out.weights[(t * nin + ch) * nf + f] = g * w[(f * nin + ch) * taps + t];
-      }
-    }
-    const float b = nbias ? w[nin * nf * taps + f] : 0.0F;
-    out.bias[f] = g * b + (beta ? beta[f] : 0.0F);
-  }
-  out.weights = pack(out.weights, taps * nin, nf);
-  return out;
-}
-
-/// Reads the weights of `net`, checking that the layers come in the order the forward pass assumes.
-inline std::shared_ptr<const weights> extract(const models::encoder_net& net) {
-  auto w = std::make_shared<weights>();
-  const auto& input = net.subnet().input_layer();
-  w->mean_r = input.get_avg_red();
-  w->mean_g = input.get_avg_green();
-  w->mean_b = input.get_avg_blue();
-
-  // visit_computational_layers walks from the output end; collect, then read in forward order.
-  std::vector<conv> convs_rev;
-  const dlib::affine_* pending_affine = nullptr;
-  bool fc_seen = false;
-  // The visitor only reads; dlib offers no const overload of the walk.
-  dlib::visit_computational_layers(const_cast<models::encoder_net&>(net), [&](const auto& l) {
-    using layer_t = std::decay_t<decltype(l)>;
-    if constexpr (std::is_same_v<layer_t, dlib::affine_>) {
-      pending_affine = &l;
-    } else if constexpr (is_con<layer_t>::value) {
-      if (!pending_affine) throw std::runtime_error("fast_encoder: a convolution without an affine layer");
-      convs_rev.push_back(fold(l, *pending_affine));
-      pending_affine = nullptr;
-    } else if constexpr (is_fc<layer_t>::value) {
-      const auto& p = l.get_layer_params();
-      w->fc_out = static_cast<int>(l.get_num_outputs());
-      w->fc_in = static_cast<int>(p.size() / l.get_num_outputs());
-      if (l.get_bias_mode() != dlib::FC_NO_BIAS) throw std::runtime_error("fast_encoder: fc with a bias");
-      w->fc = pack(std::vector<float>(p.host(), p.host() + p.size()), static_cast<std::size_t>(w->fc_in),
-                   static_cast<std::size_t>(w->fc_out));
-      fc_seen = true;
-    }
-  });
-  if (!fc_seen || convs_rev.size() < 3 || convs_rev.size() % 2 != 1 || w->fc_out != static_cast<int>(encoding_size)) {
-    throw std::runtime_error("fast_encoder: the network is not the face encoder");
-  }
-  std::reverse(convs_rev.begin(), convs_rev.end());
-  w->stem = std::move(convs_rev[0]);
-  for (std::size_t i = 1; i + 1 < convs_rev.size(); i += 2) {
-    w->blocks.push_back({std::move(convs_rev[i]), std::move(convs_rev[i + 1])});
-  }
-  return w;
-}
-
-}  // namespace fast_encoder_detail
-
 /// The face encoder's forward pass: what dlib's `models::encoder_net` computes, to float rounding, several
-/// times faster (see bench/encoder_engine_bench.cpp). Not thread-safe: it keeps scratch memory. Copies share
+/// times faster (see bench/bench_encode.cpp). Not thread-safe: it keeps scratch memory. Copies share
 /// the (immutable) weights and own their scratch, so give each thread its own copy.
 /// Example: `fast_encoder engine(net); std::vector<encoding> e = engine.encode(chips);`
 class fast_encoder {
@@ -349,7 +54,7 @@ class fast_encoder {
   };
 
   explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic)
-      : weights_(fast_encoder_detail::extract(net)), path_(choose(k)) {}
+      : weights_(fold_encoder_weights(net)), path_(choose(k)) {}
 
   fast_encoder(const fast_encoder& other) : weights_(other.weights_), path_(other.path_) {}
   fast_encoder& operator=(const fast_encoder& other) {
@@ -363,12 +68,7 @@ class fast_encoder {
 
   /// The kernel this instance runs: "avx512", "avx2" or "blas".
   [[nodiscard]] const char* kernel_name() const noexcept {
-    switch (path_) {
-      case fast_encoder_detail::gemm_path::avx512: return "avx512";
-      case fast_encoder_detail::gemm_path::avx2: return "avx2";
-      case fast_encoder_detail::gemm_path::blas: break;
-    }
-    return "blas";
+    return path_ == simd_level::portable ? "blas" : simd_level_name(path_);
   }
 
   /// Encodes 150x150 chips (as extract_image_chips cuts them), in order; throws std::invalid_argument on a
@@ -389,17 +89,16 @@ class fast_encoder {
   }
 
  private:
-  using conv = fast_encoder_detail::conv;
-  using gemm_path = fast_encoder_detail::gemm_path;
+  using conv = folded_conv;
 
-  static gemm_path choose(kernel k) {
-    const gemm_path best = fast_encoder_detail::best_gemm_path();
+  static simd_level choose(kernel k) {
+    const simd_level best = best_simd_level();
     switch (k) {
       case kernel::automatic: return best;
-      case kernel::avx2: return best == gemm_path::blas ? gemm_path::blas : gemm_path::avx2;
+      case kernel::avx2: return best == simd_level::portable ? simd_level::portable : simd_level::avx2;
       case kernel::blas: break;
     }
-    return gemm_path::blas;
+    return simd_level::portable;
   }
 
   /// Activations of `n` images, NHWC.
@@ -489,7 +188,7 @@ class fast_encoder {
       for (std::size_t c = 0; c < ch; ++c) f[c] /= static_cast<float>(hw);
     }
     result_.resize(static_cast<std::size_t>(n) * encoding_size);
-    fast_encoder_detail::gemm(path_, static_cast<std::size_t>(n), encoding_size, ch, features_.data(), ch,
+    gemm(path_, static_cast<std::size_t>(n), encoding_size, ch, features_.data(), ch,
                               w.fc.data(), result_.data(), encoding_size);
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
       std::copy_n(result_.data() + i * encoding_size, encoding_size, out[i].data());
@@ -518,7 +217,7 @@ class fast_encoder {
         a = panel_.data();
       }
       float* c = out.data.data() + r0 * nf;
-      fast_encoder_detail::gemm(path_, nr, nf, k, a, k, cv.weights.data(), c, nf);
+      gemm(path_, nr, nf, k, a, k, cv.weights.data(), c, nf);
       epilogue(cv, c, r0, nr, oh, ow, kind, skip_src);
     }
   }
@@ -651,8 +350,8 @@ class fast_encoder {
     }
   }
 
-  std::shared_ptr<const fast_encoder_detail::weights> weights_;
-  fast_encoder_detail::gemm_path path_ = fast_encoder_detail::gemm_path::blas;
+  std::shared_ptr<const encoder_weights> weights_;
+  simd_level path_ = simd_level::portable;
   // Per-instance scratch, reused between calls.
   tensor input_, stem_, x_, t_, u_, y_;
   std::vector<float> panel_, features_, result_;

@@ -16,6 +16,9 @@
 
 namespace faceapp::models {
 
+/// The cnn face detector's weights: face-api.js's ssd_mobilenetv1, converted at build time (tools/).
+inline constexpr const char* cnn_detector_file = "faceapp_ssd_mobilenetv1.dat";
+
 /// The directories searched for model files, in order.
 inline std::vector<std::filesystem::path> search_path() {
   std::vector<std::filesystem::path> dirs;

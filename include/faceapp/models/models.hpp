@@ -17,6 +17,7 @@
 
 #include "faceapp/core/result.hpp"
 #include "faceapp/detail/fast_encoder.hpp"
+#include "faceapp/detail/ssd_detector.hpp"
 #include "faceapp/models/model_files.hpp"
 #include "faceapp/models/network.hpp"
 
@@ -90,6 +91,48 @@ class encoder_model {
   std::shared_ptr<const detail::fast_encoder> engine_;
   std::filesystem::path file_;
 };
+
+/// The cnn face detector (face-api.js's ssd_mobilenetv1, see detail/ssd_detector.hpp). The weights are loaded
+/// once and shared; each thread detects with its own engine.
+class cnn_detector_model {
+ public:
+  static result<cnn_detector_model> load(const std::filesystem::path& file) {
+    try {
+      return cnn_detector_model(detail::ssd::fold(detail::ssd::read_weight_file(file)), file);
+    } catch (const std::exception& e) {
+      return fail("models", file.string(), std::string("cannot load the cnn face detector: ") + e.what());
+    }
+  }
+
+  /// The calling thread's engine for this model, made on first use.
+  [[nodiscard]] detail::ssd::engine& for_this_thread() const {
+    struct entry {
+      std::weak_ptr<const detail::ssd::weights> weights;
+      std::unique_ptr<detail::ssd::engine> engine;
+    };
+    thread_local std::vector<entry> engines;
+    for (auto& e : engines) {
+      if (!e.weights.owner_before(weights_) && !weights_.owner_before(e.weights)) return *e.engine;
+    }
+    std::erase_if(engines, [](const entry& e) { return e.weights.expired(); });
+    engines.push_back({weights_, std::make_unique<detail::ssd::engine>(weights_)});
+    return *engines.back().engine;
+  }
+  [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
+
+ private:
+  cnn_detector_model(std::shared_ptr<const detail::ssd::weights> w, std::filesystem::path file)
+      : weights_(std::move(w)), file_(std::move(file)) {}
+  std::shared_ptr<const detail::ssd::weights> weights_;
+  std::filesystem::path file_;
+};
+
+/// The default cnn face detector, found on the search path and loaded once, on first use.
+inline const result<cnn_detector_model>& default_cnn_detector_model() {
+  static const result<cnn_detector_model> model = models::find_model_file(models::cnn_detector_file).and_then(
+      [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
+  return model;
+}
 
 /// The models encode needs.
 struct model_set {

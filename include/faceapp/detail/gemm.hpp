@@ -1,0 +1,179 @@
+// faceapp: single-precision matrix products C = A * B for the networks' layers, with B packed once.
+//
+// The weights of a layer are constant, so they are packed at load into column panels of 32 floats (two AVX-512
+// registers) and A is read in place: no call repacks anything. The register-tiled kernels are written for
+// AVX-512 (12 x 32 tiles) and AVX2 + FMA (6 x 16 tiles) and picked by detail::simd_level; the portable path is
+// the BLAS dlib links (Debian's OpenBLAS picks its AVX2 kernels on current AMD CPUs and repacks both operands on
+// every call, which is why the x86 kernels exist).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <stdexcept>
+#include <vector>
+
+#include <dlib/matrix.h>
+
+#include "faceapp/detail/cpu_features.hpp"
+
+namespace faceapp::detail {
+
+/// Width of the column panels B is packed in: two AVX-512 registers of floats.
+inline constexpr std::size_t gemm_panel_width = 32;
+
+namespace gemm_impl {
+
+/// C = A * B, row-major, A m x k, B k x n, through the BLAS dlib was built with.
+inline void blas_sgemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc) {
+#if defined(DLIB_DEFINE_CBLAS_API)
+  // dlib declares the cblas API itself when no cblas.h came first; otherwise the global one is in scope.
+  using namespace dlib::blas_bindings;
+#endif
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0F, a, lda, b, ldb, 0.0F, c, ldc);
+}
+
+#if FACEAPP_X86_SIMD
+
+/// Rows x 32 block of C = A * B: A's rows read in place (one broadcast per row and k), B as a packed k x 32
+/// panel, the 2 * Rows accumulators held in registers for the whole k loop.
+template <int Rows>
+__attribute__((target("avx512f"))) inline void avx512_tile(std::size_t k, const float* a, std::size_t lda,
+                                                            const float* bp, float* c, std::size_t ldc) {
+  __m512 acc0[Rows];
+  __m512 acc1[Rows];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (std::size_t p = 0; p < k; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(bp + p * gemm_panel_width);
+    const __m512 b1 = _mm512_loadu_ps(bp + p * gemm_panel_width + 16);
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 av = _mm512_set1_ps(a[static_cast<std::size_t>(r) * lda + p]);
+      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+    _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc, acc0[r]);
+    _mm512_storeu_ps(c + static_cast<std::size_t>(r) * ldc + 16, acc1[r]);
+  }
+}
+
+/// The whole product, 12-row tiles (24 accumulators + 2 B registers + 1 broadcast of 32 registers).
+__attribute__((target("avx512f"))) inline void avx512_gemm(std::size_t m, std::size_t n, std::size_t k,
+                                                            const float* a, std::size_t lda, const float* bp,
+                                                            float* c, std::size_t ldc) {
+  constexpr std::size_t tile = 12;
+  for (std::size_t j = 0; j < n; j += gemm_panel_width) {
+    const float* panel = bp + j * k;
+    std::size_t i = 0;
+    for (; i + tile <= m; i += tile) avx512_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j, ldc);
+    const float* ai = a + i * lda;
+    float* ci = c + i * ldc + j;
+    switch (m - i) {
+      case 11: avx512_tile<11>(k, ai, lda, panel, ci, ldc); break;
+      case 10: avx512_tile<10>(k, ai, lda, panel, ci, ldc); break;
+      case 9: avx512_tile<9>(k, ai, lda, panel, ci, ldc); break;
+      case 8: avx512_tile<8>(k, ai, lda, panel, ci, ldc); break;
+      case 7: avx512_tile<7>(k, ai, lda, panel, ci, ldc); break;
+      case 6: avx512_tile<6>(k, ai, lda, panel, ci, ldc); break;
+      case 5: avx512_tile<5>(k, ai, lda, panel, ci, ldc); break;
+      case 4: avx512_tile<4>(k, ai, lda, panel, ci, ldc); break;
+      case 3: avx512_tile<3>(k, ai, lda, panel, ci, ldc); break;
+      case 2: avx512_tile<2>(k, ai, lda, panel, ci, ldc); break;
+      case 1: avx512_tile<1>(k, ai, lda, panel, ci, ldc); break;
+      default: break;
+    }
+  }
+}
+
+
+/// Rows x 16 block (one half of a 32-wide panel) for AVX2 + FMA machines: 2 * Rows accumulators of 16
+/// registers, the classic 6 x 16 shape.
+template <int Rows>
+__attribute__((target("avx2,fma"))) inline void avx2_tile(std::size_t k, const float* a, std::size_t lda,
+                                                           const float* bp, float* c, std::size_t ldc) {
+  __m256 acc0[Rows];
+  __m256 acc1[Rows];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  for (std::size_t p = 0; p < k; ++p) {
+    const __m256 b0 = _mm256_loadu_ps(bp + p * gemm_panel_width);
+    const __m256 b1 = _mm256_loadu_ps(bp + p * gemm_panel_width + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < Rows; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + static_cast<std::size_t>(r) * lda + p);
+      acc0[r] = _mm256_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    _mm256_storeu_ps(c + static_cast<std::size_t>(r) * ldc, acc0[r]);
+    _mm256_storeu_ps(c + static_cast<std::size_t>(r) * ldc + 8, acc1[r]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) inline void avx2_gemm(std::size_t m, std::size_t n, std::size_t k,
+                                                          const float* a, std::size_t lda, const float* bp,
+                                                          float* c, std::size_t ldc) {
+  constexpr std::size_t tile = 6;
+  for (std::size_t j = 0; j < n; j += gemm_panel_width) {
+    for (std::size_t half = 0; half < gemm_panel_width; half += 16) {
+      const float* panel = bp + j * k + half;
+      std::size_t i = 0;
+      for (; i + tile <= m; i += tile) avx2_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j + half, ldc);
+      const float* ai = a + i * lda;
+      float* ci = c + i * ldc + j + half;
+      switch (m - i) {
+        case 5: avx2_tile<5>(k, ai, lda, panel, ci, ldc); break;
+        case 4: avx2_tile<4>(k, ai, lda, panel, ci, ldc); break;
+        case 3: avx2_tile<3>(k, ai, lda, panel, ci, ldc); break;
+        case 2: avx2_tile<2>(k, ai, lda, panel, ci, ldc); break;
+        case 1: avx2_tile<1>(k, ai, lda, panel, ci, ldc); break;
+        default: break;
+      }
+    }
+  }
+}
+#endif  // FACEAPP_X86_SIMD
+
+}  // namespace gemm_impl
+
+/// C (m x n, row stride ldc) = A (m x k, row stride lda) * B, B packed by pack_gemm_panels (n a multiple of 32).
+/// `level` must be one simd_supported() accepts; simd_level::portable runs the BLAS, one panel at a time.
+inline void gemm(simd_level level, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                 const float* bp, float* c, std::size_t ldc) {
+#if FACEAPP_X86_SIMD
+  if (level == simd_level::avx512) {
+    gemm_impl::avx512_gemm(m, n, k, a, lda, bp, c, ldc);
+    return;
+  }
+  if (level == simd_level::avx2) {
+    gemm_impl::avx2_gemm(m, n, k, a, lda, bp, c, ldc);
+    return;
+  }
+#else
+  (void)level;
+#endif
+  for (std::size_t j = 0; j < n; j += gemm_panel_width) {
+    gemm_impl::blas_sgemm(static_cast<int>(m), static_cast<int>(gemm_panel_width), static_cast<int>(k), a,
+                          static_cast<int>(lda), bp + j * k, static_cast<int>(gemm_panel_width), c + j,
+                          static_cast<int>(ldc));
+  }
+}
+
+/// Packs a k x n row-major matrix (n a multiple of 32) into the panels gemm() reads.
+inline std::vector<float> pack_gemm_panels(const std::vector<float>& b, std::size_t k, std::size_t n) {
+  if (n % gemm_panel_width != 0) throw std::runtime_error("gemm: a matrix width is not a multiple of 32");
+  std::vector<float> out(k * n);
+  for (std::size_t j = 0; j < n; j += gemm_panel_width) {
+    for (std::size_t p = 0; p < k; ++p) {
+      std::copy_n(b.data() + p * n + j, gemm_panel_width, out.data() + j * k + p * gemm_panel_width);
+    }
+  }
+  return out;
+}
+
+}  // namespace faceapp::detail
