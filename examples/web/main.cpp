@@ -288,8 +288,10 @@ int main(int argc, char** argv) {
       [&r](const faceapp_web::http::request& req, int status, const std::string& message) {
         return r.error_answer(req, status, message);
       },
+      // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the pages' own form
+      // posts, which the cross-site check refuses as it must. Other sites still get no Referer.
       {{"X-Content-Type-Options", "nosniff"},
-       {"Referrer-Policy", "no-referrer"},
+       {"Referrer-Policy", "same-origin"},
        {"Content-Security-Policy",
         "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"}},
