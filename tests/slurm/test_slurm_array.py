@@ -162,27 +162,23 @@ def main():
             check(list(csv.reader(open(os.path.join(out_c, "encodings.csv.errors")))) == errors,
                   "(c) the merged .errors lists them")
 
-            # (d) the optional gallery import, when this build's faceapp-web has it.
+            # (d) merge.sbatch's optional gallery import, through this build's faceapp-web (built with the tests).
             web = args.faceapp_web
-            has_import = False
-            if web and os.path.exists(web):
-                # The subcommand is listed in the top-level help (CLI11) and takes --data.
-                top = subprocess.run([web, "--help"], capture_output=True, text=True, timeout=60)
-                sub = subprocess.run([web, "import", "--help"], capture_output=True, text=True, timeout=60)
-                has_import = (re.search(r"^\s*import\b", top.stdout, re.M) is not None and sub.returncode == 0
-                              and "--data" in sub.stdout)
-            if not has_import:
-                print("SKIPPED (d): this build has no `faceapp-web import`; merge.sbatch's gallery step not run",
-                      flush=True)
-            else:
-                web_data = os.path.join(root, "web_data")
-                os.makedirs(web_data)
-                job = cluster.sbatch(f"--output={logs}/d-merge-%j.out", merge, out_a, web_data,
-                                     env={"FACEAPP_WEB": web})
-                check(cluster.wait(job) == {job: "COMPLETED"}, "(d) the merge with a gallery import completed")
-                gallery = list(csv.reader(open(os.path.join(out_a, "gallery.csv"))))
-                firsts = [r for r in csv.reader(reference) if r[1] == "0"]
-                check(len(gallery) == 1 + len(firsts), f"(d) {len(firsts)} photos' first faces enrolled")
+            check(bool(web) and os.path.exists(web), f"(d) a faceapp-web to import with: {web!r}")
+            sub = subprocess.run([web, "import", "--help"], capture_output=True, text=True, timeout=60)
+            check(sub.returncode == 0 and "--data" in sub.stdout, "(d) faceapp-web has its import subcommand")
+            web_data = os.path.join(root, "web_data")
+            os.makedirs(web_data)
+            job = cluster.sbatch(f"--output={logs}/d-merge-%j.out", merge, out_a, web_data,
+                                 env={"FACEAPP_WEB": web})
+            check(cluster.wait(job) == {job: "COMPLETED"}, "(d) the merge with a gallery import completed")
+            gallery = list(csv.reader(open(os.path.join(out_a, "gallery.csv"))))
+            firsts = [r for r in csv.reader(reference) if r[1] == "0"]
+            check(len(gallery) == 1 + len(firsts), f"(d) {len(firsts)} photos' first faces enrolled")
+            exported = subprocess.run([web, "export", "--data", web_data], capture_output=True, text=True, timeout=120)
+            check(exported.returncode == 0, f"(d) faceapp-web export: {exported.stderr}")
+            names = sorted(r[0] for r in list(csv.reader(exported.stdout.splitlines()))[1:])
+            check(names == sorted(r[0] for r in gallery[1:]), "(d) the gallery holds exactly the enrolled names")
         print(f"all checks passed in {time.monotonic() - started:.0f} s", flush=True)
         return 0
     except Failure as e:
