@@ -211,6 +211,17 @@ class Checks:
         sys.exit(1 if self.failed else 0)
 
 
+def _receive(s, wait):
+    """What the server sent within `wait` seconds: None if nothing came, b"" if it closed or reset the connection."""
+    ready, _, _ = select.select([s], [], [], wait)
+    if not ready:
+        return None
+    try:
+        return s.recv(65536)
+    except OSError:
+        return b""
+
+
 def raw_exchange(port, data, source="127.0.0.1", timeout=10.0, pace=None):
     """Sends `data` (bytes, or a list of byte chunks sent `pace` seconds apart) on a new connection from `source`
     and reads until the server closes it or `timeout` passes. Sending stops early when the server closes. Returns
@@ -228,25 +239,16 @@ def raw_exchange(port, data, source="127.0.0.1", timeout=10.0, pace=None):
                 s.sendall(chunk)
             except OSError:
                 break  # the server closed (or reset) the connection: read what it answered
-            ready, _, _ = select.select([s], [], [], 0)
-            if ready:
-                try:
-                    part = s.recv(65536)
-                except OSError:
-                    part = b""
-                if not part:
-                    closed = True
-                    break
-                received += part
-        while not closed and time.time() - start < timeout:
-            ready, _, _ = select.select([s], [], [], max(0.0, timeout - (time.time() - start)))
-            if not ready:
+            part = _receive(s, 0)
+            if part == b"":
+                closed = True
                 break
-            try:
-                part = s.recv(65536)
-            except OSError:
-                part = b""
-            if not part:
+            received += part or b""
+        while not closed and time.time() - start < timeout:
+            part = _receive(s, max(0.0, timeout - (time.time() - start)))
+            if part is None:
+                break
+            if part == b"":
                 closed = True
                 break
             received += part
