@@ -171,6 +171,14 @@ class sqlite_store final : public store_backend {
     migrate_json(dir / "gallery.json");
   }
 
+  /// Opens (creating if needed) the database in `file` itself (`--db sqlite:PATH`).
+  struct at_file {};
+  sqlite_store(const std::filesystem::path& file, at_file) : file_(file), writer_(file_, true) {
+    writer_.exec("PRAGMA journal_mode=WAL");
+    writer_.exec("PRAGMA synchronous=FULL");
+    create_schema();
+  }
+
   void load(const row_fn& row) const override {
     auto c = reader();
     sqlite::statement s(*c, "SELECT p.id, p.name, e.encoding FROM people p JOIN encodings e ON e.person_id = p.id "

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,21 @@ struct people_page {
   std::uint64_t total = 0;  // matching the search, over all pages
 };
 
+/// The database cannot be reached (or is behind by more than allowed): answered 503, nothing was changed.
+struct unavailable_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// One committed change of a shared store, in change-number order (see face_store's follower).
+struct change {
+  std::uint64_t seq = 0;  // the change number: increases with every committed add or delete
+  bool added = false;     // false: deleted
+  std::uint64_t id = 0;
+  bool gone = false;      // an add whose face was deleted since (nothing to add)
+  std::string name;
+  faceapp::encoding encoding{};
+};
+
 /// A durable store of known faces. Every method is thread-safe. Ids are assigned by the store, increase with
 /// every add and are never reused (the in-memory gallery relies on it). Errors throw std::runtime_error naming
 /// the store.
@@ -68,6 +84,25 @@ class store_backend {
   [[nodiscard]] virtual people_page list(std::string_view query, std::uint64_t offset, std::uint64_t limit,
                                          bool count) const = 0;
   [[nodiscard]] virtual std::optional<std::string> thumbnail(std::uint64_t id) const = 0;
+
+  // ---- for a store that several servers share (PostgreSQL); an embedded store has no other writer ----
+
+  /// Whether other servers may change the store (then face_store follows its changes).
+  [[nodiscard]] virtual bool shared() const noexcept { return false; }
+  /// Like load(), and returns the change number the rows are at (consistent with them).
+  virtual std::uint64_t load_at(const row_fn& row) const {
+    load(row);
+    return 0;
+  }
+  /// Calls `fn` for every change after `after`, in order; returns the last change number seen (or `after`).
+  using change_fn = std::function<void(const change&)>;
+  virtual std::uint64_t changes_since(std::uint64_t after, const change_fn& fn) const {
+    (void)fn;
+    return after;
+  }
+  /// Blocks until another server may have committed a change, or `timeout_ms` passed. Throws
+  /// unavailable_error when the database cannot be reached (the next call reconnects).
+  virtual void wait_for_change(int timeout_ms) { (void)timeout_ms; }
 
   /// For messages: where the data lives.
   [[nodiscard]] virtual std::string describe() const = 0;
