@@ -112,13 +112,12 @@ class app {
       : options_(std::move(options)),
         store_((prepare_dirs(options_), open_store(options_)), options_.max_staleness_s),
         pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
-#ifdef FACEAPP_WEB_POSTGRESQL
-    if (auto* db = dynamic_cast<pg_store*>(&store_.backend())) {
-      db_records_ = db;
-      records_ = std::make_unique<pg_record_sink>(*db);
+    if (!options_.db.empty()) {  // the records go to the same database
+      db_records_ = dynamic_cast<results_store*>(&store_.backend());
+      if (db_records_ == nullptr) throw std::runtime_error("--db " + options_.db + " cannot keep records");
+      records_ = std::make_unique<results_sink>(*db_records_);
       return;
     }
-#endif
     auto csv = std::make_unique<faceapp::csv_sink>(options_.data_dir / "results.csv");
     if (!csv->ok()) throw std::runtime_error(csv->error()->what());
     records_ = std::move(csv);
@@ -145,11 +144,7 @@ class app {
   [[nodiscard]] bool records_in_database() const noexcept { return db_records_ != nullptr; }
   /// Every record as CSV lines, in batches (records_in_database() only).
   void read_records(const std::function<void(const std::string&)>& fn) const {
-#ifdef FACEAPP_WEB_POSTGRESQL
     if (db_records_ != nullptr) db_records_->read_results(fn);
-#else
-    (void)fn;
-#endif
   }
 
   [[nodiscard]] const app_options& options() const noexcept { return options_; }
@@ -262,7 +257,9 @@ class app {
  private:
   /// A result that could not be recorded: 507 when the disk is full (nothing partial was left), 500 otherwise.
   http_error record_error(const faceapp::stage_error& e) const {
-    if (db_records_ != nullptr) return http_error(503, e.what());  // the database: nothing was inserted
+    if (db_records_ != nullptr && e.code != faceapp::errc::no_space) {
+      return http_error(503, e.what());  // the database is away: nothing was inserted
+    }
     return e.code == faceapp::errc::no_space
                ? http_error(507, "the result could not be recorded: the disk is full (" + e.what() + ")")
                : http_error(500, e.what());
@@ -355,11 +352,7 @@ class app {
   app_options options_;
   face_store store_;
   std::unique_ptr<faceapp::record_sink> records_;  // results.csv, or the database's results table
-#ifdef FACEAPP_WEB_POSTGRESQL
-  pg_store* db_records_ = nullptr;
-#else
-  void* db_records_ = nullptr;
-#endif
+  results_store* db_records_ = nullptr;  // with --db: where records_ writes
   work_pool pool_;
 };
 

@@ -125,7 +125,7 @@ inline std::optional<int> int_of(const PGresult* r, int row, int col) {
 /// The PostgreSQL store. A small pool of connections serves requests (one per request at a time); a
 /// connection that fails is dropped and the next request opens a new one, so the store recovers by itself when
 /// the database comes back. The change feed's LISTEN has a connection of its own.
-class pg_store final : public store_backend {
+class pg_store final : public store_backend, public results_store {
  public:
   /// Connects and creates or upgrades the schema. Throws when the database is unreachable, or has a newer
   /// schema than this faceapp-web knows.
@@ -294,7 +294,7 @@ class pg_store final : public store_backend {
   [[nodiscard]] std::string describe() const override { return pg::shown(url_); }
 
   /// Appends record rows to the results table in one statement (all or none).
-  void insert_results(std::span<const faceapp::record_row> rows) const {
+  void insert_results(std::span<const faceapp::record_row> rows) override {
     if (rows.empty()) return;
     std::string sql =
         "INSERT INTO results (time, input, face, box_top, box_right, box_bottom, box_left, name, distance, match) "
@@ -343,7 +343,7 @@ class pg_store final : public store_backend {
   }
 
   /// Every record, in the order they were inserted, through `fn` in batches of CSV lines (csv_sink's format).
-  void read_results(const std::function<void(const std::string&)>& fn) const {
+  void read_results(const std::function<void(const std::string&)>& fn) const override {
     auto c = take();
     pg::run(c.get(), url_, "BEGIN READ ONLY");
     pg::run(c.get(), url_,
@@ -541,23 +541,6 @@ class pg_store final : public store_backend {
   pg::connection listener_;  // used by the follower thread only
   mutable std::mutex pool_mutex_;
   mutable std::vector<pg::connection> pool_;
-};
-
-/// The records in the results table.
-class pg_record_sink final : public faceapp::record_sink {
- public:
-  explicit pg_record_sink(const pg_store& store) : store_(store) {}
-  faceapp::result<void> write(std::span<const faceapp::record_row> rows) override {
-    try {
-      store_.insert_results(rows);
-      return {};
-    } catch (const std::exception& e) {
-      return faceapp::fail("record", "results table", e.what());
-    }
-  }
-
- private:
-  const pg_store& store_;
 };
 
 }  // namespace faceapp_web

@@ -14,6 +14,7 @@
 
 #include <faceapp/core/encoding.hpp>
 #include <faceapp/core/geometry.hpp>
+#include <faceapp/stages/record.hpp>
 
 namespace faceapp_web {
 
@@ -106,6 +107,37 @@ class store_backend {
 
   /// For messages: where the data lives.
   [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+/// A database that also keeps the records, in a `results` table with the CSV's columns (`--db`). Thread-safe.
+class results_store {
+ public:
+  results_store() = default;
+  results_store(const results_store&) = delete;
+  results_store& operator=(const results_store&) = delete;
+  virtual ~results_store() = default;
+  /// Appends rows in one transaction (all or none), committed before it returns.
+  virtual void insert_results(std::span<const faceapp::record_row> rows) = 0;
+  /// Every record, in the order they were inserted, as CSV lines (csv_sink's format), in batches.
+  virtual void read_results(const std::function<void(const std::string&)>& csv_lines) const = 0;
+};
+
+/// The records in a results_store, as the `record` stage writes them. A full disk is errc::no_space.
+class results_sink final : public faceapp::record_sink {
+ public:
+  explicit results_sink(results_store& store) : store_(store) {}
+  faceapp::result<void> write(std::span<const faceapp::record_row> rows) override {
+    try {
+      store_.insert_results(rows);
+      return {};
+    } catch (const std::exception& e) {
+      const bool full = std::string_view(e.what()).find("disk is full") != std::string_view::npos;
+      return faceapp::fail("record", "results table", e.what(), full ? faceapp::errc::no_space : faceapp::errc::failed);
+    }
+  }
+
+ private:
+  results_store& store_;
 };
 
 }  // namespace faceapp_web
