@@ -11,12 +11,11 @@
 // faceapp_changes (delivered at commit), which the servers LISTEN to; face_store polls as a fallback.
 #pragma once
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
