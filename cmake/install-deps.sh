@@ -23,6 +23,9 @@ packages=(
   clang libclang-rt-14-dev libjpeg-dev
   # deploy/slurm and its test, which starts a single-node cluster (auth/none: no munge)
   slurm-wlm
+  # faceapp-web on several machines (deploy/nginx, deploy/systemd): the PostgreSQL store's libpq, and the
+  # PostgreSQL server and nginx that its test starts as throwaway instances
+  libpq-dev postgresql nginx-light
 )
 
 missing=()

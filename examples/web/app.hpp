@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -21,6 +22,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "face_store.hpp"
+#ifdef FACEAPP_WEB_POSTGRESQL
+#include "pg_store.hpp"
+#endif
 #include "util.hpp"
 #include "work_pool.hpp"
 
@@ -39,6 +43,8 @@ struct app_options {
   unsigned http_threads = 0;   // 0: 8 + 4 per worker
   bool access_log = false;
   std::size_t max_faces = 100;  // faces encoded per image, the largest first
+  std::string db;               // empty: the embedded store in data_dir; sqlite:PATH; postgresql://...
+  double max_staleness_s = 5;   // a shared database: longest a recognize may lag behind it
 };
 
 /// An error with the HTTP status it is answered with.
@@ -104,10 +110,41 @@ class app {
  public:
   explicit app(app_options options)
       : options_(std::move(options)),
-        store_((prepare_dirs(options_), options_.data_dir)),
-        records_(options_.data_dir / "results.csv"),
+        store_((prepare_dirs(options_), open_store(options_)), options_.max_staleness_s),
         pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
-    if (!records_.ok()) throw std::runtime_error(records_.error()->what());
+    if (!options_.db.empty()) {  // the records go to the same database
+      db_records_ = dynamic_cast<results_store*>(&store_.backend());
+      if (db_records_ == nullptr) throw std::runtime_error("--db " + options_.db + " cannot keep records");
+      records_ = std::make_unique<results_sink>(*db_records_);
+      return;
+    }
+    auto csv = std::make_unique<faceapp::csv_sink>(options_.data_dir / "results.csv");
+    if (!csv->ok()) throw std::runtime_error(csv->error()->what());
+    records_ = std::move(csv);
+  }
+
+  /// The store `--db` names (the embedded one in --data without it).
+  static std::unique_ptr<store_backend> open_store(const app_options& o) {
+    if (o.db.empty()) return std::make_unique<sqlite_store>(o.data_dir);
+    if (o.db.rfind("sqlite:", 0) == 0 && o.db.size() > 7) {
+      return std::make_unique<sqlite_store>(o.db.substr(7), sqlite_store::at_file{});
+    }
+    if (o.db.rfind("postgresql://", 0) == 0 || o.db.rfind("postgres://", 0) == 0) {
+#ifdef FACEAPP_WEB_POSTGRESQL
+      return std::make_unique<pg_store>(o.db);
+#else
+      throw std::runtime_error("--db " + o.db.substr(0, o.db.find('@')) +
+                               "...: this faceapp-web was built without PostgreSQL (install libpq-dev and rebuild)");
+#endif
+    }
+    throw std::runtime_error("--db must be postgresql://USER@HOST:PORT/DBNAME or sqlite:PATH");
+  }
+
+  /// Whether the records go to the database's results table (else to results.csv in --data).
+  [[nodiscard]] bool records_in_database() const noexcept { return db_records_ != nullptr; }
+  /// Every record as CSV lines, in batches (records_in_database() only).
+  void read_records(const std::function<void(const std::string&)>& fn) const {
+    if (db_records_ != nullptr) db_records_->read_results(fn);
   }
 
   [[nodiscard]] const app_options& options() const noexcept { return options_; }
@@ -129,8 +166,13 @@ class app {
 
   recognition recognize(upload u, float tolerance) {
     recognition r{analyse(std::move(u)).get(), tolerance};
+    try {
+      store_.check_fresh();
+    } catch (const unavailable_error& e) {
+      throw http_error(503, e.what());
+    }
     const auto known = face_store::gallery_of(store_.snapshot());
-    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(records_))(r.photo.faces);
+    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(*records_))(r.photo.faces);
     if (!done) throw record_error(done.error());
     r.photo.faces = *std::move(done);
     return r;
@@ -161,7 +203,7 @@ class app {
       face.name.clear();
       row.items.push_back(std::move(face));
     }
-    if (auto done = faceapp::record(records_)(row); !done) throw record_error(done.error());
+    if (auto done = faceapp::record(*records_)(row); !done) throw record_error(done.error());
     return c;
   }
 
@@ -214,7 +256,10 @@ class app {
 
  private:
   /// A result that could not be recorded: 507 when the disk is full (nothing partial was left), 500 otherwise.
-  static http_error record_error(const faceapp::stage_error& e) {
+  http_error record_error(const faceapp::stage_error& e) const {
+    if (db_records_ != nullptr && e.code != faceapp::errc::no_space) {
+      return http_error(503, e.what());  // the database is away: nothing was inserted
+    }
     return e.code == faceapp::errc::no_space
                ? http_error(507, "the result could not be recorded: the disk is full (" + e.what() + ")")
                : http_error(500, e.what());
@@ -306,7 +351,8 @@ class app {
 
   app_options options_;
   face_store store_;
-  faceapp::csv_sink records_;
+  std::unique_ptr<faceapp::record_sink> records_;  // results.csv, or the database's results table
+  results_store* db_records_ = nullptr;  // with --db: where records_ writes
   work_pool pool_;
 };
 

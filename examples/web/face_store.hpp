@@ -2,13 +2,18 @@
 // it the whole gallery in memory, growing in place (faceapp::chunked_gallery), for the 1:N scan.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -27,9 +32,19 @@ using gallery_snapshot = faceapp::chunked_gallery::view;
 /// Every change is committed to the database first and then published to the in-memory gallery, under one
 /// writer mutex, so the gallery's ids keep increasing and nothing answered is only in memory. Readers take a
 /// snapshot without a lock; pages and thumbnails are read from the database.
+///
+/// A shared store (PostgreSQL, several servers): the gallery follows the database's change feed instead. A
+/// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
+/// the last one applied, in change-number order; a local add or delete commits and then catches up the same way,
+/// so it is in the gallery before it is answered. When the database goes away the thread reconnects with a
+/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (503) while the
+/// last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:
-  explicit face_store(std::unique_ptr<store_backend> backend) : backend_(std::move(backend)) {
+  explicit face_store(std::unique_ptr<store_backend> backend, double max_staleness_s = 5)
+      : backend_(std::move(backend)),
+        max_staleness_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(max_staleness_s))) {
     struct row {
       std::uint64_t key;
       std::string name;
@@ -41,11 +56,23 @@ class face_store {
       gallery_.add_all(batch);
       batch.clear();
     };
-    backend_->load([&](std::uint64_t id, std::string_view name, const faceapp::encoding& e) {
+    const auto started = clock::now();
+    applied_ = backend_->load_at([&](std::uint64_t id, std::string_view name, const faceapp::encoding& e) {
       batch.push_back({id, std::string(name), e});
       if (batch.size() == batch.capacity()) flush();
     });
     flush();
+    synced_at_.store(started.time_since_epoch().count());
+    if (backend_->shared()) follower_ = std::jthread([this](std::stop_token stop) { follow(stop); });
+  }
+
+  face_store(const face_store&) = delete;
+  face_store& operator=(const face_store&) = delete;
+  ~face_store() {
+    if (follower_.joinable()) {
+      follower_.request_stop();
+      follower_.join();
+    }
   }
 
   /// The embedded store in `data_dir` (faceapp.db; a gallery.json there is migrated into it).
@@ -64,7 +91,11 @@ class face_store {
     new_face f{std::move(name), e, std::move(source), box, std::move(thumbnail), faceapp::utc_timestamp()};
     const std::lock_guard writer(write_mutex_);
     auto p = backend_->add(f);  // committed
-    gallery_.add(p.id, p.name, e);
+    if (backend_->shared()) {
+      catch_up_after_write();
+    } else {
+      gallery_.add(p.id, p.name, e);
+    }
     return p;
   }
 
@@ -72,8 +103,30 @@ class face_store {
   bool remove(std::uint64_t id) {
     const std::lock_guard writer(write_mutex_);
     if (!backend_->remove(id)) return false;  // committed
-    gallery_.erase(id);
+    if (backend_->shared()) {
+      catch_up_after_write();
+    } else {
+      gallery_.erase(id);
+    }
     return true;
+  }
+
+  /// Throws unavailable_error when the gallery may miss changes committed more than max_staleness ago.
+  void check_fresh() const {
+    if (!backend_->shared()) return;
+    const auto age = clock::now() - clock::time_point(clock::duration(synced_at_.load()));
+    if (age > max_staleness_) {
+      throw unavailable_error("the gallery is " + std::to_string(std::chrono::duration<double>(age).count()) +
+                              " s behind the database " + backend_->describe() +
+                              " (more than --max-staleness): try again when it is back");
+    }
+  }
+
+  /// Applies every change committed after the last one applied (a shared store). Throws unavailable_error when
+  /// the database cannot be reached.
+  void catch_up() {
+    const std::lock_guard writer(write_mutex_);
+    catch_up_locked();
   }
 
   [[nodiscard]] std::optional<person> find(std::uint64_t id) const { return backend_->find(id); }
@@ -92,9 +145,57 @@ class face_store {
   [[nodiscard]] store_backend& backend() noexcept { return *backend_; }
 
  private:
+  using clock = std::chrono::steady_clock;
+
+  void catch_up_locked() {
+    const auto started = clock::now();  // everything committed before this is in the answer
+    applied_ = backend_->changes_since(applied_, [this](const change& c) {
+      if (!c.added) {
+        gallery_.erase(c.id);
+      } else if (!c.gone) {
+        gallery_.add(c.id, c.name, c.encoding);
+      }
+    });
+    synced_at_.store(started.time_since_epoch().count());
+  }
+
+  /// After a committed write: the write is done whatever happens here; when the database went away just
+  /// after the commit, the follower applies it once the database is back.
+  void catch_up_after_write() {
+    try {
+      catch_up_locked();
+    } catch (const unavailable_error&) {
+    }
+  }
+
+  void follow(const std::stop_token& stop) {
+    int pause_ms = 100;
+    bool lost = false;
+    while (!stop.stop_requested()) {
+      try {
+        backend_->wait_for_change(500);
+        catch_up();
+        if (lost) std::fprintf(stderr, "faceapp-web: database %s is back; the gallery caught up\n", backend_->describe().c_str());
+        lost = false;
+        pause_ms = 100;
+      } catch (const std::exception& e) {
+        if (!lost) std::fprintf(stderr, "faceapp-web: %s (reconnecting)\n", e.what());
+        lost = true;
+        for (int waited = 0; waited < pause_ms && !stop.stop_requested(); waited += 50) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        pause_ms = std::min(pause_ms * 2, 2000);
+      }
+    }
+  }
+
   std::unique_ptr<store_backend> backend_;
   faceapp::chunked_gallery gallery_;
   std::mutex write_mutex_;
+  std::uint64_t applied_ = 0;  // the last change applied (under write_mutex_)
+  clock::duration max_staleness_;
+  std::atomic<clock::rep> synced_at_{0};  // when the last successful catch-up started
+  std::jthread follower_;                 // last: stopped before the rest goes
 };
 
 }  // namespace faceapp_web

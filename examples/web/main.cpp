@@ -159,6 +159,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--data", o.data_dir, "Directory for the gallery, the results CSV and kept uploads (created 0700; files 0600)")
       ->capture_default_str();
+  cli.add_option("--db", o.db,
+                 "Where the gallery and the records live: postgresql://USER@HOST:PORT/DBNAME (shared by several "
+                 "servers) or sqlite:PATH; default: the embedded store in --data");
+  cli.add_option("--max-staleness", o.max_staleness_s,
+                 "With a shared database: seconds a recognize may lag behind it (older: 503)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
   cli.add_flag("--keep-uploads", o.keep_uploads, "Also store uploaded images, under their SHA-256 names");
   cli.add_option("--api-key-file", api_key_file,
                  "File whose first line is the API key (else the FACEAPP_API_KEY environment variable); with a key, "

@@ -313,6 +313,8 @@ class routes {
     } catch (const http_error& e) {
       if (e.status >= 500) std::fprintf(stderr, "faceapp-web: %s API: %d %s\n", req.method.c_str(), e.status, e.what());
       res = json_answer({{"error", e.what()}}, e.status);
+    } catch (const unavailable_error& e) {  // the database is away: nothing was changed
+      res = json_answer({{"error", e.what()}}, 503);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "faceapp-web: internal error on %s API: %s\n", req.method.c_str(), e.what());
       res = json_answer({{"error", std::string("internal error: ") + e.what()}}, 500);
@@ -477,6 +479,12 @@ class routes {
   /// The records as CSV. When results.csv was removed, the answer is the header alone (the next record creates
   /// the file again, with that header): never an empty body.
   void api_records(http::response& res) const {
+    if (a_.records_in_database()) {  // every server's records, from the results table
+      std::string body = std::string(faceapp::csv_sink::header) + "\n";
+      a_.read_records([&](const std::string& lines) { body += lines; });
+      res = {200, "text/csv; charset=utf-8", std::move(body), {}};
+      return;
+    }
     std::ifstream in(a_.records_file(), std::ios::binary);
     if (!in) {
       if (errno != ENOENT) throw http_error(500, "cannot read " + a_.records_file().string());

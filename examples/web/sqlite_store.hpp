@@ -89,6 +89,7 @@ class statement {
   statement& bind(int i, std::string_view v) {
     return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
+  statement& bind_real(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
   statement& bind_blob(int i, const void* p, std::size_t n) {
     return check(sqlite3_bind_blob(stmt_, i, p, static_cast<int>(n), SQLITE_TRANSIENT));
   }
@@ -113,6 +114,7 @@ class statement {
   }
 
   [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  [[nodiscard]] double real(int col) const { return sqlite3_column_double(stmt_, col); }
   [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   [[nodiscard]] std::string_view text(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);
@@ -157,7 +159,7 @@ class transaction {
 
 /// The store in DIR/faceapp.db. One connection writes (under a mutex); reads take a connection from a small pool,
 /// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
-class sqlite_store final : public store_backend {
+class sqlite_store final : public store_backend, public results_store {
  public:
   static constexpr int schema_version = 1;
 
@@ -169,6 +171,62 @@ class sqlite_store final : public store_backend {
     writer_.exec("PRAGMA synchronous=FULL");
     create_schema();
     migrate_json(dir / "gallery.json");
+  }
+
+  /// Opens (creating if needed) the database in `file` itself (`--db sqlite:PATH`).
+  struct at_file {};
+  sqlite_store(const std::filesystem::path& file, at_file) : file_(file), writer_(file_, true) {
+    writer_.exec("PRAGMA journal_mode=WAL");
+    writer_.exec("PRAGMA synchronous=FULL");
+    create_schema();
+    // The records too (results_store); a database made by the embedded store gets the table when first opened so.
+    writer_.exec(
+        "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, "
+        "input TEXT NOT NULL, face INTEGER, box_top INTEGER, box_right INTEGER, box_bottom INTEGER, "
+        "box_left INTEGER, name TEXT NOT NULL, distance REAL, match INTEGER)");
+  }
+
+  void insert_results(std::span<const faceapp::record_row> rows) override {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    sqlite::statement s(writer_,
+                        "INSERT INTO results (time, input, face, box_top, box_right, box_bottom, box_left, name, "
+                        "distance, match) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& r : rows) {
+      s.bind(1, r.time).bind(2, r.input).bind(8, r.name);
+      if (r.face) s.bind(3, static_cast<std::int64_t>(*r.face));
+      if (r.box) s.bind(4, r.box->top).bind(5, r.box->right).bind(6, r.box->bottom).bind(7, r.box->left);
+      if (r.distance) s.bind_real(9, *r.distance);
+      if (r.match) s.bind(10, *r.match ? 1 : 0);
+      s.run();  // unbound parameters are NULL; run() clears the bindings
+    }
+    t.commit();
+  }
+
+  void read_results(const std::function<void(const std::string&)>& fn) const override {
+    auto c = reader();
+    sqlite::statement s(*c, "SELECT time, input, face, box_top, box_right, box_bottom, box_left, name, distance, "
+                            "match FROM results ORDER BY id");
+    std::string text;
+    while (s.step()) {
+      faceapp::record_row row;
+      row.time = s.text(0);
+      row.input = s.text(1);
+      if (!s.is_null(2)) row.face = static_cast<std::size_t>(s.integer(2));
+      if (!s.is_null(3)) {
+        row.box = faceapp::box{static_cast<int>(s.integer(3)), static_cast<int>(s.integer(4)),
+                               static_cast<int>(s.integer(5)), static_cast<int>(s.integer(6))};
+      }
+      row.name = s.text(7);
+      if (!s.is_null(8)) row.distance = static_cast<float>(s.real(8));
+      if (!s.is_null(9)) row.match = s.integer(9) != 0;
+      text += faceapp::csv_sink::format(row);
+      if (text.size() > (1U << 20)) {
+        fn(text);
+        text.clear();
+      }
+    }
+    if (!text.empty()) fn(text);
   }
 
   void load(const row_fn& row) const override {

@@ -7,12 +7,14 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <faceapp/core/encoding.hpp>
 #include <faceapp/core/geometry.hpp>
+#include <faceapp/stages/record.hpp>
 
 namespace faceapp_web {
 
@@ -43,6 +45,21 @@ struct people_page {
   std::uint64_t total = 0;  // matching the search, over all pages
 };
 
+/// The database cannot be reached (or is behind by more than allowed): answered 503, nothing was changed.
+struct unavailable_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// One committed change of a shared store, in change-number order (see face_store's follower).
+struct change {
+  std::uint64_t seq = 0;  // the change number: increases with every committed add or delete
+  bool added = false;     // false: deleted
+  std::uint64_t id = 0;
+  bool gone = false;      // an add whose face was deleted since (nothing to add)
+  std::string name;
+  faceapp::encoding encoding{};
+};
+
 /// A durable store of known faces. Every method is thread-safe. Ids are assigned by the store, increase with
 /// every add and are never reused (the in-memory gallery relies on it). Errors throw std::runtime_error naming
 /// the store.
@@ -69,8 +86,58 @@ class store_backend {
                                          bool count) const = 0;
   [[nodiscard]] virtual std::optional<std::string> thumbnail(std::uint64_t id) const = 0;
 
+  // ---- for a store that several servers share (PostgreSQL); an embedded store has no other writer ----
+
+  /// Whether other servers may change the store (then face_store follows its changes).
+  [[nodiscard]] virtual bool shared() const noexcept { return false; }
+  /// Like load(), and returns the change number the rows are at (consistent with them).
+  virtual std::uint64_t load_at(const row_fn& row) const {
+    load(row);
+    return 0;
+  }
+  /// Calls `fn` for every change after `after`, in order; returns the last change number seen (or `after`).
+  using change_fn = std::function<void(const change&)>;
+  virtual std::uint64_t changes_since(std::uint64_t after, const change_fn& fn) const {
+    (void)fn;
+    return after;
+  }
+  /// Blocks until another server may have committed a change, or `timeout_ms` passed. Throws
+  /// unavailable_error when the database cannot be reached (the next call reconnects).
+  virtual void wait_for_change(int timeout_ms) { (void)timeout_ms; }
+
   /// For messages: where the data lives.
   [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+/// A database that also keeps the records, in a `results` table with the CSV's columns (`--db`). Thread-safe.
+class results_store {
+ public:
+  results_store() = default;
+  results_store(const results_store&) = delete;
+  results_store& operator=(const results_store&) = delete;
+  virtual ~results_store() = default;
+  /// Appends rows in one transaction (all or none), committed before it returns.
+  virtual void insert_results(std::span<const faceapp::record_row> rows) = 0;
+  /// Every record, in the order they were inserted, as CSV lines (csv_sink's format), in batches.
+  virtual void read_results(const std::function<void(const std::string&)>& csv_lines) const = 0;
+};
+
+/// The records in a results_store, as the `record` stage writes them. A full disk is errc::no_space.
+class results_sink final : public faceapp::record_sink {
+ public:
+  explicit results_sink(results_store& store) : store_(store) {}
+  faceapp::result<void> write(std::span<const faceapp::record_row> rows) override {
+    try {
+      store_.insert_results(rows);
+      return {};
+    } catch (const std::exception& e) {
+      const bool full = std::string_view(e.what()).find("disk is full") != std::string_view::npos;
+      return faceapp::fail("record", "results table", e.what(), full ? faceapp::errc::no_space : faceapp::errc::failed);
+    }
+  }
+
+ private:
+  results_store& store_;
 };
 
 }  // namespace faceapp_web

@@ -1,7 +1,8 @@
 """faceapp-web's gallery in its database (DIR/faceapp.db): every answered add and delete survives a restart and a
 kill -9 in the middle of adds and deletes; a gallery.json of the earlier versions is migrated (and kept as a
 backup); `faceapp-web import` reports bad rows by line number and imports the rest; `export` gives them back; the
-main page and GET /api/faces are paginated and searchable."""
+main page and GET /api/faces are paginated and searchable; `--db sqlite:PATH` keeps the gallery and the records
+(a results table) in that file."""
 
 import csv
 import io
@@ -234,6 +235,31 @@ try:
         check(r.status == 400 and "error" in r.json(), f"GET /api/faces?{bad}: {r.status}")
     check(len(page1.encode()) < 60_000, f"the main page stays small: {len(page1.encode())} bytes")
     server.stop()
+
+    # ---- --db sqlite:PATH: the gallery and the records in that file, across a restart ----
+    db_file = os.path.join(scratch, "elsewhere", "faces.db")
+    os.makedirs(os.path.dirname(db_file))
+    data = os.path.join(scratch, "db-data")
+    server = Server(args.server, data, extra=["--db", f"sqlite:{db_file}"]).start()
+    r = server.post("/api/faces", fields=[("name", "obama")], files=[("image", "obama_1.jpg", photo("obama_1.jpg"))])
+    check(r.status == 201, f"--db sqlite: add {r.status}")
+    r = server.post("/api/recognize", files=[("image", "obama_2.jpg", photo("obama_2.jpg"))])
+    check(r.status == 200 and [f["name"] for f in r.json()["faces"]] == ["obama"], f"--db sqlite: recognize {r.body[:200]}")
+    server.stop()
+    check(os.path.exists(db_file) and not os.path.exists(os.path.join(data, "faceapp.db")),
+          "--db sqlite:PATH keeps the gallery in PATH, not in --data")
+    check(not os.path.exists(os.path.join(data, "results.csv")), "--db: no results.csv")
+    server = Server(args.server, data, extra=["--db", f"sqlite:{db_file}"]).start()
+    rows = list(csv.reader(io.StringIO(server.get("/api/records").text)))
+    check(rows[0] == ["time", "input", "face", "top", "right", "bottom", "left", "name", "distance", "match"]
+          and len(rows) == 2 and rows[1][1].endswith("(obama_2.jpg)") and rows[1][7] == "obama"
+          and rows[1][9] == "true" and float(rows[1][8]) < 0.6,
+          f"--db sqlite: the recognize is a row of the results table, kept across a restart: {rows}")
+    check(len(all_faces(server)) == 1, "--db sqlite: the gallery is kept across a restart")
+    server.stop()
+    code = subprocess.run([args.server, "--port", "0", "--data", data, "--db", "mysql://x"], capture_output=True,
+                          timeout=120)
+    check(code.returncode != 0 and b"--db must be" in code.stderr, f"an unknown --db is refused: {code.stderr[-200:]}")
 finally:
     shutil.rmtree(scratch, ignore_errors=True)
 

@@ -1,0 +1,545 @@
+// faceapp-web: the known faces and the records in a PostgreSQL database that several faceapp-web servers share
+// (`--db postgresql://USER@HOST:PORT/DBNAME`), through libpq.
+//
+// Tables: schema_version; people (one row per face, with its encoding as 512 bytes of little-endian floats and
+// its thumbnail); changes (seq, kind, person_id): every add and delete, numbered by a change number that
+// increases in commit order; results (the records, the CSV's columns).
+//
+// Ordering: every write transaction first takes one advisory lock, then draws its person id and change number
+// from sequences, and commits. So writes commit one at a time, in change-number order: a server that has read
+// every change up to N never later finds a committed change below N. Each write also sends NOTIFY
+// faceapp_changes (delivered at commit), which the servers LISTEN to; face_store polls as a fallback.
+#pragma once
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <faceapp/stages/record.hpp>
+
+#include "store.hpp"
+
+namespace faceapp_web {
+
+namespace pg {
+
+inline constexpr int schema_version = 1;
+
+/// The URL without its password, for messages.
+inline std::string shown(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos) return std::string(url);
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
+}
+
+/// A connection; closed on destruction.
+struct conn_deleter {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+using connection = std::unique_ptr<PGconn, conn_deleter>;
+
+struct result_deleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result = std::unique_ptr<PGresult, result_deleter>;
+
+/// Opens a connection; unavailable_error naming the database when it cannot.
+inline connection connect(const std::string& url) {
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", nullptr};
+  const char* values[] = {url.c_str(), "3", "faceapp-web", "5", "2", "3", nullptr};
+  connection c(PQconnectdbParams(keys, values, 1));
+  if (!c) throw unavailable_error("database " + shown(url) + ": out of memory");
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(c.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw unavailable_error("database " + shown(url) + " is unavailable: " + message);
+  }
+  // Notices (e.g. "relation already exists, skipping") are not errors: keep them off the server's output.
+  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
+  return c;
+}
+
+/// Runs a statement with text parameters (nullptr: NULL; lengths for binary ones). Results in text, or in
+/// binary when `binary`. A lost connection -> unavailable_error; any other failure -> std::runtime_error.
+inline result run(PGconn* c, const std::string& url, const char* sql, std::span<const char* const> params = {},
+                  std::span<const int> lengths = {}, std::span<const int> formats = {}, bool binary = false) {
+  result r(PQexecParams(c, sql, static_cast<int>(params.size()), nullptr, params.data(),
+                        lengths.empty() ? nullptr : lengths.data(), formats.empty() ? nullptr : formats.data(),
+                        binary ? 1 : 0));
+  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+  std::string message = PQerrorMessage(c);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+  // Class 08: connection exceptions; 57P: the server shutting down; or no connection at all.
+  const bool lost = PQstatus(c) != CONNECTION_OK || state == nullptr || std::strncmp(state, "08", 2) == 0 ||
+                    std::strncmp(state, "57P", 3) == 0;
+  const std::string what = "database " + shown(url) + ": " + message + " (in: " + std::string(sql).substr(0, 60) + ")";
+  if (lost) throw unavailable_error(what);
+  throw std::runtime_error(what);
+}
+
+/// Runs several statements without parameters (a schema script).
+inline void run_script(PGconn* c, const std::string& url, const char* sql) {
+  const result r(PQexec(c, sql));
+  if (r && PQresultStatus(r.get()) == PGRES_COMMAND_OK) return;
+  std::string message = PQerrorMessage(c);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  throw std::runtime_error("database " + shown(url) + ": cannot create the schema: " + message);
+}
+
+inline std::uint64_t be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+inline std::optional<int> int_of(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col) != 0) return std::nullopt;
+  return std::atoi(PQgetvalue(r, row, col));
+}
+
+}  // namespace pg
+
+/// The PostgreSQL store. A small pool of connections serves requests (one per request at a time); a
+/// connection that fails is dropped and the next request opens a new one, so the store recovers by itself when
+/// the database comes back. The change feed's LISTEN has a connection of its own.
+class pg_store final : public store_backend, public results_store {
+ public:
+  /// Connects and creates or upgrades the schema. Throws when the database is unreachable, or has a newer
+  /// schema than this faceapp-web knows.
+  explicit pg_store(std::string url) : url_(std::move(url)) {
+    auto c = pg::connect(url_);
+    create_schema(c.get());
+    give_back(std::move(c));
+  }
+
+  void load(const row_fn& row) const override { load_at(row); }
+
+  std::uint64_t load_at(const row_fn& row) const override {
+    auto c = take();
+    // One snapshot for the change number and the rows, so they agree.
+    pg::run(c.get(), url_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const auto seq_r = pg::run(c.get(), url_, "SELECT coalesce(max(seq), 0) FROM changes");
+    const std::uint64_t seq = std::strtoull(PQgetvalue(seq_r.get(), 0, 0), nullptr, 10);
+    pg::run(c.get(), url_, "DECLARE everyone NO SCROLL CURSOR FOR SELECT id, name, encoding FROM people ORDER BY id");
+    faceapp::encoding e;
+    for (;;) {
+      const auto r = pg::run(c.get(), url_, "FETCH 10000 FROM everyone", {}, {}, {}, true);
+      const int n = PQntuples(r.get());
+      for (int i = 0; i < n; ++i) {
+        const auto id = pg::be64(PQgetvalue(r.get(), i, 0));
+        read_encoding(r.get(), i, 2, id, e);
+        row(id, std::string_view(PQgetvalue(r.get(), i, 1), static_cast<std::size_t>(PQgetlength(r.get(), i, 1))), e);
+      }
+      if (n == 0) break;
+    }
+    pg::run(c.get(), url_, "COMMIT");
+    give_back(std::move(c));
+    return seq;
+  }
+
+  std::uint64_t changes_since(std::uint64_t after, const change_fn& fn) const override {
+    auto c = take();
+    const std::string from = std::to_string(after);
+    const char* params[] = {from.c_str()};
+    const auto r = pg::run(c.get(), url_,
+                           "SELECT c.seq, c.kind, c.person_id, p.name, p.encoding FROM changes c "
+                           "LEFT JOIN people p ON p.id = c.person_id AND c.kind = 'a' "
+                           "WHERE c.seq > $1::bigint ORDER BY c.seq",
+                           params, {}, {}, true);
+    give_back(std::move(c));
+    std::uint64_t last = after;
+    for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+      change ch;
+      ch.seq = pg::be64(PQgetvalue(r.get(), i, 0));
+      ch.added = *PQgetvalue(r.get(), i, 1) == 'a';
+      ch.id = pg::be64(PQgetvalue(r.get(), i, 2));
+      ch.gone = ch.added && PQgetisnull(r.get(), i, 3) != 0;
+      if (ch.added && !ch.gone) {
+        ch.name.assign(PQgetvalue(r.get(), i, 3), static_cast<std::size_t>(PQgetlength(r.get(), i, 3)));
+        read_encoding(r.get(), i, 4, ch.id, ch.encoding);
+      }
+      fn(ch);
+      last = ch.seq;
+    }
+    return last;
+  }
+
+  void wait_for_change(int timeout_ms) override {
+    if (!listener_ || PQstatus(listener_.get()) != CONNECTION_OK) {
+      listener_.reset();
+      auto c = pg::connect(url_);
+      pg::run(c.get(), url_, "LISTEN faceapp_changes");
+      listener_ = std::move(c);
+      return;  // (re)connected: the caller catches up from the table now
+    }
+    PGconn* c = listener_.get();
+    if (!drain(c)) {
+      pollfd p{PQsocket(c), POLLIN, 0};
+      const int n = ::poll(&p, 1, timeout_ms);
+      if (n < 0 && errno != EINTR) lose_listener("poll failed");
+      if (n > 0 && !drain(c) && (p.revents & (POLLHUP | POLLERR)) != 0) lose_listener("the connection was closed");
+    }
+  }
+
+  person add(const new_face& f) override {
+    auto c = take();
+    person p;
+    {
+      transaction t(*this, c.get());
+      p = insert(c.get(), f);
+      t.commit();
+    }
+    give_back(std::move(c));
+    return p;
+  }
+
+  std::uint64_t add_many(std::span<const new_face> faces) override {
+    auto c = take();
+    {
+      transaction t(*this, c.get());
+      for (const auto& f : faces) insert(c.get(), f);
+      t.commit();
+    }
+    give_back(std::move(c));
+    return faces.size();
+  }
+
+  bool remove(std::uint64_t id) override {
+    auto c = take();
+    bool found = false;
+    {
+      transaction t(*this, c.get());
+      const std::string id_text = std::to_string(id);
+      const char* params[] = {id_text.c_str()};
+      const auto r = pg::run(c.get(), url_, "DELETE FROM people WHERE id = $1::bigint", params);
+      found = std::strcmp(PQcmdTuples(r.get()), "0") != 0;
+      if (found) {
+        pg::run(c.get(), url_,
+                "INSERT INTO changes (seq, kind, person_id) VALUES (nextval('change_seq'), 'd', $1::bigint)", params);
+        pg::run(c.get(), url_, "NOTIFY faceapp_changes");
+        t.commit();
+      }
+    }
+    give_back(std::move(c));
+    return found;
+  }
+
+  [[nodiscard]] std::optional<person> find(std::uint64_t id) const override {
+    auto c = take();
+    const std::string id_text = std::to_string(id);
+    const char* params[] = {id_text.c_str()};
+    const auto r = pg::run(c.get(), url_, (std::string(select_person) + " WHERE id = $1::bigint").c_str(), params);
+    give_back(std::move(c));
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return person_of(r.get(), 0);
+  }
+
+  [[nodiscard]] people_page list(std::string_view query, std::uint64_t offset, std::uint64_t limit,
+                                 bool count) const override {
+    auto c = take();
+    people_page page;
+    const std::string pattern = like_pattern(query);
+    const std::string lim = std::to_string(std::min<std::uint64_t>(limit, 1U << 30));
+    const std::string off = std::to_string(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62));
+    const std::string where = query.empty() ? " WHERE $1::text IS NULL" : " WHERE name ILIKE $1::text";
+    const char* params[] = {query.empty() ? nullptr : pattern.c_str(), lim.c_str(), off.c_str()};
+    const auto r = pg::run(c.get(), url_,
+                           (std::string(select_person) + where + " ORDER BY id LIMIT $2::bigint OFFSET $3::bigint").c_str(),
+                           params);
+    for (int i = 0, n = PQntuples(r.get()); i < n; ++i) page.people.push_back(person_of(r.get(), i));
+    if (count) {
+      const auto t = pg::run(c.get(), url_, ("SELECT count(*) FROM people" + where).c_str(),
+                             std::span<const char* const>(params, 1));
+      page.total = std::strtoull(PQgetvalue(t.get(), 0, 0), nullptr, 10);
+    }
+    give_back(std::move(c));
+    return page;
+  }
+
+  [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const override {
+    auto c = take();
+    const std::string id_text = std::to_string(id);
+    const char* params[] = {id_text.c_str()};
+    const auto r = pg::run(c.get(), url_, "SELECT thumbnail FROM people WHERE id = $1::bigint AND thumbnail IS NOT NULL",
+                           params, {}, {}, true);
+    give_back(std::move(c));
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return std::string(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0)));
+  }
+
+  [[nodiscard]] bool shared() const noexcept override { return true; }
+  [[nodiscard]] std::string describe() const override { return pg::shown(url_); }
+
+  /// Appends record rows to the results table in one statement (all or none).
+  void insert_results(std::span<const faceapp::record_row> rows) override {
+    if (rows.empty()) return;
+    std::string sql =
+        "INSERT INTO results (time, input, face, box_top, box_right, box_bottom, box_left, name, distance, match) "
+        "VALUES ";
+    std::vector<std::string> texts;
+    texts.reserve(rows.size() * 10);
+    std::vector<const char*> params;
+    params.reserve(rows.size() * 10);
+    std::vector<bool> null;
+    null.reserve(rows.size() * 10);
+    const auto add = [&](std::optional<std::string> v) {
+      null.push_back(!v);
+      texts.push_back(v.value_or(std::string()));
+    };
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      const std::size_t b = i * 10;
+      sql += i == 0 ? "(" : ",(";
+      for (std::size_t k = 1; k <= 10; ++k) {
+        static constexpr const char* types[] = {"", "::text", "::text", "::integer", "::integer", "::integer",
+                                                "::integer", "::integer", "::text", "::real", "::boolean"};
+        sql += (k == 1 ? "$" : ",$") + std::to_string(b + k) + types[k];
+      }
+      sql += ')';
+      add(r.time);
+      add(r.input);
+      add(r.face ? std::optional(std::to_string(*r.face)) : std::nullopt);
+      add(r.box ? std::optional(std::to_string(r.box->top)) : std::nullopt);
+      add(r.box ? std::optional(std::to_string(r.box->right)) : std::nullopt);
+      add(r.box ? std::optional(std::to_string(r.box->bottom)) : std::nullopt);
+      add(r.box ? std::optional(std::to_string(r.box->left)) : std::nullopt);
+      add(r.name);
+      if (r.distance) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(*r.distance));
+        add(std::string(buf));
+      } else {
+        add(std::nullopt);
+      }
+      add(r.match ? std::optional(std::string(*r.match ? "true" : "false")) : std::nullopt);
+    }
+    for (std::size_t i = 0; i < texts.size(); ++i) params.push_back(null[i] ? nullptr : texts[i].c_str());
+    auto c = take();
+    pg::run(c.get(), url_, sql.c_str(), params);
+    give_back(std::move(c));
+  }
+
+  /// Every record, in the order they were inserted, through `fn` in batches of CSV lines (csv_sink's format).
+  void read_results(const std::function<void(const std::string&)>& fn) const override {
+    auto c = take();
+    pg::run(c.get(), url_, "BEGIN READ ONLY");
+    pg::run(c.get(), url_,
+            "DECLARE everything NO SCROLL CURSOR FOR SELECT time, input, face, box_top, box_right, box_bottom, "
+            "box_left, name, distance, match FROM results ORDER BY id");
+    for (;;) {
+      const auto r = pg::run(c.get(), url_, "FETCH 5000 FROM everything");
+      const int n = PQntuples(r.get());
+      if (n == 0) break;
+      std::string text;
+      for (int i = 0; i < n; ++i) {
+        const PGresult* p = r.get();
+        faceapp::record_row row;
+        row.time = PQgetvalue(p, i, 0);
+        row.input = PQgetvalue(p, i, 1);
+        if (const auto f = pg::int_of(p, i, 2)) row.face = static_cast<std::size_t>(*f);
+        if (PQgetisnull(p, i, 3) == 0) {
+          row.box = faceapp::box{*pg::int_of(p, i, 3), *pg::int_of(p, i, 4), *pg::int_of(p, i, 5),
+                                 *pg::int_of(p, i, 6)};
+        }
+        row.name = PQgetvalue(p, i, 7);
+        if (PQgetisnull(p, i, 8) == 0) row.distance = std::strtof(PQgetvalue(p, i, 8), nullptr);
+        if (PQgetisnull(p, i, 9) == 0) row.match = *PQgetvalue(p, i, 9) == 't';
+        text += faceapp::csv_sink::format(row);
+      }
+      fn(text);
+    }
+    pg::run(c.get(), url_, "COMMIT");
+    give_back(std::move(c));
+  }
+
+ private:
+  static constexpr const char* select_person =
+      "SELECT id, name, added, source, box_top, box_right, box_bottom, box_left, thumbnail IS NOT NULL FROM people";
+
+  /// BEGIN and the write lock; ROLLBACK when left without commit().
+  class transaction {
+   public:
+    transaction(const pg_store& s, PGconn* c) : s_(s), c_(c) {
+      pg::run(c_, s_.url_, "BEGIN");
+      pg::run(c_, s_.url_, "SELECT pg_advisory_xact_lock(7234307576302018672)");
+    }
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    ~transaction() {
+      if (!done_ && PQstatus(c_) == CONNECTION_OK) PQclear(PQexec(c_, "ROLLBACK"));
+    }
+    void commit() {
+      pg::run(c_, s_.url_, "COMMIT");
+      done_ = true;
+    }
+
+   private:
+    const pg_store& s_;
+    PGconn* c_;
+    bool done_ = false;
+  };
+
+  person insert(PGconn* c, const new_face& f) const {
+    std::string bytes(sizeof(float) * faceapp::encoding_size, '\0');
+    std::memcpy(bytes.data(), f.encoding.data(), bytes.size());
+    std::optional<std::string> box[4];
+    if (f.box) {
+      box[0] = std::to_string(f.box->top);
+      box[1] = std::to_string(f.box->right);
+      box[2] = std::to_string(f.box->bottom);
+      box[3] = std::to_string(f.box->left);
+    }
+    const char* params[] = {f.name.c_str(),
+                            f.added.c_str(),
+                            f.source.c_str(),
+                            box[0] ? box[0]->c_str() : nullptr,
+                            box[1] ? box[1]->c_str() : nullptr,
+                            box[2] ? box[2]->c_str() : nullptr,
+                            box[3] ? box[3]->c_str() : nullptr,
+                            bytes.data(),
+                            f.thumbnail.empty() ? nullptr : f.thumbnail.data()};
+    const int lengths[] = {0, 0, 0, 0, 0, 0, 0, static_cast<int>(bytes.size()), static_cast<int>(f.thumbnail.size())};
+    const int formats[] = {0, 0, 0, 0, 0, 0, 0, 1, 1};
+    const auto r = pg::run(c, url_,
+                           "INSERT INTO people (id, name, added, source, box_top, box_right, box_bottom, box_left, "
+                           "encoding, thumbnail) VALUES (nextval('people_id_seq'), $1, $2, $3, $4::integer, "
+                           "$5::integer, $6::integer, $7::integer, $8::bytea, $9::bytea) RETURNING id",
+                           params, lengths, formats);
+    const std::string id_text = PQgetvalue(r.get(), 0, 0);
+    const char* change[] = {id_text.c_str()};
+    pg::run(c, url_, "INSERT INTO changes (seq, kind, person_id) VALUES (nextval('change_seq'), 'a', $1::bigint)",
+            change);
+    pg::run(c, url_, "NOTIFY faceapp_changes");
+    person p{std::strtoull(id_text.c_str(), nullptr, 10), f.name, f.added, f.source,
+             f.box.value_or(faceapp::box{}), nullptr, !f.thumbnail.empty()};
+    if (!f.thumbnail.empty()) p.thumbnail = std::make_shared<const std::string>(f.thumbnail);
+    return p;
+  }
+
+  void create_schema(PGconn* c) const {
+    // One server at a time: two starting together would otherwise race on CREATE TABLE IF NOT EXISTS.
+    pg::run(c, url_, "BEGIN");
+    pg::run(c, url_, "SELECT pg_advisory_xact_lock(7234307576302018673)");
+    pg::run(c, url_, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
+    const auto v = pg::run(c, url_, "SELECT coalesce(max(version), 0) FROM schema_version");
+    const int version = std::atoi(PQgetvalue(v.get(), 0, 0));
+    if (version > pg::schema_version) {
+      pg::run(c, url_, "ROLLBACK");
+      throw std::runtime_error("database " + pg::shown(url_) + " has schema version " + std::to_string(version) +
+                               ", newer than this faceapp-web knows (" + std::to_string(pg::schema_version) +
+                               "): use a newer faceapp-web");
+    }
+    if (version < 1) {
+      pg::run_script(c, url_,
+              "CREATE SEQUENCE IF NOT EXISTS people_id_seq;"
+              "CREATE SEQUENCE IF NOT EXISTS change_seq;"
+              "CREATE TABLE IF NOT EXISTS people (id bigint PRIMARY KEY, name text NOT NULL, added text NOT NULL, "
+              "  source text NOT NULL, box_top integer, box_right integer, box_bottom integer, box_left integer, "
+              "  encoding bytea NOT NULL CHECK (length(encoding) = 512), thumbnail bytea);"
+              "CREATE TABLE IF NOT EXISTS changes (seq bigint PRIMARY KEY, kind char(1) NOT NULL "
+              "  CHECK (kind IN ('a', 'd')), person_id bigint NOT NULL);"
+              "CREATE TABLE IF NOT EXISTS results (id bigserial PRIMARY KEY, time text NOT NULL, input text NOT NULL, "
+              "  face integer, box_top integer, box_right integer, box_bottom integer, box_left integer, "
+              "  name text NOT NULL, distance real, match boolean);"
+              "INSERT INTO schema_version (version) VALUES (1)");
+    }
+    pg::run(c, url_, "COMMIT");
+  }
+
+  void read_encoding(const PGresult* r, int row, int col, std::uint64_t id, faceapp::encoding& e) const {
+    if (PQgetlength(r, row, col) != static_cast<int>(sizeof(float) * faceapp::encoding_size)) {
+      throw std::runtime_error("database " + pg::shown(url_) + ": the encoding of face " + std::to_string(id) +
+                               " is " + std::to_string(PQgetlength(r, row, col)) + " bytes, not 512");
+    }
+    std::memcpy(e.data(), PQgetvalue(r, row, col), sizeof(float) * faceapp::encoding_size);
+  }
+
+  static person person_of(const PGresult* r, int i) {
+    person p;
+    p.id = std::strtoull(PQgetvalue(r, i, 0), nullptr, 10);
+    p.name = PQgetvalue(r, i, 1);
+    p.added = PQgetvalue(r, i, 2);
+    p.source = PQgetvalue(r, i, 3);
+    if (PQgetisnull(r, i, 4) == 0) {
+      p.box = faceapp::box{*pg::int_of(r, i, 4), *pg::int_of(r, i, 5), *pg::int_of(r, i, 6), *pg::int_of(r, i, 7)};
+    }
+    p.has_thumbnail = *PQgetvalue(r, i, 8) == 't';
+    return p;
+  }
+
+  /// '%query%' with LIKE's wildcards in the query escaped (ILIKE: case-insensitive).
+  static std::string like_pattern(std::string_view query) {
+    std::string out = "%";
+    for (char ch : query) {
+      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '%';
+    return out;
+  }
+
+  /// Reads pending notifications; true when there was one.
+  bool drain(PGconn* c) {
+    if (PQconsumeInput(c) == 0) lose_listener(PQerrorMessage(c));
+    bool any = false;
+    while (PGnotify* n = PQnotifies(c)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  }
+
+  [[noreturn]] void lose_listener(const std::string& why) {
+    listener_.reset();
+    throw unavailable_error("database " + pg::shown(url_) + ": lost the connection that listens for changes: " + why);
+  }
+
+  pg::connection take() const {
+    {
+      const std::lock_guard lock(pool_mutex_);
+      while (!pool_.empty()) {
+        auto c = std::move(pool_.back());
+        pool_.pop_back();
+        // An idle connection the server has closed since (a restart) shows it on a read: drop it.
+        if (PQconsumeInput(c.get()) != 0 && PQstatus(c.get()) == CONNECTION_OK) return c;
+      }
+    }
+    return pg::connect(url_);
+  }
+
+  /// Returns a healthy connection to the pool (at most 16 kept idle); a broken one is closed.
+  void give_back(pg::connection c) const {
+    if (PQstatus(c.get()) != CONNECTION_OK || PQtransactionStatus(c.get()) != PQTRANS_IDLE) return;
+    const std::lock_guard lock(pool_mutex_);
+    if (pool_.size() < 16) pool_.push_back(std::move(c));
+  }
+
+  std::string url_;
+  pg::connection listener_;  // used by the follower thread only
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<pg::connection> pool_;
+};
+
+}  // namespace faceapp_web
