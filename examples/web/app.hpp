@@ -39,6 +39,7 @@ struct app_options {
   unsigned http_threads = 0;   // 0: 8 + 4 per worker
   bool access_log = false;
   std::size_t max_faces = 100;  // faces encoded per image, the largest first
+  faceapp::detector_model detector = faceapp::hog;  // --detector: HOG upsampled once, or the cnn without tiles
 };
 
 /// An error with the HTTP status it is answered with.
@@ -116,9 +117,12 @@ class app {
   [[nodiscard]] std::filesystem::path records_file() const { return options_.data_dir / "results.csv"; }
 
   /// Loads the models once, before the first request, so that a missing model stops the server at start.
-  static void check_models() {
+  static void check_models(faceapp::detector_model detector = faceapp::hog) {
     if (const auto& m = faceapp::default_landmark_model(); !m) throw std::runtime_error(m.error().what());
     if (const auto& m = faceapp::default_encoder_model(); !m) throw std::runtime_error(m.error().what());
+    if (detector == faceapp::cnn) {
+      if (const auto& m = faceapp::default_cnn_detector_model(); !m) throw std::runtime_error(m.error().what());
+    }
   }
 
   /// The faces of an upload, decoded and encoded on a worker. Errors: 413 when the image has more pixels than
@@ -240,7 +244,7 @@ class app {
     const auto find = faceapp::read(faceapp::read_options{.max_pixels = options_.max_pixels,
                                                           .max_bytes = static_cast<std::int64_t>(
                                                               options_.max_body_bytes)}) |
-                      faceapp::fit(options_.max_side) | faceapp::detect;
+                      faceapp::fit(options_.max_side) | faceapp::detect(options_.detector);
     auto found = find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
                                                   u.file_name));
     if (!found) {
