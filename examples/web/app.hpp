@@ -45,6 +45,7 @@ struct app_options {
   std::size_t max_faces = 100;  // faces encoded per image, the largest first
   std::string db;               // empty: the embedded store in data_dir; sqlite:PATH; postgresql://...
   double max_staleness_s = 5;   // a shared database: longest a recognize may lag behind it
+  faceapp::detector_model detector = faceapp::hog;  // --detector: HOG upsampled once, or the cnn without tiles
 };
 
 /// An error with the HTTP status it is answered with.
@@ -153,9 +154,12 @@ class app {
   [[nodiscard]] std::filesystem::path records_file() const { return options_.data_dir / "results.csv"; }
 
   /// Loads the models once, before the first request, so that a missing model stops the server at start.
-  static void check_models() {
+  static void check_models(faceapp::detector_model detector = faceapp::hog) {
     if (const auto& m = faceapp::default_landmark_model(); !m) throw std::runtime_error(m.error().what());
     if (const auto& m = faceapp::default_encoder_model(); !m) throw std::runtime_error(m.error().what());
+    if (detector == faceapp::cnn) {
+      if (const auto& m = faceapp::default_cnn_detector_model(); !m) throw std::runtime_error(m.error().what());
+    }
   }
 
   /// The faces of an upload, decoded and encoded on a worker. Errors: 413 when the image has more pixels than
@@ -285,7 +289,7 @@ class app {
     const auto find = faceapp::read(faceapp::read_options{.max_pixels = options_.max_pixels,
                                                           .max_bytes = static_cast<std::int64_t>(
                                                               options_.max_body_bytes)}) |
-                      faceapp::fit(options_.max_side) | faceapp::detect;
+                      faceapp::fit(options_.max_side) | faceapp::detect(options_.detector);
     auto found = find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
                                                   u.file_name));
     if (!found) {

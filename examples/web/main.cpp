@@ -223,7 +223,14 @@ int main(int argc, char** argv) {
   cli.add_option("--http-threads", o.http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
       ->capture_default_str();
   cli.add_flag("--log", o.access_log, "Print one line per request");
+  std::string detector = "hog";
+  cli.add_option("--detector", detector,
+                 "Face detector: hog (dlib's HOG, the default) or cnn (an SSD MobileNetV1 network: more turned and "
+                 "small faces, faster on large photos)")
+      ->check(CLI::IsMember({"hog", "cnn"}))
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
+  o.detector = *faceapp::parse_detector_model(detector);
   o.max_body_bytes = max_body_mb << 20;
   limits.max_body_bytes = o.max_body_bytes;
   limits.max_header_bytes = max_header_kb << 10;
@@ -279,7 +286,7 @@ int main(int argc, char** argv) {
 
   std::optional<app> application;
   try {
-    app::check_models();
+    app::check_models(o.detector);
     application.emplace(o);
   } catch (const std::exception& e) {
     std::cerr << "faceapp-web: " << e.what() << '\n';

@@ -46,11 +46,33 @@ int agreeing_counts(const Pipe& pipe, std::ostringstream& report) {
     if (row.faces < 0) continue;
     const auto found = pipe(data_file("faces/" + row.file));
     if (!found) FAIL(found.error().what());
-    CAPTURE(row.file);
     if (static_cast<int>(found->size()) == row.faces) {
       ++agreeing;
     } else {
       report << row.file << ": " << found->size() << " found, " << row.faces << " expected; ";
+    }
+  }
+  return agreeing;
+}
+
+/// Every photo's count equals the manifest's but for the known misses, which find exactly the count given (as
+/// tests/stages/test_detect.cpp holds HOG); every box lies inside the image.
+template <class Pipe>
+void check_counts(const Pipe& pipe, const std::map<std::string, std::pair<int, const char*>>& known_misses) {
+  int with_count = 0;
+  std::size_t missed = 0;
+  for (const auto& row : faceapp::test::manifest()) {
+    if (row.faces < 0) continue;
+    ++with_count;
+    CAPTURE(row.file);
+    const auto found = pipe(data_file("faces/" + row.file));
+    REQUIRE_MESSAGE(found.has_value(), found.error().what());
+    if (const auto miss = known_misses.find(row.file); miss == known_misses.end()) {
+      CHECK(static_cast<int>(found->size()) == row.faces);
+    } else {
+      INFO("known miss: ", miss->second.second);
+      CHECK(static_cast<int>(found->size()) == miss->second.first);
+      ++missed;
     }
     for (const auto& f : *found) {
       CHECK(f.box.top >= 0);
@@ -61,7 +83,8 @@ int agreeing_counts(const Pipe& pipe, std::ostringstream& report) {
       CHECK(f.box.top < f.box.bottom);
     }
   }
-  return agreeing;
+  CHECK(with_count == 67);
+  CHECK(missed == known_misses.size());  // every known miss is in the manifest
 }
 
 /// Hand-labelled PASCAL faces matched by a detection with IoU >= 0.5.
@@ -80,14 +103,20 @@ int pascal_recall(const Pipe& pipe) {
 
 }  // namespace
 
-TEST_CASE("detect(cnn) finds as many faces as the manifest says on 64 of the 67 photos") {
-  std::ostringstream report;
-  const int cnn = agreeing_counts(faceapp::read | faceapp::detect(faceapp::cnn), report);
-  MESSAGE("cnn: face counts agree on ", cnn, " of 67 images; ", report.str());
-  // HOG at upsample 1 agrees on 66 (tests/stages/test_detect.cpp). The cnn misses a turned face in group_3 and a
-  // face in group_10, and finds a dog's face in noface_2; it finds all 22 cropped face chips, but through its
-  // context pass.
-  CHECK(cnn >= 64);
+TEST_CASE("detect(cnn) finds as many faces as the manifest says, but for the known misses") {
+  // One 512x512 pass (face-api.js's own threshold, 0.5). HOG at upsample 1 misses one photo (group_5); the cnn
+  // finds group_5's three faces and all 22 cropped face chips (these through its context pass), but:
+  check_counts(faceapp::read | faceapp::detect(faceapp::cnn),
+               {{"group_3.jpg", {2, "the third face, turned away and small in a 2000 px photo, scores 0.33"}},
+                {"group_10.jpg", {2, "the turned face in the middle scores 0.45, under face-api.js's 0.5"}},
+                {"noface_2.jpg", {1, "a dog's face: WIDER FACE's detector takes it for a face (0.79)"}}});
+}
+
+TEST_CASE("detect(cnn, 1) with tiles finds as many faces as HOG: all but the dogs") {
+  // The tiles see group_3's and group_10's faces at twice the size, where they score 0.78 and 0.98; the dog
+  // photo gets two dog faces. 66 of 67 photos right, as HOG at upsample 1.
+  check_counts(faceapp::read | faceapp::detect(faceapp::cnn, 1),
+               {{"noface_2.jpg", {2, "two dogs' faces: WIDER FACE's detector takes them for faces (0.92, 0.86)"}}});
 }
 
 TEST_CASE("figures: face counts and PASCAL recall of each detector") {
@@ -108,6 +137,7 @@ TEST_CASE("figures: face counts and PASCAL recall of each detector") {
           cnn1, "; PASCAL faces found at IoU >= 0.5 (of ", labelled, "): hog/0 ", r_hog0, ", hog/1 ", r_hog1, ", cnn ",
           r_cnn0, ", cnn tiles 1 ", r_cnn1);
   CHECK(cnn0 > hog0);
+  CHECK(cnn1 >= hog1);
   CHECK(r_cnn0 > r_hog0);
   CHECK(r_cnn1 >= r_hog1);  // with tiles, every hand-labelled PASCAL face, as HOG at upsample 1
   CHECK(r_cnn1 >= r_cnn0);
@@ -157,8 +187,23 @@ TEST_CASE("encodings through cnn boxes separate identities at 0.6 as HOG's do (a
 }
 
 TEST_CASE("a face found by both detectors gets nearly the same encoding through either box") {
-  std::vector<double> distances;
-  std::vector<double> overlaps;
+  // The fit (detail::cnn_to_hog) maps the cnn box onto HOG's as it sits on most faces; refitting it (means or
+  // medians of the pairs below) moves the median by 0.003 and makes the worst face worse. The faces whose two
+  // encodings differ by more than a third of the tolerance are small faces of group photos, where a few pixels
+  // of box move the landmarks: in group_5 and group_7 turned faces, which dlib's HOG boxes off their centre
+  // towards the side they turn to (by 16-24% of the width), where the cnn boxes the head; no fit of a box alone
+  // can tell which way a face turns. Each of these photos is named; a face elsewhere that far fails the test.
+  const std::map<std::string, const char*> known_far = {
+      {"group_4.jpg", "a face of about 100 px"},
+      {"group_5.jpg", "turned faces of 70-90 px"},
+      {"group_7.jpg", "turned faces of 25-45 px"},
+      {"group_8.jpg", "faces of 30-50 px"},
+  };
+  struct pair_of {
+    std::string file;
+    double distance, overlap, sideways;
+  };
+  std::vector<pair_of> pairs;
   for (const auto& row : faceapp::test::manifest()) {
     const auto path = data_file("faces/" + row.file);
     const auto by_hog = (faceapp::read | faceapp::detect(faceapp::hog) | faceapp::encode)(path);
@@ -170,18 +215,33 @@ TEST_CASE("a face found by both detectors gets nearly the same encoding through 
         return iou(a.box, h.box) < iou(b.box, h.box);
       });
       if (best == by_cnn->end() || iou(best->box, h.box) < 0.3) continue;
-      overlaps.push_back(iou(best->box, h.box));
-      distances.push_back(faceapp::distance(h.encoding, best->encoding));
+      const double sideways = ((h.box.left + h.box.right) - (best->box.left + best->box.right)) / 2.0 /
+                              static_cast<double>(best->box.width());
+      pairs.push_back({row.file, faceapp::distance(h.encoding, best->encoding), iou(best->box, h.box), sideways});
     }
   }
-  REQUIRE(distances.size() >= 60);
-  std::sort(distances.begin(), distances.end());
+  REQUIRE(pairs.size() >= 60);
+  std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.distance < b.distance; });
+  std::vector<double> overlaps;
+  for (const auto& p : pairs) overlaps.push_back(p.overlap);
   std::sort(overlaps.begin(), overlaps.end());
-  const double median = distances[distances.size() / 2];
-  MESSAGE(distances.size(), " faces found by both: encoding distance median ", median, ", max ", distances.back(),
-          "; box IoU median ", overlaps[overlaps.size() / 2], ", min ", overlaps.front());
+  const double median = pairs[pairs.size() / 2].distance;
+  std::ostringstream far;
+  int far_count = 0;
+  for (const auto& p : pairs) {
+    if (p.distance <= faceapp::default_tolerance / 3) continue;
+    far << p.file << " " << p.distance << " (HOG box " << p.sideways << " of the width sideways); ";
+    CAPTURE(p.file);
+    CAPTURE(p.distance);
+    CHECK(known_far.count(p.file) == 1);
+    ++far_count;
+  }
+  MESSAGE(pairs.size(), " faces found by both: encoding distance median ", median, ", max ", pairs.back().distance,
+          "; box IoU median ", overlaps[overlaps.size() / 2], ", min ", overlaps.front(), "; ", far_count,
+          " beyond a third of the tolerance: ", far.str());
   CHECK(median < 0.05);
   CHECK(overlaps[overlaps.size() / 2] > 0.8);
+  CHECK(pairs.back().distance < faceapp::default_tolerance * 1.25);  // never far beyond the tolerance
 }
 
 TEST_CASE("detect(cnn) reports boxes in the coordinates of the image as read, and refuses bad tile counts") {

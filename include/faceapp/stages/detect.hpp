@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -133,7 +134,8 @@ inline std::vector<ssd::detection> cnn_detect_with_context(const cv::Mat& px, ss
 /// The cnn detector on the whole image and, with `tiles` > 0, also on overlapping square tiles of side
 /// 1.25 * max(width, height) / 2^tiles (2^tiles per side of the longer axis), each seen at 512x512 by the network:
 /// faces 2^tiles times smaller are found, at the cost of one more network pass per tile. Tile detections that
-/// touch a tile's inner edge are dropped (a cut face), the rest merged with face-api.js's suppression at IoU 0.5.
+/// touch a tile's inner edge or lie mostly inside a larger box are dropped (a cut face), the rest merged with
+/// face-api.js's suppression at IoU 0.5.
 inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& engine, int tiles) {
   // Each layer's rows on all cores, as HOG's pyramid levels; on one on a pool's worker thread.
   engine.set_threads(is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency()));
@@ -151,6 +153,7 @@ inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& eng
     return s;
   };
   constexpr double edge = 2.0;
+  const std::size_t whole = found.size();  // found[0, whole): the whole-image pass
   for (const int y0 : starts(px.rows)) {
     for (const int x0 : starts(px.cols)) {
       const int tw = std::min(side, px.cols - x0);
@@ -165,6 +168,26 @@ inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& eng
       }
     }
   }
+  // A tile that cuts a face a few pixels inside it may still box the part it holds (a chin, half a face): such a
+  // box lies mostly inside the whole face's box, from the whole-image pass or from a tile that holds all of it,
+  // while its IoU with that box stays under 0.5. Drop tile boxes more than half inside a larger box.
+  const auto area = [](const ssd::detection& d) { return (d.right - d.left) * (d.bottom - d.top); };
+  const auto inside_larger = [&](std::size_t i) {
+    const auto& d = found[i];
+    for (std::size_t j = 0; j < found.size(); ++j) {
+      const auto& o = found[j];
+      if (j == i || area(o) <= area(d)) continue;
+      const double iw = std::min(d.right, o.right) - std::max(d.left, o.left);
+      const double ih = std::min(d.bottom, o.bottom) - std::max(d.top, o.top);
+      if (iw > 0 && ih > 0 && iw * ih > 0.5 * area(d)) return true;
+    }
+    return false;
+  };
+  std::vector<ssd::detection> kept(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(whole));
+  for (std::size_t i = whole; i < found.size(); ++i) {
+    if (!inside_larger(i)) kept.push_back(found[i]);
+  }
+  found = std::move(kept);
   // Merge: face-api.js's suppression over all boxes, in the image's pixels.
   std::vector<ssd::raw_detection> all(found.size());
   for (std::size_t i = 0; i < found.size(); ++i) {
