@@ -338,8 +338,22 @@ class routes {
     } else if (req.query.count("deleted") != 0) {
       message = "Deleted.";
     }
-    const auto list = list_people(a_.store(), query_value(req, "q"), query_value(req, "page"));
-    page(req, res, pages::main_page(o_, list, message, false));
+    try {
+      const auto list = list_people(a_.store(), query_value(req, "q"), query_value(req, "page"));
+      page(req, res, pages::main_page(o_, list, message, false));
+    } catch (const unavailable_error& e) {  // the list comes from the database
+      page(req, res, pages::main_page(o_, {}, e.what(), true), 503);
+    }
+  }
+
+  /// The main page's first page of people for an error answer: empty when the database is away, so that the
+  /// error itself can still be shown.
+  [[nodiscard]] people_listing first_page_or_empty() const {
+    try {
+      return list_people(a_.store(), "", "");
+    } catch (const unavailable_error&) {
+      return {};
+    }
   }
 
   void add_face_form(const http::request& req, http::response& res) {
@@ -352,18 +366,25 @@ class routes {
       res = html_answer("", 303);
       res.set_header("Location", "/?added=" + std::to_string(p.id));
     } catch (const http_error& e) {
-      page(req, res, pages::main_page(o_, list_people(a_.store(), "", ""), e.what(), true), e.status);
+      page(req, res, pages::main_page(o_, first_page_or_empty(), e.what(), true), e.status);
+    } catch (const unavailable_error& e) {  // the database is away: nothing was added
+      page(req, res, pages::main_page(o_, first_page_or_empty(), e.what(), true), 503);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "faceapp-web: internal error on POST /faces: %s\n", e.what());
-      page(req, res, pages::main_page(o_, list_people(a_.store(), "", ""), e.what(), true), 500);
+      page(req, res, pages::main_page(o_, first_page_or_empty(), e.what(), true), 500);
     }
   }
 
   void delete_face_form(const http::request& req, http::response& res, const std::string& id_text) {
     if (refuse_without_token(req, res)) return;
     const auto id = parse_id(id_text);
-    if (!id || !a_.store().remove(*id)) {
-      page(req, res, pages::main_page(o_, list_people(a_.store(), "", ""), "No such face (already deleted?)", true), 404);
+    try {
+      if (!id || !a_.store().remove(*id)) {
+        page(req, res, pages::main_page(o_, first_page_or_empty(), "No such face (already deleted?)", true), 404);
+        return;
+      }
+    } catch (const unavailable_error& e) {  // the database is away: nothing was deleted
+      page(req, res, pages::main_page(o_, {}, e.what(), true), 503);
       return;
     }
     res = html_answer("", 303);
@@ -412,6 +433,8 @@ class routes {
       page(req, res, pages::faceapp_page(o_, tolerance, result, "", false));
     } catch (const http_error& e) {
       page(req, res, pages::faceapp_page(o_, tolerance, "", e.what(), true), e.status);
+    } catch (const unavailable_error& e) {  // the database is away, or the gallery is too stale to answer from
+      page(req, res, pages::faceapp_page(o_, tolerance, "", e.what(), true), 503);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "faceapp-web: internal error on POST /faceapp: %s\n", e.what());
       page(req, res, pages::faceapp_page(o_, tolerance, "", e.what(), true), 500);

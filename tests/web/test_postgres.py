@@ -170,6 +170,13 @@ try:
     r = request(nginx.https_port, "POST", "/api/recognize", files=[("image", "o.jpg", obama_2)], tls=True)
     check(r.status == 503 and json_error(r.body), f"a recognize through nginx while away: 503 ({r.status})")
     check(request(a.port, "GET", "/api/records").status == 503, "the records while away: 503")
+    r = request(a.port, "POST", "/faces", fields=[("name", "biden")], files=[("image", "obama_1.jpg", obama_1)])
+    check(r.status == 503 and b"<form" in r.body, f"the main page's add while away: 503 page ({r.status})")
+    r = request(a.port, "GET", "/")
+    check(r.status == 503 and b"<form" in r.body, f"the main page while away: 503 page ({r.status})")
+    r = request(a.port, "POST", "/faceapp", fields=[("tolerance", "0.6")],
+                files=[("a", "x.jpg", obama_1), ("b", "y.jpg", obama_2)])
+    check(r.status == 503 and b"<form" in r.body, f"the faceapp page's compare while away: 503 page ({r.status})")
     pg.start()
     b = Node("b2", pg.url, b.port).start()  # the killed server comes back (systemd's Restart=always)
     nodes.append(b)
