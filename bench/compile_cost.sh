@@ -5,7 +5,8 @@
 #   bench/compile_cost.sh [--baseline GIT_REV] [--repeat N]
 #
 # Cases: `program` includes <faceapp/faceapp.hpp> and calls `(read | encode)(path)`; `compose` includes the
-# umbrella, builds pipelines and passes results around without calling a stage; then each major header alone.
+# umbrella, builds pipelines and passes results around without calling a stage; then each major header alone;
+# then the runtime library's sources (src/*.cpp), which a build compiles once, not per including file.
 # With --baseline, the headers of that revision (e.g. main) are measured in the same run, each case right
 # after the current tree's, and the table shows both and their ratio. With --repeat N every compile runs N times
 # and the table shows the medians and the largest peak memory. One compile runs at a time. Each case shows the
@@ -25,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --baseline) baseline="$2"; shift 2 ;;
     --repeat) repeat="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "compile_cost.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -121,4 +122,20 @@ for name in "${names[@]}"; do
       printf "| %-20s | %7.1f | %7.1f | %7.0f |\n", n, ns, nc, nk / 1024 }'
   fi
 done
+# The runtime library's sources (src/), compiled once per build tree rather than in every including file.
+if compgen -G "$project/src/*.cpp" >/dev/null; then
+  for src in "$project"/src/*.cpp; do
+    name="src/$(basename "$src")"
+    sources["$name"]="$(cat "$src")"
+    now="$(measure "$project/include" "$name")"
+    read -r now_s now_c now_k <<<"$now"
+    if [[ -n "$baseline" ]]; then
+      awk -v n="$name" -v ns="$now_s" -v nc="$now_c" -v nk="$now_k" 'BEGIN {
+        printf "| %-20s | %22s | %6.1f / %6.1f / %6.0f | %9s |\n", n, "(once per build)", ns, nc, nk / 1024, "" }'
+    else
+      awk -v n="$name" -v ns="$now_s" -v nc="$now_c" -v nk="$now_k" 'BEGIN {
+        printf "| %-20s | %7.1f | %7.1f | %7.0f |\n", n, ns, nc, nk / 1024 }'
+    fi
+  done
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
