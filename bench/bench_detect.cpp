@@ -14,6 +14,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include "bench_common.hpp"
+#include "faceapp/detail/detect_impl.hpp"
 #include "faceapp/stages/detect.hpp"
 #include "faceapp/stages/read.hpp"
 

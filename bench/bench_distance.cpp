@@ -13,6 +13,7 @@
 #include "bench_common.hpp"
 #include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/gallery.hpp"
+#include "faceapp/detail/distance_simd.hpp"
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include "bench_common.hpp"
+#include "faceapp/detail/detect_impl.hpp"
 #include "faceapp/models/models.hpp"
 #include "faceapp/models/network.hpp"
 #include "faceapp/stages/detect.hpp"

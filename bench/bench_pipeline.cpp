@@ -15,6 +15,7 @@
 
 #include "bench_common.hpp"
 #include "faceapp/faceapp.hpp"
+#include "faceapp/models/network.hpp"
 
 namespace {
 

@@ -5,6 +5,7 @@
 // For every photo of <faces dir>/manifest.csv: HOG at upsample 1 and one cnn pass; each cnn box is paired with the
 // HOG box it overlaps most (IoU > 0.3). Prints the pairs and, over all of them, the mean and spread of
 // dx = (HOG centre x - cnn centre x) / cnn width, dy likewise over the height, and side = HOG side / sqrt(cnn w * h).
+#include <faceapp/detail/detect_impl.hpp>
 #include <faceapp/faceapp.hpp>
 
 #include <cmath>

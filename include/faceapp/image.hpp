@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include <opencv2/core.hpp>
+#include <opencv2/core/mat.hpp>  // cv::Mat only: all of opencv2/core.hpp costs every including file half a second
 
 #include "faceapp/core/geometry.hpp"
 

@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <faceapp/detail/detect_impl.hpp>
 #include <faceapp/detail/parallel_hog.hpp>
 #include <faceapp/stages/detect.hpp>
 #include <faceapp/stages/read.hpp>

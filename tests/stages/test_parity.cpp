@@ -32,6 +32,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "faceapp/faceapp.hpp"
+#include "faceapp/models/network.hpp"
 #include "test_data.hpp"
 
 namespace {

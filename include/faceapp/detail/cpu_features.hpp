@@ -3,8 +3,9 @@
 // where it exists and runs where it does not.
 #pragma once
 
+// The kernels include <immintrin.h> themselves: the feature test needs only the compiler's builtins, and the
+// intrinsics headers cost a second of compile time in every file that includes them.
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#include <immintrin.h>
 #define FACEAPP_X86_SIMD 1
 #else
 #define FACEAPP_X86_SIMD 0

@@ -16,6 +16,10 @@
 
 #include "faceapp/detail/cpu_features.hpp"
 
+#if FACEAPP_X86_SIMD
+#include <immintrin.h>
+#endif
+
 namespace faceapp::detail {
 
 /// Width of the column panels B is packed in: two AVX-512 registers of floats.

@@ -36,6 +36,10 @@
 #include <vector>
 
 #include "faceapp/detail/cpu_features.hpp"
+
+#if FACEAPP_X86_SIMD
+#include <immintrin.h>
+#endif
 #include "faceapp/detail/gemm.hpp"
 
 namespace faceapp::detail::ssd {

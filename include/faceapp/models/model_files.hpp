@@ -12,9 +12,13 @@
 #include <vector>
 
 #include "faceapp/core/result.hpp"
-#include "faceapp/models/network.hpp"
 
 namespace faceapp::models {
+
+/// File names of the models, as dlib.net publishes them.
+inline constexpr const char* encoder_file = "dlib_face_recognition_resnet_model_v1.dat";
+inline constexpr const char* landmarks5_file = "shape_predictor_5_face_landmarks.dat";
+inline constexpr const char* landmarks68_file = "shape_predictor_68_face_landmarks.dat";
 
 /// The cnn face detector's weights: face-api.js's ssd_mobilenetv1, converted at build time (tools/).
 inline constexpr const char* cnn_detector_file = "faceapp_ssd_mobilenetv1.dat";

@@ -12,82 +12,59 @@
 #include <utility>
 #include <vector>
 
-#include <dlib/image_processing.h>
-#include <dlib/image_processing/frontal_face_detector.h>
-
 #include "faceapp/core/result.hpp"
-#include "faceapp/detail/fast_encoder.hpp"
-#include "faceapp/detail/ssd_detector.hpp"
 #include "faceapp/models/model_files.hpp"
-#include "faceapp/models/network.hpp"
+
+// Only named here; defined by dlib and by detail/fast_encoder.hpp and detail/ssd_detector.hpp, which the compiled
+// runtime (src/) includes. A translation unit that uses them includes those headers itself.
+namespace dlib {
+class shape_predictor;
+}
+namespace faceapp::detail {
+class fast_encoder;
+namespace ssd {
+struct weights;
+class engine;
+}  // namespace ssd
+}  // namespace faceapp::detail
 
 namespace faceapp {
+
+// The member functions below that touch dlib or the engines are compiled once, in the runtime library
+// (src/models.cpp), not in every file that includes this header.
 
 /// dlib's shape predictor: 5 or 68 landmarks per face. Shared between threads (dlib only reads it).
 class landmark_model {
  public:
-  static result<landmark_model> load(const std::filesystem::path& file) {
-    try {
-      auto sp = std::make_shared<dlib::shape_predictor>();
-      dlib::deserialize(file.string()) >> *sp;
-      if (sp->num_parts() != 5 && sp->num_parts() != 68) {
-        return fail("models", file.string(),
-                    "a shape predictor with " + std::to_string(sp->num_parts()) + " parts; expected 5 or 68");
-      }
-      return landmark_model(std::move(sp), file);
-    } catch (const std::exception& e) {
-      return fail("models", file.string(), std::string("cannot load the landmark model: ") + e.what());
-    }
-  }
+  /// Loads a shape predictor file; an error naming the file if it is missing, corrupt or not 5 or 68 points.
+  static result<landmark_model> load(const std::filesystem::path& file);
 
-  [[nodiscard]] std::size_t points() const noexcept { return predictor_->num_parts(); }
+  [[nodiscard]] std::size_t points() const noexcept { return points_; }
   [[nodiscard]] const dlib::shape_predictor& predictor() const noexcept { return *predictor_; }
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
-  landmark_model(std::shared_ptr<const dlib::shape_predictor> sp, std::filesystem::path file)
-      : predictor_(std::move(sp)), file_(std::move(file)) {}
+  landmark_model(std::shared_ptr<const dlib::shape_predictor> sp, std::size_t points, std::filesystem::path file)
+      : predictor_(std::move(sp)), points_(points), file_(std::move(file)) {}
   std::shared_ptr<const dlib::shape_predictor> predictor_;
+  std::size_t points_ = 0;
   std::filesystem::path file_;
 };
 
-/// dlib's 128-D ResNet face encoder. The loaded network is a prototype; each thread encodes with its own
-/// engine (detail::fast_encoder: the same function as dlib's forward pass, faster), which shares the weights.
+/// dlib's 128-D ResNet face encoder. The weights are read once and shared; each thread encodes with its own
+/// engine (detail::fast_encoder: the same function as dlib's forward pass, faster).
 class encoder_model {
  public:
-  static result<encoder_model> load(const std::filesystem::path& file) {
-    try {
-      auto net = std::make_shared<models::encoder_net>();
-      dlib::deserialize(file.string()) >> *net;
-      auto engine = std::make_shared<const detail::fast_encoder>(*net);
-      return encoder_model(std::move(net), std::move(engine), file);
-    } catch (const std::exception& e) {
-      return fail("models", file.string(), std::string("cannot load the face encoder: ") + e.what());
-    }
-  }
+  /// Loads dlib_face_recognition_resnet_model_v1.dat (or a file of the same network); an error naming the file.
+  static result<encoder_model> load(const std::filesystem::path& file);
 
   /// The calling thread's encoder engine, made on first use (it shares the weights, owns its scratch memory).
-  [[nodiscard]] detail::fast_encoder& for_this_thread() const {
-    struct entry {
-      std::weak_ptr<const detail::fast_encoder> prototype;
-      std::unique_ptr<detail::fast_encoder> copy;
-    };
-    thread_local std::vector<entry> copies;
-    for (auto& e : copies) {
-      if (!e.prototype.owner_before(engine_) && !engine_.owner_before(e.prototype)) return *e.copy;
-    }
-    std::erase_if(copies, [](const entry& e) { return e.prototype.expired(); });
-    copies.push_back({engine_, std::make_unique<detail::fast_encoder>(*engine_)});
-    return *copies.back().copy;
-  }
-  [[nodiscard]] const models::encoder_net& prototype() const noexcept { return *prototype_; }
+  [[nodiscard]] detail::fast_encoder& for_this_thread() const;
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
-  encoder_model(std::shared_ptr<const models::encoder_net> net, std::shared_ptr<const detail::fast_encoder> engine,
-                std::filesystem::path file)
-      : prototype_(std::move(net)), engine_(std::move(engine)), file_(std::move(file)) {}
-  std::shared_ptr<const models::encoder_net> prototype_;
+  encoder_model(std::shared_ptr<const detail::fast_encoder> engine, std::filesystem::path file)
+      : engine_(std::move(engine)), file_(std::move(file)) {}
   std::shared_ptr<const detail::fast_encoder> engine_;
   std::filesystem::path file_;
 };
@@ -96,28 +73,10 @@ class encoder_model {
 /// once and shared; each thread detects with its own engine.
 class cnn_detector_model {
  public:
-  static result<cnn_detector_model> load(const std::filesystem::path& file) {
-    try {
-      return cnn_detector_model(detail::ssd::fold(detail::ssd::read_weight_file(file)), file);
-    } catch (const std::exception& e) {
-      return fail("models", file.string(), std::string("cannot load the cnn face detector: ") + e.what());
-    }
-  }
+  static result<cnn_detector_model> load(const std::filesystem::path& file);
 
   /// The calling thread's engine for this model, made on first use.
-  [[nodiscard]] detail::ssd::engine& for_this_thread() const {
-    struct entry {
-      std::weak_ptr<const detail::ssd::weights> weights;
-      std::unique_ptr<detail::ssd::engine> engine;
-    };
-    thread_local std::vector<entry> engines;
-    for (auto& e : engines) {
-      if (!e.weights.owner_before(weights_) && !weights_.owner_before(e.weights)) return *e.engine;
-    }
-    std::erase_if(engines, [](const entry& e) { return e.weights.expired(); });
-    engines.push_back({weights_, std::make_unique<detail::ssd::engine>(weights_)});
-    return *engines.back().engine;
-  }
+  [[nodiscard]] detail::ssd::engine& for_this_thread() const;
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
@@ -165,12 +124,6 @@ inline const result<encoder_model>& default_encoder_model() {
   static const result<encoder_model> model = models::find_model_file(models::encoder_file).and_then(
       [](const std::filesystem::path& p) { return encoder_model::load(p); });
   return model;
-}
-
-/// The calling thread's HOG frontal face detector (built from data compiled into dlib; no file needed).
-inline dlib::frontal_face_detector& thread_face_detector() {
-  thread_local dlib::frontal_face_detector detector = dlib::get_frontal_face_detector();
-  return detector;
 }
 
 }  // namespace faceapp

@@ -3,9 +3,13 @@
 // This is the ResNet of dlib's dnn_face_recognition_ex.cpp ("dlib_face_recognition_resnet_model_v1.dat"),
 // spelled out once for the whole project: the model loader, the weight converter in tools/ and the
 // benches all name it from here. Changing a single layer makes official model files fail to load.
+// Including it instantiates dlib's DNN templates (seconds of compile time): only the compiled runtime and the
+// tests and tools that run dlib's own network include it; the public headers do not.
 #pragma once
 
 #include <dlib/dnn.h>
+
+#include "faceapp/models/model_files.hpp"
 
 namespace faceapp::models {
 
@@ -40,10 +44,5 @@ using encoder_net = dlib::loss_metric<dlib::fc_no_bias<
              net_detail::alevel3<net_detail::alevel4<dlib::max_pool<
                  3, 3, 2, 2,
                  dlib::relu<dlib::affine<dlib::con<32, 7, 7, 2, 2, dlib::input_rgb_image_sized<150>>>>>>>>>>>>>;
-
-/// File names of the models, as dlib.net publishes them.
-inline constexpr const char* encoder_file = "dlib_face_recognition_resnet_model_v1.dat";
-inline constexpr const char* landmarks5_file = "shape_predictor_5_face_landmarks.dat";
-inline constexpr const char* landmarks68_file = "shape_predictor_68_face_landmarks.dat";
 
 }  // namespace faceapp::models

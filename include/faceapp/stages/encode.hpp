@@ -6,10 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include <dlib/dnn.h>
-#include <dlib/image_processing.h>
-#include <dlib/opencv/cv_image.h>
-
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
 #include "faceapp/faces.hpp"
@@ -23,32 +19,9 @@ namespace detail {
 
 /// Encodes the faces of one image, as dlib's Python binding (and so face_recognition) does: chips of 150x150
 /// with padding 0.25 around the landmarks; with jitters > 1 each chip is jittered that many times and the
-/// encodings are averaged (dlib::rand with its fixed default seed, so the result is reproducible).
-inline std::vector<encoding> encode_faces(const faces& found, const encoder_model& model, int jitters) {
-  std::vector<encoding> out;
-  if (found.empty()) return out;
-  std::vector<dlib::chip_details> chip_locations;
-  chip_locations.reserve(found.size());
-  for (const auto& f : found.items) chip_locations.push_back(dlib::get_face_chip_details(to_shape(f), 150, 0.25));
-  dlib::array<dlib::matrix<dlib::rgb_pixel>> chips;
-  dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), chip_locations, chips);
-
-  auto& engine = model.for_this_thread();
-  if (jitters <= 1) return engine.encode(chips);
-  for (const auto& chip : chips) {
-    dlib::rand rnd;
-    std::vector<dlib::matrix<dlib::rgb_pixel>> crops;
-    crops.reserve(static_cast<std::size_t>(jitters));
-    for (int j = 0; j < jitters; ++j) crops.push_back(dlib::jitter_image(chip, rnd));
-    encoding mean;  // dlib::mean(mat(ds)): a float sum in order, then one division
-    for (const auto& e : engine.encode(crops)) {
-      for (std::size_t i = 0; i < encoding_size; ++i) mean[i] += e[i];
-    }
-    for (auto& v : mean) v /= static_cast<float>(jitters);
-    out.push_back(mean);
-  }
-  return out;
-}
+/// encodings are averaged (dlib::rand with its fixed default seed, so the result is reproducible). Compiled once,
+/// in the runtime library (src/encode.cpp).
+std::vector<encoding> encode_faces(const faces& found, const encoder_model& model, int jitters);
 
 }  // namespace detail
 

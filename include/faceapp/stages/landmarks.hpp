@@ -3,9 +3,6 @@
 
 #include <utility>
 
-#include <dlib/image_processing.h>
-#include <dlib/opencv/cv_image.h>
-
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
 #include "faceapp/faces.hpp"
@@ -15,28 +12,9 @@
 namespace faceapp {
 
 namespace detail {
-
-inline void add_landmarks(faces& found, const landmark_model& model) {
-  const dlib::cv_image<dlib::rgb_pixel> view(found.image.pixels);
-  for (auto& f : found.items) {
-    const auto shape = model.predictor()(view, to_rectangle(f.box_in_image));
-    f.landmarks_in_image.clear();
-    f.landmarks.clear();
-    for (unsigned long i = 0; i < shape.num_parts(); ++i) {
-      const point p{static_cast<float>(shape.part(i).x()), static_cast<float>(shape.part(i).y())};
-      f.landmarks_in_image.push_back(p);
-      f.landmarks.push_back(found.image.to_original(p));
-    }
-  }
-}
-
-inline dlib::full_object_detection to_shape(const face& f) {
-  std::vector<dlib::point> parts;
-  parts.reserve(f.landmarks_in_image.size());
-  for (const auto& p : f.landmarks_in_image) parts.emplace_back(static_cast<long>(p.x), static_cast<long>(p.y));
-  return dlib::full_object_detection(to_rectangle(f.box_in_image), parts);
-}
-
+/// Runs the landmark model on every face of `found`, replacing their landmarks. Compiled once, in the runtime
+/// library (src/detect.cpp).
+void add_landmarks(faces& found, const landmark_model& model);
 }  // namespace detail
 
 /// `landmarks`: faces -> the same faces with landmark points, 5 or 68 per face, whichever model was found

@@ -14,9 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
+#include <opencv2/core/mat.hpp>
 
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
@@ -24,6 +22,13 @@
 #include "faceapp/image.hpp"
 
 namespace faceapp {
+
+namespace detail {
+/// OpenCV's decoder on bytes already checked by `read`: 8-bit RGB (gray expanded, alpha dropped, EXIF orientation
+/// applied), or an empty matrix when the decoder rejects the data. Compiled once, in the runtime library
+/// (src/image.cpp), so that OpenCV's imgcodecs and imgproc headers stay out of the files that include this one.
+cv::Mat decode_rgb(std::span<const std::uint8_t> bytes);
+}  // namespace detail
 
 /// Where an image comes from: a file, or bytes already in memory (an upload) with a name for messages.
 /// Converts implicitly from paths and strings, so `pipeline("photo.jpg")` works.
@@ -169,14 +174,11 @@ struct read_stage : stage_base<read_stage> {
     if (!header->complete) {
       return fail(name, where, "truncated JPEG: the data ends before the end-of-image marker", errc::corrupt);
     }
-    // IMREAD_COLOR: 8-bit, 3 channels (gray expanded, alpha dropped), EXIF orientation applied.
-    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
-    cv::Mat bgr = cv::imdecode(encoded, cv::IMREAD_COLOR);
-    if (bgr.empty()) {
+    image img;
+    img.pixels = detail::decode_rgb(bytes);
+    if (img.pixels.empty()) {
       return fail(name, where, std::string("the ") + format + " decoder rejected the data (corrupt)", errc::corrupt);
     }
-    image img;
-    cv::cvtColor(bgr, img.pixels, cv::COLOR_BGR2RGB);
     img.source = where;
     img.original_width = img.pixels.cols;
     img.original_height = img.pixels.rows;

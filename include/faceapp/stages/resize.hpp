@@ -2,10 +2,7 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <string>
-
-#include <opencv2/imgproc.hpp>
 
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
@@ -14,17 +11,10 @@
 namespace faceapp {
 
 namespace detail {
-inline image resized(const image& in, double fx, double fy) {
-  image out = in;
-  const int w = std::max(1, static_cast<int>(std::lround(in.width() * fx)));
-  const int h = std::max(1, static_cast<int>(std::lround(in.height() * fy)));
-  // INTER_AREA averages the pixels a target pixel covers: no aliasing when shrinking, as the original app did.
-  cv::resize(in.pixels, out.pixels, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-  // Track the exact factor per axis (rounding makes it differ from s), so boxes map back precisely.
-  out.scale_x = in.scale_x * w / in.width();
-  out.scale_y = in.scale_y * h / in.height();
-  return out;
-}
+/// `in` scaled by (fx, fy) with INTER_AREA (it averages the pixels a target pixel covers: no aliasing when
+/// shrinking), its scale factors updated so that boxes map back exactly. Compiled once, in the runtime library
+/// (src/image.cpp).
+image resized(const image& in, double fx, double fy);
 }  // namespace detail
 
 /// `resize(s)`: image -> image scaled by s (0 < s <= 4) with INTER_AREA. Boxes found later are still reported

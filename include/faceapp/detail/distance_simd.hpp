@@ -1,0 +1,87 @@
+// faceapp: the AVX2 and AVX-512 kernels of detail/distance_kernels.hpp. Compiled in the runtime library
+// (src/distance.cpp), which hands them out through detail::squared_distances_kernel; included by the tests and
+// benches that look at them directly.
+#pragma once
+
+#include <cstddef>
+
+#include "faceapp/core/encoding.hpp"
+#include "faceapp/detail/cpu_features.hpp"
+#include "faceapp/detail/distance_kernels.hpp"
+
+#if FACEAPP_X86_SIMD
+#include <immintrin.h>
+#endif
+
+namespace faceapp::detail {
+
+#if FACEAPP_X86_SIMD
+
+/// AVX2 + FMA: an encoding is 16 ymm registers; two accumulators halve the FMA dependency chain.
+__attribute__((target("avx2,fma"))) inline void squared_distances_avx2(const float* __restrict base, std::size_t n,
+                                                                      const float* __restrict query,
+                                                                      float* __restrict out) noexcept {
+  __m256 q[16];
+  for (int j = 0; j < 16; ++j) q[j] = _mm256_loadu_ps(query + 8 * j);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* p = base + i * encoding_size;
+    __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(p), q[0]);
+    __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(p + 8), q[1]);
+    __m256 acc0 = _mm256_mul_ps(d0, d0);
+    __m256 acc1 = _mm256_mul_ps(d1, d1);
+    for (int j = 2; j < 16; j += 2) {
+      d0 = _mm256_sub_ps(_mm256_loadu_ps(p + 8 * j), q[j]);
+      d1 = _mm256_sub_ps(_mm256_loadu_ps(p + 8 * j + 8), q[j + 1]);
+      acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+      acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+    }
+    const __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    out[i] = _mm_cvtss_f32(s);
+  }
+}
+
+/// Sum of the 16 lanes. GCC 12's unmasked shuffle/extract intrinsics (and so _mm512_reduce_add_ps) trip
+/// -Wuninitialized on their "undefined" source operand; the masked forms with an all-ones mask do not.
+__attribute__((target("avx512f"))) inline float horizontal_sum_avx512(__m512 v) noexcept {
+  constexpr __mmask16 all = 0xFFFF;
+  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, all, v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+  __m128 s = _mm512_mask_extractf32x4_ps(_mm_setzero_ps(), 0xF, v, 0);
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/// AVX-512, one encoding: 8 zmm registers, two accumulators.
+__attribute__((target("avx512f"))) inline float squared_distance_avx512(const float* __restrict p,
+                                                                       const __m512* __restrict q) noexcept {
+  __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(p), q[0]);
+  __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(p + 16), q[1]);
+  __m512 acc0 = _mm512_mul_ps(d0, d0);
+  __m512 acc1 = _mm512_mul_ps(d1, d1);
+  for (int j = 2; j < 8; j += 2) {
+    d0 = _mm512_sub_ps(_mm512_loadu_ps(p + 16 * j), q[j]);
+    d1 = _mm512_sub_ps(_mm512_loadu_ps(p + 16 * j + 16), q[j + 1]);
+    acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+    acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+  }
+  return horizontal_sum_avx512(_mm512_add_ps(acc0, acc1));
+}
+
+/// AVX-512: one encoding per step. The out-of-order core overlaps the horizontal sum with the next loads on
+/// its own; unrolling by hand measured slower (the extra live registers made GCC spill the query).
+__attribute__((target("avx512f"))) inline void squared_distances_avx512(const float* __restrict base,
+                                                                       std::size_t n,
+                                                                       const float* __restrict query,
+                                                                       float* __restrict out) noexcept {
+  __m512 q[8];
+  for (int j = 0; j < 8; ++j) q[j] = _mm512_loadu_ps(query + 16 * j);
+  for (std::size_t i = 0; i < n; ++i) out[i] = squared_distance_avx512(base + i * encoding_size, q);
+}
+
+#endif  // FACEAPP_X86_SIMD
+
+}  // namespace faceapp::detail

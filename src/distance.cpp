@@ -1,0 +1,17 @@
+// faceapp runtime: the distance kernels' SIMD variants, picked by what the CPU runs.
+#include "faceapp/detail/cpu_features.hpp"
+#include "faceapp/detail/distance_kernels.hpp"
+#include "faceapp/detail/distance_simd.hpp"
+
+namespace faceapp::detail {
+
+squared_distances_fn squared_distances_kernel(simd_level level) noexcept {
+#if FACEAPP_X86_SIMD
+  if (level == simd_level::avx512) return &squared_distances_avx512;
+  if (level == simd_level::avx2) return &squared_distances_avx2;
+#endif
+  (void)level;
+  return &squared_distances_portable;
+}
+
+}  // namespace faceapp::detail
