@@ -317,7 +317,9 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
       pipeline, inputs,
       [&](std::size_t, auto r) {
         if (r && sink != nullptr) {
-          if (auto recorded = faceapp::record(*sink)(*r); !recorded) r = faceapp::unexpected(recorded.error());
+          if (auto recorded = faceapp::record(std::ref(*sink))(*r); !recorded) {
+            r = faceapp::unexpected(recorded.error());
+          }
         }
         bar.hide();  // print may warn on stderr too
         if (r) {
@@ -515,7 +517,8 @@ int run_compare(const compare_options& opt, const common_options& common) {
   }
   if (sink) {
     // Both images go into the record; the second one's faces with their distance to the first one's largest.
-    auto recorded = faceapp::record(*sink)(a).and_then([&](const auto&) { return faceapp::record(*sink)(compared); });
+    const auto rec = faceapp::record(std::ref(*sink));
+    auto recorded = rec(a).and_then([&](const auto&) { return rec(compared); });
     if (!recorded) {
       report(recorded.error().what());
       return exit_error;

@@ -127,7 +127,7 @@ class app {
   recognition recognize(upload u, float tolerance) {
     recognition r{analyse(std::move(u)).get(), tolerance};
     const auto known = face_store::gallery_of(store_.snapshot());
-    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(records_))(r.photo.faces);
+    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(std::ref(records_)))(r.photo.faces);
     if (!done) throw http_error(500, done.error().what());
     r.photo.faces = *std::move(done);
     return r;
@@ -158,7 +158,7 @@ class app {
       face.name.clear();
       row.items.push_back(std::move(face));
     }
-    if (auto done = faceapp::record(records_)(row); !done) throw http_error(500, done.error().what());
+    if (auto done = faceapp::record(std::ref(records_))(row); !done) throw http_error(500, done.error().what());
     return c;
   }
 

@@ -65,13 +65,13 @@ TEST_CASE("record writes the header once and one row per face") {
   {
     faceapp::csv_sink csv{path};
     REQUIRE(csv.ok());
-    const auto rec = faceapp::record(csv);
+    const auto rec = faceapp::record(std::ref(csv));
     CHECK(rec(sample("a.jpg", 2)).has_value());
     CHECK(rec(sample("no_face.png", 0)).has_value());
   }
   {
     faceapp::csv_sink again{path};  // reopening appends, without a second header
-    CHECK(faceapp::record(again)(sample("=evil(),\"name\".jpg", 1)).has_value());
+    CHECK(faceapp::record(std::ref(again))(sample("=evil(),\"name\".jpg", 1)).has_value());
   }
   const auto lines = lines_of(path);
   REQUIRE(lines.size() == 5);
@@ -87,7 +87,7 @@ TEST_CASE("8 threads x 500 records into one csv_sink give exactly 4000 well-form
   const auto path = tmp.dir / "results.csv";
   {
     faceapp::csv_sink csv{path, {.sync = false}};
-    const auto rec = faceapp::record(csv);
+    const auto rec = faceapp::record(std::ref(csv));
     std::vector<std::jthread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {
@@ -117,7 +117,7 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     const auto before = contents(path);
     faceapp::csv_sink csv{path};
     CHECK_FALSE(csv.ok());
-    const auto r = faceapp::record(csv)(sample("a.jpg", 1));
+    const auto r = faceapp::record(std::ref(csv))(sample("a.jpg", 1));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().stage == "record");
     CHECK(r.error().input == "a.jpg");
@@ -138,14 +138,14 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     std::ofstream{path};
     faceapp::csv_sink csv{path};
     CHECK(csv.ok());
-    CHECK(faceapp::record(csv)(sample("a.jpg", 1)).has_value());
+    CHECK(faceapp::record(std::ref(csv))(sample("a.jpg", 1)).has_value());
     CHECK(lines_of(path).size() == 2);
   }
   SUBCASE("a path in a missing folder, or a folder, cannot be opened") {
     for (const auto& path : {tmp.dir / "missing" / "r.csv", tmp.dir}) {
       faceapp::csv_sink csv{path};
       CHECK_FALSE(csv.ok());
-      const auto r = faceapp::record(csv)(sample("a.jpg", 1));
+      const auto r = faceapp::record(std::ref(csv))(sample("a.jpg", 1));
       REQUIRE_FALSE(r.has_value());
       CHECK(r.error().message.find(path.string()) != std::string::npos);
     }
@@ -154,12 +154,12 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     const auto path = tmp.dir / "torn.csv";
     {
       faceapp::csv_sink csv{path};
-      CHECK(faceapp::record(csv)(sample("a.jpg", 1)).has_value());
+      CHECK(faceapp::record(std::ref(csv))(sample("a.jpg", 1)).has_value());
     }
     std::ofstream(path, std::ios::app) << "2026-01-01T00:00:00.000Z,b.jp";  // a write cut short
     {
       faceapp::csv_sink csv{path};
-      CHECK(faceapp::record(csv)(sample("c.jpg", 1)).has_value());
+      CHECK(faceapp::record(std::ref(csv))(sample("c.jpg", 1)).has_value());
     }
     const auto lines = lines_of(path);
     REQUIRE(lines.size() == 4);
