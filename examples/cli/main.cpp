@@ -313,7 +313,7 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
     report(message);
     all_ok = false;
   });
-  faceapp::run_ordered(
+  const auto started = faceapp::run_ordered(
       pipeline, inputs,
       [&](std::size_t, auto r) {
         if (r && sink != nullptr) {
@@ -334,6 +334,10 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
       faceapp::batch_options{.threads = jobs});
   bar.hide();
   std::fflush(stdout);
+  if (!started) {
+    report(started.error().what());
+    return false;
+  }
   return all_ok;
 }
 
