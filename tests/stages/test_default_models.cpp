@@ -39,6 +39,7 @@ void point_models_at(const std::filesystem::path& dir) { ::setenv("FACEAPP_MODEL
 }  // namespace
 
 TEST_CASE("default_landmark_model: a model that fails to load is retried, from another folder") {
+  const auto real = real_model_dir();  // before any case changes $FACEAPP_MODEL_DIR
   const scratch_dir broken("default_models_broken");
   const scratch_dir empty("default_models_empty_lm");
   ::setenv("XDG_CACHE_HOME", empty.dir.c_str(), 1);
@@ -51,7 +52,7 @@ TEST_CASE("default_landmark_model: a model that fails to load is retried, from a
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().input.find(faceapp::models::landmarks5_file) != std::string::npos);
 
-  point_models_at(real_model_dir());
+  point_models_at(real);
   const auto good = faceapp::default_landmark_model();
   REQUIRE(good.has_value());
   CHECK((good->points() == 5 || good->points() == 68));
