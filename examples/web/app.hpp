@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -130,7 +131,8 @@ class app {
   recognition recognize(upload u, float tolerance) {
     recognition r{analyse(std::move(u)).get(), tolerance};
     const auto known = face_store::gallery_of(store_.snapshot());
-    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(records_))(r.photo.faces);
+    const auto score = faceapp::distance_to(known, tolerance) | faceapp::record(std::ref(records_));
+    auto done = score(std::move(r.photo.faces));
     if (!done) throw record_error(done.error());
     r.photo.faces = *std::move(done);
     return r;
@@ -161,7 +163,7 @@ class app {
       face.name.clear();
       row.items.push_back(std::move(face));
     }
-    if (auto done = faceapp::record(records_)(row); !done) throw record_error(done.error());
+    if (auto done = faceapp::record(std::ref(records_))(std::move(row)); !done) throw record_error(done.error());
     return c;
   }
 

@@ -5,9 +5,10 @@
 // is done in blocks: a SIMD kernel writes the squared distances of one block into a small buffer that stays in
 // L1, and nearest / top-k then look at that buffer, so they stream memory as fast as the plain scan does.
 //
-// The SIMD kernels are compiled for AVX-512 and AVX2+FMA with function attributes and picked once at run time
-// from what the CPU supports (detail/cpu_features.hpp), so a binary built for baseline x86-64 still uses
-// AVX-512 where it exists and runs where it does not. Other targets get the portable kernel, which compilers vectorize on their own.
+// The SIMD kernels are compiled for AVX-512 and AVX2+FMA with function attributes and picked once at run time from
+// what the CPU supports (detail/cpu_features.hpp), so a binary built for baseline x86-64 still uses AVX-512 where
+// it exists and runs where it does not. Other targets get the portable kernel, which compilers vectorize on their
+// own.
 #pragma once
 
 #include <algorithm>

@@ -5,9 +5,12 @@
 // thread that uses it, never locked.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +54,31 @@ class landmark_model {
   std::filesystem::path file_;
 };
 
+/// One thread's encoder: the forward pass of the face encoder on 150 x 150 chips, with its own scratch memory
+/// (the weights are shared). Not thread-safe; encoder_model::for_this_thread() gives each thread its own.
+class encoder_engine {
+ public:
+  /// Chip side the network expects.
+  static constexpr int chip_size = detail::fast_encoder::chip_size;
+
+  /// Encodes chips (as dlib::extract_image_chips cuts them) in order; throws std::invalid_argument on a chip of
+  /// another size.
+  [[nodiscard]] std::vector<encoding> encode(const dlib::array<dlib::matrix<dlib::rgb_pixel>>& chips) {
+    return engine_.encode(chips);
+  }
+  [[nodiscard]] std::vector<encoding> encode(const std::vector<dlib::matrix<dlib::rgb_pixel>>& chips) {
+    return engine_.encode(chips);
+  }
+  [[nodiscard]] encoding encode(const dlib::matrix<dlib::rgb_pixel>& chip) { return engine_.encode(chip); }
+  /// The matrix-product kernel it runs: "avx512", "avx2" or "blas".
+  [[nodiscard]] const char* kernel_name() const noexcept { return engine_.kernel_name(); }
+
+ private:
+  friend class encoder_model;
+  explicit encoder_engine(const detail::fast_encoder& prototype) : engine_(prototype) {}
+  detail::fast_encoder engine_;
+};
+
 /// dlib's 128-D ResNet face encoder. The loaded network is a prototype; each thread encodes with its own
 /// engine (detail::fast_encoder: the same function as dlib's forward pass, faster), which shares the weights.
 class encoder_model {
@@ -67,17 +95,17 @@ class encoder_model {
   }
 
   /// The calling thread's encoder engine, made on first use (it shares the weights, owns its scratch memory).
-  [[nodiscard]] detail::fast_encoder& for_this_thread() const {
+  [[nodiscard]] encoder_engine& for_this_thread() const {
     struct entry {
       std::weak_ptr<const detail::fast_encoder> prototype;
-      std::unique_ptr<detail::fast_encoder> copy;
+      std::unique_ptr<encoder_engine> copy;
     };
     thread_local std::vector<entry> copies;
     for (auto& e : copies) {
       if (!e.prototype.owner_before(engine_) && !engine_.owner_before(e.prototype)) return *e.copy;
     }
     std::erase_if(copies, [](const entry& e) { return e.prototype.expired(); });
-    copies.push_back({engine_, std::make_unique<detail::fast_encoder>(*engine_)});
+    copies.push_back({engine_, std::unique_ptr<encoder_engine>(new encoder_engine(*engine_))});
     return *copies.back().copy;
   }
   [[nodiscard]] const models::encoder_net& prototype() const noexcept { return *prototype_; }
@@ -127,13 +155,6 @@ class cnn_detector_model {
   std::filesystem::path file_;
 };
 
-/// The default cnn face detector, found on the search path and loaded once, on first use.
-inline const result<cnn_detector_model>& default_cnn_detector_model() {
-  static const result<cnn_detector_model> model = models::find_model_file(models::cnn_detector_file).and_then(
-      [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
-  return model;
-}
-
 /// The models encode needs.
 struct model_set {
   landmark_model landmarks;
@@ -153,18 +174,76 @@ inline result<model_set> load_models(const std::filesystem::path& dir = {}) {
   return model_set{*std::move(lm), *std::move(enc)};
 }
 
-/// The default landmark model, found on the search path and loaded once, on first use.
-inline const result<landmark_model>& default_landmark_model() {
-  static const result<landmark_model> model = models::find_landmark_model().and_then(
-      [](const std::filesystem::path& p) { return landmark_model::load(p); });
-  return model;
+namespace detail {
+
+/// A model loaded on first use and kept for the life of the process once loaded. A failed load (the file not
+/// there yet, or unreadable) is not remembered: the next call tries again. Thread-safe; after the first
+/// success a call is one atomic load.
+template <class Model>
+class default_model_slot {
+ public:
+  template <class Load>
+  result<const Model*> get(Load&& load) {
+    if (const Model* m = loaded_.load(std::memory_order_acquire)) return m;
+    const std::lock_guard lock(mutex_);
+    if (const Model* m = loaded_.load(std::memory_order_relaxed)) return m;
+    result<Model> r = std::forward<Load>(load)();
+    if (!r) return unexpected(std::move(r).error());
+    model_.emplace(*std::move(r));
+    loaded_.store(&*model_, std::memory_order_release);
+    return &*model_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::optional<Model> model_;
+  std::atomic<const Model*> loaded_{nullptr};
+};
+
+inline result<const landmark_model*> default_landmark_model_ptr() {
+  static default_model_slot<landmark_model> slot;
+  return slot.get([] {
+    return models::find_landmark_model().and_then(
+        [](const std::filesystem::path& p) { return landmark_model::load(p); });
+  });
 }
 
-/// The default encoder, found on the search path and loaded once, on first use.
-inline const result<encoder_model>& default_encoder_model() {
-  static const result<encoder_model> model = models::find_model_file(models::encoder_file).and_then(
-      [](const std::filesystem::path& p) { return encoder_model::load(p); });
-  return model;
+inline result<const encoder_model*> default_encoder_model_ptr() {
+  static default_model_slot<encoder_model> slot;
+  return slot.get([] {
+    return models::find_model_file(models::encoder_file).and_then(
+        [](const std::filesystem::path& p) { return encoder_model::load(p); });
+  });
+}
+
+inline result<const cnn_detector_model*> default_cnn_detector_model_ptr() {
+  static default_model_slot<cnn_detector_model> slot;
+  return slot.get([] {
+    return models::find_model_file(models::cnn_detector_file).and_then(
+        [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
+  });
+}
+
+template <class Model>
+result<Model> copy_of(const result<const Model*>& m) {
+  if (!m) return unexpected(m.error());
+  return **m;
+}
+
+}  // namespace detail
+
+/// The default landmark model, found on the search path and loaded on first use. A handle (cheap to copy). After
+/// a failure (no model found yet) the next call looks again; once loaded it stays loaded.
+inline result<landmark_model> default_landmark_model() { return detail::copy_of(detail::default_landmark_model_ptr()); }
+
+/// The default encoder, found on the search path and loaded on first use; retried after a failure, like
+/// default_landmark_model().
+inline result<encoder_model> default_encoder_model() { return detail::copy_of(detail::default_encoder_model_ptr()); }
+
+/// The default cnn face detector, found on the search path and loaded on first use; retried after a failure,
+/// like default_landmark_model().
+inline result<cnn_detector_model> default_cnn_detector_model() {
+  return detail::copy_of(detail::default_cnn_detector_model_ptr());
 }
 
 /// The calling thread's HOG frontal face detector (built from data compiled into dlib; no file needed).
@@ -183,17 +262,9 @@ struct default_models_t {
 };
 
 namespace detail {
-inline result<const landmark_model*> landmarks_of(const default_models_t&) {
-  const auto& m = default_landmark_model();
-  if (!m) return unexpected(m.error());
-  return &*m;
-}
+inline result<const landmark_model*> landmarks_of(const default_models_t&) { return default_landmark_model_ptr(); }
 inline result<const landmark_model*> landmarks_of(const model_set& m) { return &m.landmarks; }
-inline result<const encoder_model*> encoder_of(const default_models_t&) {
-  const auto& m = default_encoder_model();
-  if (!m) return unexpected(m.error());
-  return &*m;
-}
+inline result<const encoder_model*> encoder_of(const default_models_t&) { return default_encoder_model_ptr(); }
 inline result<const encoder_model*> encoder_of(const model_set& m) { return &m.encoder; }
 }  // namespace detail
 
