@@ -105,3 +105,29 @@ TEST_CASE("default_encoder_model: a missing model is looked for again, a loaded 
   REQUIRE(again.has_value());
   CHECK(&again->prototype() == &found->prototype());
 }
+
+TEST_CASE("default_cnn_detector_model: a missing model is looked for again, a loaded one is kept") {
+  const auto real = real_model_dir();
+  REQUIRE(std::filesystem::is_regular_file(real / faceapp::models::cnn_detector_file));
+  const scratch_dir empty("default_models_empty_cnn");
+  ::setenv("XDG_CACHE_HOME", empty.dir.c_str(), 1);
+  const auto photo = data_file("faces/obama_1.jpg");
+
+  point_models_at(empty.dir);
+  const auto missing = faceapp::default_cnn_detector_model();
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().code == faceapp::errc::not_found);
+  const auto failed = (faceapp::read | faceapp::detect(faceapp::cnn))(photo);
+  REQUIRE_FALSE(failed.has_value());
+  CHECK(failed.error().stage == "detect");
+
+  point_models_at(real);
+  const auto found = (faceapp::read | faceapp::detect(faceapp::cnn))(photo);
+  REQUIRE(found.has_value());
+  CHECK(found->size() == 1);  // faces/manifest.csv: one face
+
+  point_models_at(empty.dir);
+  const auto again = faceapp::default_cnn_detector_model();
+  REQUIRE(again.has_value());
+  CHECK(again->file() == real / faceapp::models::cnn_detector_file);
+}
