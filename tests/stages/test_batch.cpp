@@ -147,9 +147,18 @@ int run_with_one_thread_to_spare(const std::vector<std::string>& inputs) {
   return 0;
 }
 
+// ThreadSanitizer cannot start threads in a child forked from a threaded process (it kills the child, and the
+// parent then waits): this case runs in the other builds.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool under_tsan = true;
+#else
+constexpr bool under_tsan = false;
+#endif
+
 }  // namespace
 
-TEST_CASE("run_ordered: a worker thread that cannot start stops and joins the others and gives the error") {
+TEST_CASE("run_ordered: a worker thread that cannot start stops and joins the others and gives the error" *
+          doctest::skip(under_tsan)) {
   const std::vector<std::string> inputs{data_file("faces/obama_1.jpg").string(),
                                         data_file("faces/biden_1.jpg").string()};
   std::fflush(nullptr);
