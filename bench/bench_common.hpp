@@ -1,9 +1,12 @@
-// Shared helpers of the benchmark binaries: where the test data is, and the process's peak memory.
+// Shared helpers of the benchmark binaries: where the test data is (the tests' lookup), and the process's peak
+// memory.
 #pragma once
 
 #include <sys/resource.h>
 
 #include <benchmark/benchmark.h>
+
+#include <test_data.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -13,19 +16,9 @@
 
 namespace faceapp::bench {
 
-/// The test data in tests/data, or $FACEAPP_TEST_DATA (the variable the tests read too).
-inline std::filesystem::path data_dir() {
-  if (const char* env = std::getenv("FACEAPP_TEST_DATA"); env != nullptr && *env != '\0') return env;
-  return FACEAPP_BENCH_DATA;
-}
-
-inline std::filesystem::path data_file(const std::filesystem::path& relative) {
-  const auto path = data_dir() / relative;
-  if (!std::filesystem::exists(path)) {
-    throw std::runtime_error("benchmark data missing: " + path.string() + " (set FACEAPP_TEST_DATA)");
-  }
-  return path;
-}
+/// The test data in tests/data, or $FACEAPP_TEST_DATA: the tests' own lookup.
+using faceapp::test::data_dir;
+using faceapp::test::data_file;
 
 /// Peak resident memory of this process so far, in MB (the kernel's high-water mark).
 inline double peak_rss_mb() {

@@ -11,6 +11,7 @@
 
 #include "faceapp/detail/detect_impl.hpp"
 #include "faceapp/detail/fast_encoder.hpp"
+#include "faceapp/models/encoder_engine.hpp"
 #include "faceapp/models/models.hpp"
 #include "faceapp/models/network.hpp"
 #include "faceapp/stages/encode.hpp"
@@ -29,17 +30,17 @@ result<encoder_model> encoder_model::load(const std::filesystem::path& file) {
   }
 }
 
-detail::fast_encoder& encoder_model::for_this_thread() const {
+encoder_engine& encoder_model::for_this_thread() const {
   struct entry {
     std::weak_ptr<const detail::fast_encoder> prototype;
-    std::unique_ptr<detail::fast_encoder> copy;
+    std::unique_ptr<encoder_engine> copy;
   };
   thread_local std::vector<entry> copies;
   for (auto& e : copies) {
     if (!e.prototype.owner_before(engine_) && !engine_.owner_before(e.prototype)) return *e.copy;
   }
   std::erase_if(copies, [](const entry& e) { return e.prototype.expired(); });
-  copies.push_back({engine_, std::make_unique<detail::fast_encoder>(*engine_)});
+  copies.push_back({engine_, std::make_unique<encoder_engine>(*engine_)});
   return *copies.back().copy;
 }
 

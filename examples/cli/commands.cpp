@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,7 +141,8 @@ int run_compare(const compare_options& opt, const common_options& common) {
   }
   if (sink) {
     // Both images go into the record; the second one's faces with their distance to the first one's largest.
-    auto recorded = faceapp::record(*sink)(a).and_then([&](const auto&) { return faceapp::record(*sink)(compared); });
+    const auto rec = faceapp::record(std::ref(*sink));
+    auto recorded = rec(a).and_then([&](const auto&) { return rec(compared); });
     if (!recorded) {
       report(recorded.error().what());
       return exit_error;

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,11 +71,13 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
     // Not a stage's error, but reported like one, so that it reads and lists the same way.
     failed(faceapp::stage_error{"list", folder, why, faceapp::errc::failed});
   }, part);
-  faceapp::run_ordered(
+  const auto started = faceapp::run_ordered(
       pipeline, inputs,
       [&](std::size_t, auto r) {
         if (r && sink != nullptr) {
-          if (auto recorded = faceapp::record(*sink)(*r); !recorded) r = faceapp::unexpected(recorded.error());
+          if (auto recorded = faceapp::record(std::ref(*sink))(*r); !recorded) {
+            r = faceapp::unexpected(recorded.error());
+          }
         }
         bar.hide();  // print may warn on stderr too
         if (r) {
@@ -87,6 +90,10 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
       faceapp::batch_options{.threads = jobs});
   bar.hide();
   std::fflush(stdout);
+  if (!started) {
+    report(started.error().what());
+    return false;
+  }
   return all_ok;
 }
 

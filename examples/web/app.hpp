@@ -176,7 +176,8 @@ class app {
       throw http_error(503, e.what());
     }
     const auto known = face_store::gallery_of(store_.snapshot());
-    auto done = (faceapp::distance_to(known, tolerance) | faceapp::record(*records_))(r.photo.faces);
+    const auto score = faceapp::distance_to(known, tolerance) | faceapp::record(std::ref(*records_));
+    auto done = score(std::move(r.photo.faces));
     if (!done) throw record_error(done.error());
     r.photo.faces = *std::move(done);
     return r;
@@ -207,7 +208,7 @@ class app {
       face.name.clear();
       row.items.push_back(std::move(face));
     }
-    if (auto done = faceapp::record(*records_)(row); !done) throw record_error(done.error());
+    if (auto done = faceapp::record(std::ref(*records_))(std::move(row)); !done) throw record_error(done.error());
     return c;
   }
 

@@ -3,15 +3,13 @@
 //   faceapp::csv_sink csv{"results.csv"};
 //   auto ref  = (faceapp::read | faceapp::encode)("known.jpg");
 //   auto pipe = faceapp::read | faceapp::resize(0.5) | faceapp::encode
-//             | faceapp::distance_to(ref.value().at(0)) | faceapp::record(csv);
+//             | faceapp::distance_to(ref.value().at(0)) | faceapp::record(std::ref(csv));
 //   auto r    = pipe("unknown.jpg");
 #pragma once
 
-#define FACEAPP_VERSION_MAJOR 0
-#define FACEAPP_VERSION_MINOR 1
-#define FACEAPP_VERSION_PATCH 0
+#include "faceapp/version.hpp"
 
-#include "faceapp/batch.hpp"
+#include "faceapp/core/batch.hpp"
 #include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"

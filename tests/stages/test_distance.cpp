@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -80,7 +81,7 @@ TEST_CASE("a distance equal to the tolerance is a match; one float below it is n
   SUBCASE("distance_to a gallery: the nearest entry, its name, the same boundary") {
     faceapp::gallery known;
     for (std::size_t i = 1; i < e.size(); ++i) known.add("entry " + std::to_string(i), e[i]);
-    const auto measured = faceapp::distance_to(known)(faces_of({e[0]}));
+    const auto measured = faceapp::distance_to(std::cref(known))(faces_of({e[0]}));
     REQUIRE(measured.has_value());
     std::size_t nearest = 1;
     for (std::size_t i = 1; i < e.size(); ++i) {
@@ -91,7 +92,7 @@ TEST_CASE("a distance equal to the tolerance is a match; one float below it is n
     CHECK(d == doctest::Approx(faceapp::distance(e[0], e[nearest])).epsilon(1e-5));
     CHECK(*faceapp::compare(d)(*measured)->at(0).match);
     CHECK_FALSE(*faceapp::compare(below(d))(*measured)->at(0).match);
-    CHECK(*faceapp::distance_to(known, d)(faces_of({e[0]}))->at(0).match);
-    CHECK_FALSE(*faceapp::distance_to(known, below(d))(faces_of({e[0]}))->at(0).match);
+    CHECK(*faceapp::distance_to(std::cref(known), d)(faces_of({e[0]}))->at(0).match);
+    CHECK_FALSE(*faceapp::distance_to(std::cref(known), below(d))(faces_of({e[0]}))->at(0).match);
   }
 }

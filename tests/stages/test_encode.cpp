@@ -20,7 +20,7 @@ TEST_CASE("the design card's pipeline compiles and runs on real images") {
     faceapp::csv_sink csv{csv_path};
     auto ref = (faceapp::read | faceapp::encode)(data_file("faces/obama_1.jpg"));
     auto pipe = faceapp::read | faceapp::resize(0.5) | faceapp::encode |
-                faceapp::distance_to(ref.value().at(0)) | faceapp::record(csv);
+                faceapp::distance_to(ref.value().at(0)) | faceapp::record(std::ref(csv));
     auto same = pipe(data_file("faces/obama_2.jpg"));
     auto other = pipe(data_file("faces/biden_1.jpg"));
     auto group = pipe(data_file("faces/group_3.jpg"));  // Obama and Biden together, and a child
@@ -171,7 +171,7 @@ TEST_CASE("distance_to a gallery names the nearest known person") {
     REQUIRE(r.has_value());
     known.add(id, r->at(0).encoding);
   }
-  const auto pipe = faceapp::read | faceapp::encode | faceapp::distance_to(known) | faceapp::compare(0.6);
+  const auto pipe = faceapp::read | faceapp::encode | faceapp::distance_to(std::cref(known)) | faceapp::compare(0.6);
   const auto group = pipe(data_file("faces/group_2.jpg"));  // Kit Harington with Rose Leslie
   REQUIRE(group.has_value());
   REQUIRE(group->size() == 2);
@@ -188,7 +188,7 @@ TEST_CASE("distance_to a gallery names the nearest known person") {
   for (const auto& f : *strict) CHECK_FALSE(*f.match);
 
   const faceapp::gallery empty;
-  const auto none = (faceapp::read | faceapp::encode | faceapp::distance_to(empty))(data_file("faces/obama_2.jpg"));
+  const auto none = (faceapp::read | faceapp::encode | faceapp::distance_to(std::cref(empty)))(data_file("faces/obama_2.jpg"));
   REQUIRE(none.has_value());
   CHECK_FALSE(none->at(0).distance.has_value());
   CHECK_FALSE(*none->at(0).match);

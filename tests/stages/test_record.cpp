@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -84,13 +85,13 @@ TEST_CASE("record writes the header once and one row per face") {
   {
     faceapp::csv_sink csv{path};
     REQUIRE(csv.ok());
-    const auto rec = faceapp::record(csv);
+    const auto rec = faceapp::record(std::ref(csv));
     CHECK(rec(sample("a.jpg", 2)).has_value());
     CHECK(rec(sample("no_face.png", 0)).has_value());
   }
   {
     faceapp::csv_sink again{path};  // reopening appends, without a second header
-    CHECK(faceapp::record(again)(sample("=evil(),\"name\".jpg", 1)).has_value());
+    CHECK(faceapp::record(std::ref(again))(sample("=evil(),\"name\".jpg", 1)).has_value());
   }
   const auto lines = lines_of(path);
   REQUIRE(lines.size() == 5);
@@ -106,7 +107,7 @@ TEST_CASE("8 threads x 500 records into one csv_sink give exactly 4000 well-form
   const auto path = tmp.dir / "results.csv";
   {
     faceapp::csv_sink csv{path, {.sync = false}};
-    const auto rec = faceapp::record(csv);
+    const auto rec = faceapp::record(std::ref(csv));
     std::vector<std::jthread> threads;
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {
@@ -136,7 +137,7 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     const auto before = contents(path);
     faceapp::csv_sink csv{path};
     CHECK_FALSE(csv.ok());
-    const auto r = faceapp::record(csv)(sample("a.jpg", 1));
+    const auto r = faceapp::record(std::ref(csv))(sample("a.jpg", 1));
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().stage == "record");
     CHECK(r.error().input == "a.jpg");
@@ -157,14 +158,14 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     std::ofstream{path};
     faceapp::csv_sink csv{path};
     CHECK(csv.ok());
-    CHECK(faceapp::record(csv)(sample("a.jpg", 1)).has_value());
+    CHECK(faceapp::record(std::ref(csv))(sample("a.jpg", 1)).has_value());
     CHECK(lines_of(path).size() == 2);
   }
   SUBCASE("a path in a missing folder, or a folder, cannot be opened") {
     for (const auto& path : {tmp.dir / "missing" / "r.csv", tmp.dir}) {
       faceapp::csv_sink csv{path};
       CHECK_FALSE(csv.ok());
-      const auto r = faceapp::record(csv)(sample("a.jpg", 1));
+      const auto r = faceapp::record(std::ref(csv))(sample("a.jpg", 1));
       REQUIRE_FALSE(r.has_value());
       CHECK(r.error().message.find(path.string()) != std::string::npos);
     }
@@ -173,12 +174,12 @@ TEST_CASE("a CSV that is not ours, or cannot be opened, is an error and nothing 
     const auto path = tmp.dir / "torn.csv";
     {
       faceapp::csv_sink csv{path};
-      CHECK(faceapp::record(csv)(sample("a.jpg", 1)).has_value());
+      CHECK(faceapp::record(std::ref(csv))(sample("a.jpg", 1)).has_value());
     }
     std::ofstream(path, std::ios::app) << "2026-01-01T00:00:00.000Z,b.jp";  // a write cut short
     {
       faceapp::csv_sink csv{path};
-      CHECK(faceapp::record(csv)(sample("c.jpg", 1)).has_value());
+      CHECK(faceapp::record(std::ref(csv))(sample("c.jpg", 1)).has_value());
     }
     const auto lines = lines_of(path);
     REQUIRE(lines.size() == 4);
@@ -193,7 +194,7 @@ TEST_CASE("records go to the file that is at the path now") {
   const auto path = tmp.dir / "results.csv";
   faceapp::csv_sink csv{path};
   REQUIRE(csv.ok());
-  const auto rec = faceapp::record(csv);
+  const auto rec = faceapp::record(std::ref(csv));
   CHECK(rec(sample("a.jpg", 1)).has_value());
   SUBCASE("a removed file is created again, with its header") {
     fs::remove(path);
@@ -226,7 +227,7 @@ TEST_CASE("a write that finds the disk full leaves no partial row, and the next 
   const auto path = tmp.dir / "results.csv";
   faceapp::csv_sink csv{path};
   REQUIRE(csv.ok());
-  const auto rec = faceapp::record(csv);
+  const auto rec = faceapp::record(std::ref(csv));
   REQUIRE(rec(sample("a.jpg", 1)).has_value());
   const auto before = contents(path);
   const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);

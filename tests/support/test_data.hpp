@@ -3,6 +3,7 @@
 // that names the path and the variable, never a silent skip.
 #pragma once
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,11 +33,13 @@ inline std::filesystem::path data_file(const std::filesystem::path& relative) {
   return path;
 }
 
-/// A fresh, empty scratch folder for one test case, removed again at its end.
+/// A fresh, empty scratch folder for one test case, removed again at its end. Unique per instance (process id and
+/// a counter), so two with the same name, in one process or in two, never share a folder.
 struct scratch_dir {
   std::filesystem::path dir;
   explicit scratch_dir(const std::string& name)
-      : dir(std::filesystem::temp_directory_path() / ("faceapp_" + name + "_" + std::to_string(::getpid()))) {
+      : dir(std::filesystem::temp_directory_path() /
+            ("faceapp_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(next_serial()))) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
   }
@@ -45,6 +48,12 @@ struct scratch_dir {
   ~scratch_dir() {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
+  }
+
+ private:
+  static unsigned long next_serial() {
+    static std::atomic<unsigned long> serial{0};
+    return serial.fetch_add(1);
   }
 };
 

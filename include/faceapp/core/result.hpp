@@ -141,11 +141,4 @@ class [[nodiscard]] result<void> {
   bool ok_ = true;
 };
 
-template <class T>
-struct is_result : std::false_type {};
-template <class T>
-struct is_result<result<T>> : std::true_type {};
-template <class T>
-inline constexpr bool is_result_v = is_result<std::remove_cvref_t<T>>::value;
-
 }  // namespace faceapp

@@ -5,9 +5,12 @@
 // thread that uses it, never locked.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +32,7 @@ class engine;
 }  // namespace faceapp::detail
 
 namespace faceapp {
+class encoder_engine;
 
 // The member functions below that touch dlib or the engines are compiled once, in the runtime library
 // (src/models.cpp), not in every file that includes this header.
@@ -52,14 +56,18 @@ class landmark_model {
 };
 
 /// dlib's 128-D ResNet face encoder. The weights are read once and shared; each thread encodes with its own
-/// engine (detail::fast_encoder: the same function as dlib's forward pass, faster).
+/// engine (encoder_engine, in models/encoder_engine.hpp: the same function as dlib's forward pass, faster).
 class encoder_model {
  public:
   /// Loads dlib_face_recognition_resnet_model_v1.dat (or a file of the same network); an error naming the file.
   static result<encoder_model> load(const std::filesystem::path& file);
 
   /// The calling thread's encoder engine, made on first use (it shares the weights, owns its scratch memory).
-  [[nodiscard]] detail::fast_encoder& for_this_thread() const;
+  /// Its engine is a public type, defined in faceapp/models/encoder_engine.hpp (which includes dlib's matrix
+  /// types): include that header to call it.
+  [[nodiscard]] encoder_engine& for_this_thread() const;
+  /// Whether two handles share one loaded set of weights (one load, however many copies of the handle).
+  [[nodiscard]] bool shares_weights_with(const encoder_model& other) const noexcept { return engine_ == other.engine_; }
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
@@ -86,13 +94,6 @@ class cnn_detector_model {
   std::filesystem::path file_;
 };
 
-/// The default cnn face detector, found on the search path and loaded once, on first use.
-inline const result<cnn_detector_model>& default_cnn_detector_model() {
-  static const result<cnn_detector_model> model = models::find_model_file(models::cnn_detector_file).and_then(
-      [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
-  return model;
-}
-
 /// The models encode needs.
 struct model_set {
   landmark_model landmarks;
@@ -112,18 +113,76 @@ inline result<model_set> load_models(const std::filesystem::path& dir = {}) {
   return model_set{*std::move(lm), *std::move(enc)};
 }
 
-/// The default landmark model, found on the search path and loaded once, on first use.
-inline const result<landmark_model>& default_landmark_model() {
-  static const result<landmark_model> model = models::find_landmark_model().and_then(
-      [](const std::filesystem::path& p) { return landmark_model::load(p); });
-  return model;
+namespace detail {
+
+/// A model loaded on first use and kept for the life of the process once loaded. A failed load (the file not
+/// there yet, or unreadable) is not remembered: the next call tries again. Thread-safe; after the first
+/// success a call is one atomic load.
+template <class Model>
+class default_model_slot {
+ public:
+  template <class Load>
+  result<const Model*> get(Load&& load) {
+    if (const Model* m = loaded_.load(std::memory_order_acquire)) return m;
+    const std::lock_guard lock(mutex_);
+    if (const Model* m = loaded_.load(std::memory_order_relaxed)) return m;
+    result<Model> r = std::forward<Load>(load)();
+    if (!r) return unexpected(std::move(r).error());
+    model_.emplace(*std::move(r));
+    loaded_.store(&*model_, std::memory_order_release);
+    return &*model_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::optional<Model> model_;
+  std::atomic<const Model*> loaded_{nullptr};
+};
+
+inline result<const landmark_model*> default_landmark_model_ptr() {
+  static default_model_slot<landmark_model> slot;
+  return slot.get([] {
+    return models::find_landmark_model().and_then(
+        [](const std::filesystem::path& p) { return landmark_model::load(p); });
+  });
 }
 
-/// The default encoder, found on the search path and loaded once, on first use.
-inline const result<encoder_model>& default_encoder_model() {
-  static const result<encoder_model> model = models::find_model_file(models::encoder_file).and_then(
-      [](const std::filesystem::path& p) { return encoder_model::load(p); });
-  return model;
+inline result<const encoder_model*> default_encoder_model_ptr() {
+  static default_model_slot<encoder_model> slot;
+  return slot.get([] {
+    return models::find_model_file(models::encoder_file).and_then(
+        [](const std::filesystem::path& p) { return encoder_model::load(p); });
+  });
+}
+
+inline result<const cnn_detector_model*> default_cnn_detector_model_ptr() {
+  static default_model_slot<cnn_detector_model> slot;
+  return slot.get([] {
+    return models::find_model_file(models::cnn_detector_file).and_then(
+        [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
+  });
+}
+
+template <class Model>
+result<Model> copy_of(const result<const Model*>& m) {
+  if (!m) return unexpected(m.error());
+  return **m;
+}
+
+}  // namespace detail
+
+/// The default landmark model, found on the search path and loaded on first use. A handle (cheap to copy). After
+/// a failure (no model found yet) the next call looks again; once loaded it stays loaded.
+inline result<landmark_model> default_landmark_model() { return detail::copy_of(detail::default_landmark_model_ptr()); }
+
+/// The default encoder, found on the search path and loaded on first use; retried after a failure, like
+/// default_landmark_model().
+inline result<encoder_model> default_encoder_model() { return detail::copy_of(detail::default_encoder_model_ptr()); }
+
+/// The default cnn face detector, found on the search path and loaded on first use; retried after a failure,
+/// like default_landmark_model().
+inline result<cnn_detector_model> default_cnn_detector_model() {
+  return detail::copy_of(detail::default_cnn_detector_model_ptr());
 }
 
 }  // namespace faceapp
@@ -136,17 +195,9 @@ struct default_models_t {
 };
 
 namespace detail {
-inline result<const landmark_model*> landmarks_of(const default_models_t&) {
-  const auto& m = default_landmark_model();
-  if (!m) return unexpected(m.error());
-  return &*m;
-}
+inline result<const landmark_model*> landmarks_of(const default_models_t&) { return default_landmark_model_ptr(); }
 inline result<const landmark_model*> landmarks_of(const model_set& m) { return &m.landmarks; }
-inline result<const encoder_model*> encoder_of(const default_models_t&) {
-  const auto& m = default_encoder_model();
-  if (!m) return unexpected(m.error());
-  return &*m;
-}
+inline result<const encoder_model*> encoder_of(const default_models_t&) { return default_encoder_model_ptr(); }
 inline result<const encoder_model*> encoder_of(const model_set& m) { return &m.encoder; }
 }  // namespace detail
 

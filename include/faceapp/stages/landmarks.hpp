@@ -28,12 +28,12 @@ struct landmarks_stage : stage_base<landmarks_stage<Models>> {
 
   Models models{};
 
-  [[nodiscard]] result<faces> run(const faces& in) const {
+  [[nodiscard]] result<faces> run(const faces& in) const { return run(faces(in)); }
+  [[nodiscard]] result<faces> run(faces&& in) const {
     auto model = detail::landmarks_of(models);
     if (!model) return fail(name, in.source(), model.error().what());
-    faces out = in;
-    detail::add_landmarks(out, **model);
-    return out;
+    detail::add_landmarks(in, **model);
+    return std::move(in);
   }
 };
 

@@ -8,9 +8,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <concepts>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -261,29 +264,54 @@ class csv_sink final : public record_sink {
   std::mutex mutex_;
 };
 
-/// `record(sink)`: faces or encoded_faces -> the same, unchanged, after writing one row per face (time, input,
-/// face index, box, name, distance, match) to the sink; an image without a face gets one row with empty face
-/// cells. Errors: the sink's, e.g. a CSV that cannot be opened. The sink must outlive the stage.
-/// Thread-safe when the sink is (csv_sink is). Example: `read | encode | distance_to(ref) | record(csv)`.
+/// `record(std::ref(sink))` or `record(shared_sink)`: faces or encoded_faces -> the same, unchanged, after writing
+/// one row per face (time, input, face index, box, name, distance, match) to the sink; an image without a face
+/// gets one row with empty face cells. Errors: the sink's, e.g. a CSV that cannot be opened. `std::ref(sink)`
+/// borrows the sink, which must then outlive the stage; a shared_ptr shares it. Thread-safe when the sink is
+/// (csv_sink is). Example: `read | encode | distance_to(ref) | record(std::ref(csv))`.
 struct record_stage : stage_base<record_stage> {
   using input_type = encoded_faces;  // or faces
   using output_type = encoded_faces;
   static constexpr const char* name = "record";
 
-  record_sink* sink = nullptr;
+  std::shared_ptr<record_sink> sink;
 
   template <class Face>
   [[nodiscard]] result<basic_faces<Face>> run(const basic_faces<Face>& in) const {
-    const auto rows = rows_for(in);
-    if (auto written = sink->write(rows); !written) {
+    if (auto written = write(in); !written) return unexpected(std::move(written).error());
+    return in;
+  }
+  template <class Face>
+  [[nodiscard]] result<basic_faces<Face>> run(basic_faces<Face>&& in) const {
+    if (auto written = write(in); !written) return unexpected(std::move(written).error());
+    return std::move(in);
+  }
+
+ private:
+  template <class Face>
+  result<void> write(const basic_faces<Face>& in) const {
+    if (auto written = sink->write(rows_for(in)); !written) {
       return fail(name, in.source(), "not recorded: " + written.error().what(), written.error().code);
     }
-    return in;
+    return {};
   }
 };
 
 struct record_fn {
-  [[nodiscard]] record_stage operator()(record_sink& sink) const { return record_stage{{}, &sink}; }
+  /// Borrows the sink: it must outlive the stage.
+  template <std::derived_from<record_sink> Sink>
+  [[nodiscard]] record_stage operator()(std::reference_wrapper<Sink> sink) const {
+    return record_stage{{}, std::shared_ptr<record_sink>(std::shared_ptr<record_sink>{}, &sink.get())};
+  }
+  /// Shares the sink.
+  template <std::derived_from<record_sink> Sink>
+  [[nodiscard]] record_stage operator()(std::shared_ptr<Sink> sink) const {
+    return record_stage{{}, std::move(sink)};
+  }
+  /// A sink is not taken silently by reference: write `record(std::ref(sink))` to borrow it (it must outlive
+  /// the stage), or pass a shared_ptr.
+  template <std::derived_from<record_sink> Sink>
+  void operator()(Sink& sink) const = delete;
 };
 
 inline constexpr record_fn record{};
