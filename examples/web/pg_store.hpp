@@ -489,17 +489,6 @@ class pg_store final : public store_backend, public results_store {
     return p;
   }
 
-  /// '%query%' with LIKE's wildcards in the query escaped (ILIKE: case-insensitive).
-  static std::string like_pattern(std::string_view query) {
-    std::string out = "%";
-    for (char ch : query) {
-      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '%';
-    return out;
-  }
-
   /// Reads pending notifications; true when there was one.
   bool drain(PGconn* c) {
     if (PQconsumeInput(c) == 0) lose_listener(PQerrorMessage(c));

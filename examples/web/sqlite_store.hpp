@@ -377,17 +377,6 @@ class sqlite_store final : public store_backend, public results_store {
     return p;
   }
 
-  /// '%query%' with LIKE's wildcards in the query escaped.
-  static std::string like_pattern(std::string_view query) {
-    std::string out = "%";
-    for (char ch : query) {
-      if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '%';
-    return out;
-  }
-
   void create_schema() {
     sqlite::transaction t(writer_);
     writer_.exec(

@@ -140,4 +140,15 @@ class results_sink final : public faceapp::record_sink {
   results_store& store_;
 };
 
+/// '%query%' for a people search (LIKE or ILIKE, backslash as the escape), with LIKE's wildcards in the query escaped.
+inline std::string like_pattern(std::string_view query) {
+  std::string out = "%";
+  for (char ch : query) {
+    if (ch == '%' || ch == '_' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  out += '%';
+  return out;
+}
+
 }  // namespace faceapp_web
