@@ -30,6 +30,17 @@ NGINX_SITE = os.path.join(ROOT, "deploy", "nginx", "faceapp.conf")
 UNIT = os.path.join(ROOT, "deploy", "systemd", "faceapp-web.service")
 API_KEY = "test-key-" + os.urandom(8).hex()
 
+def stop_process(proc, sig, timeout):
+    """Asks a running process to stop with `sig`, and kills it if it has not after `timeout` seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,13 +157,7 @@ class Node:
             self.output.append(chunk.decode(errors="replace"))
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGTERM, 30)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -275,13 +280,7 @@ http {{
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, signal.SIGQUIT, 10)
 
 
 TLS = ssl.create_default_context()
