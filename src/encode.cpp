@@ -1,5 +1,5 @@
-// faceapp runtime: the face encoder (loading dlib's network, the fast engine, chips and jitter), behind the
-// encode stage.
+// faceapp runtime: the face encoder (its model, the engine per thread, chips and jitter), behind the encode stage.
+// Reading the weights is in encoder_weights.cpp.
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,17 +13,13 @@
 #include "faceapp/detail/fast_encoder.hpp"
 #include "faceapp/models/encoder_engine.hpp"
 #include "faceapp/models/models.hpp"
-#include "faceapp/models/network.hpp"
 #include "faceapp/stages/encode.hpp"
 
 namespace faceapp {
 
 result<encoder_model> encoder_model::load(const std::filesystem::path& file) {
   try {
-    // dlib's network is only the carrier of the weights: the engine folds them and the network is dropped.
-    auto net = std::make_unique<models::encoder_net>();
-    dlib::deserialize(file.string()) >> *net;
-    auto engine = std::make_shared<const detail::fast_encoder>(*net);
+    auto engine = std::make_shared<const detail::fast_encoder>(detail::load_encoder_weights(file));
     return encoder_model(std::move(engine), file);
   } catch (const std::exception& e) {
     return fail("models", file.string(), std::string("cannot load the face encoder: ") + e.what());

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <type_traits>
@@ -55,6 +56,10 @@ struct encoder_weights {
   int fc_in = 0, fc_out = 0;
   std::vector<float> fc;  // fc_in x fc_out, packed for gemm()
 };
+
+/// Reads dlib's face encoder file and folds its weights (src/encoder_weights.cpp, in faceapp::runtime); throws
+/// what dlib's deserialize or fold_encoder_weights throws.
+std::shared_ptr<const encoder_weights> load_encoder_weights(const std::filesystem::path& file);
 
 /// The convolution `c` followed by the affine layer `aff`, folded.
 template <typename Con>

@@ -54,7 +54,12 @@ class fast_encoder {
   };
 
   explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic)
-      : weights_(fold_encoder_weights(net)), path_(choose(k)) {}
+      : fast_encoder(fold_encoder_weights(net), k) {}
+  /// Over weights already folded (load_encoder_weights), shared with whoever else holds them.
+  explicit fast_encoder(std::shared_ptr<const encoder_weights> weights, kernel k = kernel::automatic)
+      : weights_(std::move(weights)), path_(choose(k)) {
+    if (!weights_) throw std::invalid_argument("fast_encoder: no weights");
+  }
 
   fast_encoder(const fast_encoder& other) : weights_(other.weights_), path_(other.path_) {}
   fast_encoder& operator=(const fast_encoder& other) {
