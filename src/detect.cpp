@@ -74,12 +74,12 @@ faces detect_faces(const image& img, int upsample) {
   return out;
 }
 
-result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage) {
+result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, bool second_look) {
   const auto model = detail::default_cnn_detector_model_ptr();
   if (!model) return fail(stage, img.source, model.error().message, model.error().code);
   faces out;
   out.image = img;
-  for (const auto& d : cnn_detect(img, (*model)->for_this_thread(), tiles)) {
+  for (const auto& d : cnn_detect(img, (*model)->for_this_thread(), tiles, second_look)) {
     face f;
     f.box_in_image = cnn_box_to_hog(d, img.width(), img.height());
     // A sliver at the border, once clipped to the image, is no face box.

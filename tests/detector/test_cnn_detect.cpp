@@ -1,14 +1,17 @@
-// detect(faceapp::cnn) on the real photos: face counts against the manifest, the hand-labelled PASCAL boxes,
-// identity pairs at tolerance 0.6, and encodings through cnn boxes against encodings through HOG boxes.
+// detect(faceapp::cnn) on the real photos: face counts against the manifest (with the second look at doubtful
+// candidates, the whole-image pass alone, and tiles), the hand-labelled PASCAL boxes, identity pairs at tolerance
+// 0.6, and encodings through cnn boxes against encodings through HOG boxes.
 // Run with -s to see the figures the README quotes (each case prints what it measured).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <faceapp/detail/detect_impl.hpp>
 #include <faceapp/faceapp.hpp>
 #include <test_data.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -66,7 +69,7 @@ void check_counts(const Pipe& pipe, const std::map<std::string, std::pair<int, c
     ++with_count;
     CAPTURE(row.file);
     const auto found = pipe(data_file("faces/" + row.file));
-    REQUIRE_MESSAGE(found.has_value(), found.error().what());
+    if (!found) FAIL(found.error().what());
     if (const auto miss = known_misses.find(row.file); miss == known_misses.end()) {
       CHECK(static_cast<int>(found->size()) == row.faces);
     } else {
@@ -101,20 +104,61 @@ int pascal_recall(const Pipe& pipe) {
   return hits;
 }
 
+/// The cnn's whole-image pass alone, without the second look at doubtful candidates.
+faceapp::result<faceapp::faces> cnn_one_pass(const std::filesystem::path& path) {
+  const auto img = faceapp::read(path);
+  if (!img) return faceapp::unexpected(img.error());
+  return faceapp::detail::cnn_detect_faces(*img, 0, "detect", false);
+}
+
 }  // namespace
 
-TEST_CASE("detect(cnn) finds as many faces as the manifest says, but for the known misses") {
-  // One 512x512 pass (face-api.js's own threshold, 0.5). HOG at upsample 1 misses one photo (group_5); the cnn
-  // finds group_5's three faces and all 22 cropped face chips (these through its context pass), but:
+TEST_CASE("detect(cnn) finds as many faces as the manifest says, but for the dog") {
+  // The whole-image 512x512 pass (face-api.js's own threshold, 0.5), and a second look at candidates scoring 0.25
+  // to 0.5 on a crop where they are 1.6x larger. HOG at upsample 1 misses one photo (group_5); the cnn finds
+  // group_5's three faces, group_3's and group_10's turned faces (by the second look, next case) and all 22
+  // cropped face chips (through its context pass), but:
   check_counts(faceapp::read | faceapp::detect(faceapp::cnn),
+               {{"noface_2.jpg", {1, "a dog's face: WIDER FACE's detector takes it for a face (0.79)"}}});
+}
+
+TEST_CASE("the cnn's whole-image pass alone misses two turned faces, which the second look finds") {
+  // Under face-api.js's 0.5 in the whole pass; seen 1.6x larger by the second look, they score 0.78 and 0.98.
+  check_counts(cnn_one_pass,
                {{"group_3.jpg", {2, "the third face, turned away and small in a 2000 px photo, scores 0.33"}},
                 {"group_10.jpg", {2, "the turned face in the middle scores 0.45, under face-api.js's 0.5"}},
                 {"noface_2.jpg", {1, "a dog's face: WIDER FACE's detector takes it for a face (0.79)"}}});
 }
 
+TEST_CASE("the second look runs on few photos: at most one extra pass on any, under 15% more passes in all") {
+  // Its cost: most photos have no doubtful candidate apart from a face; a face chip's candidate is large, left
+  // to the context pass. Which photos get a look, and what each finds, is printed; the false faces a lower
+  // threshold alone would add (noface_3, group_9, deepface_p06_*) are looked at and not confirmed.
+  auto& engine = faceapp::default_cnn_detector_model()->for_this_thread();
+  int photos = 0;
+  int looks = 0;
+  std::ostringstream report;
+  for (const auto& row : faceapp::test::manifest()) {
+    const auto img = faceapp::read(data_file("faces/" + row.file));
+    REQUIRE(img.has_value());
+    auto found = engine.detect(img->pixels.data, img->pixels.cols, img->pixels.rows, img->pixels.step,
+                               faceapp::detail::cnn_doubtful_score);
+    const std::size_t before = found.size();
+    const int n = faceapp::detail::cnn_second_look(img->pixels, engine, found);
+    CAPTURE(row.file);
+    CHECK(n <= 1);
+    if (n > 0) report << row.file << " (" << before << " candidates -> " << found.size() << " faces); ";
+    looks += n;
+    ++photos;
+  }
+  MESSAGE("second look: ", looks, " extra passes over ", photos, " photos: ", report.str());
+  CHECK(photos == 71);
+  CHECK(looks * 100 <= photos * 15);
+}
+
 TEST_CASE("detect(cnn, 1) with tiles finds as many faces as HOG: all but the dogs") {
-  // The tiles see group_3's and group_10's faces at twice the size, where they score 0.78 and 0.98; the dog
-  // photo gets two dog faces. 66 of 67 photos right, as HOG at upsample 1.
+  // The tiles also see group_3's and group_10's faces 1.6x larger; the dog photo gets two dog faces. 66 of 67
+  // photos right, as HOG at upsample 1, at 4 to 6 passes a photo.
   check_counts(faceapp::read | faceapp::detect(faceapp::cnn, 1),
                {{"noface_2.jpg", {2, "two dogs' faces: WIDER FACE's detector takes them for faces (0.92, 0.86)"}}});
 }
@@ -127,18 +171,24 @@ TEST_CASE("figures: face counts and PASCAL recall of each detector") {
   std::ostringstream ignored;
   const int hog0 = agreeing_counts(faceapp::read | faceapp::detect(0), ignored);
   const int hog1 = agreeing_counts(faceapp::read | faceapp::detect(1), ignored);
+  const int one = agreeing_counts(cnn_one_pass, ignored);
   const int cnn0 = agreeing_counts(faceapp::read | faceapp::detect(faceapp::cnn), ignored);
   const int cnn1 = agreeing_counts(faceapp::read | faceapp::detect(faceapp::cnn, 1), ignored);
   const int r_hog0 = pascal_recall(faceapp::read | faceapp::detect(0));
   const int r_hog1 = pascal_recall(faceapp::read | faceapp::detect(1));
+  const int r_one = pascal_recall(cnn_one_pass);
   const int r_cnn0 = pascal_recall(faceapp::read | faceapp::detect(faceapp::cnn));
   const int r_cnn1 = pascal_recall(faceapp::read | faceapp::detect(faceapp::cnn, 1));
-  MESSAGE("counts agreeing with manifest.csv (of 67): hog/0 ", hog0, ", hog/1 ", hog1, ", cnn ", cnn0, ", cnn tiles 1 ",
-          cnn1, "; PASCAL faces found at IoU >= 0.5 (of ", labelled, "): hog/0 ", r_hog0, ", hog/1 ", r_hog1, ", cnn ",
-          r_cnn0, ", cnn tiles 1 ", r_cnn1);
-  CHECK(cnn0 > hog0);
+  MESSAGE("counts agreeing with manifest.csv (of 67): hog/0 ", hog0, ", hog/1 ", hog1, ", cnn whole pass alone ", one,
+          ", cnn (second look) ", cnn0, ", cnn tiles 1 ", cnn1, "; PASCAL faces found at IoU >= 0.5 (of ", labelled,
+          "): hog/0 ", r_hog0, ", hog/1 ", r_hog1, ", cnn whole pass alone ", r_one, ", cnn (second look) ", r_cnn0,
+          ", cnn tiles 1 ", r_cnn1);
+  CHECK(one > hog0);
+  CHECK(cnn0 >= hog1);  // the second look: as many photos right as HOG at upsample 1
+  CHECK(cnn0 > one);
   CHECK(cnn1 >= hog1);
-  CHECK(r_cnn0 > r_hog0);
+  CHECK(r_one > r_hog0);
+  CHECK(r_cnn0 >= r_one);
   CHECK(r_cnn1 >= r_hog1);  // with tiles, every hand-labelled PASCAL face, as HOG at upsample 1
   CHECK(r_cnn1 >= r_cnn0);
 }
@@ -194,6 +244,7 @@ TEST_CASE("a face found by both detectors gets nearly the same encoding through 
   // towards the side they turn to (by 16-24% of the width), where the cnn boxes the head; no fit of a box alone
   // can tell which way a face turns. Each of these photos is named; a face elsewhere that far fails the test.
   const std::map<std::string, const char*> known_far = {
+      {"group_3.jpg", "the child's face turned away, found by the second look (HOG's box 25% of the width off)"},
       {"group_4.jpg", "a face of about 100 px"},
       {"group_5.jpg", "turned faces of 70-90 px"},
       {"group_7.jpg", "turned faces of 25-45 px"},

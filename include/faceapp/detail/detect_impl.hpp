@@ -6,8 +6,10 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -109,19 +111,97 @@ inline std::vector<ssd::detection> cnn_detect_with_context(const cv::Mat& px, ss
   return out;
 }
 
+/// face-api.js's suppression at IoU 0.5 over boxes in the image's pixels: the boxes kept, by falling score.
+inline std::vector<ssd::detection> cnn_suppress(const std::vector<ssd::detection>& found) {
+  std::vector<ssd::raw_detection> all(found.size());
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    all[i].score = found[i].score;
+    all[i].box = {static_cast<float>(found[i].top), static_cast<float>(found[i].left),
+                  static_cast<float>(found[i].bottom), static_cast<float>(found[i].right)};
+  }
+  std::vector<ssd::detection> kept;
+  for (const int i : ssd::engine::non_max_suppression(all, 100, 0.5, 0.0)) kept.push_back(found[static_cast<std::size_t>(i)]);
+  return kept;
+}
+
+/// The second look's parameters (see cnn_second_look). Doubtful: a whole-pass candidate scoring above half of
+/// face-api.js's threshold of 0.5 (the faces found this way score 0.33 and 0.45; counts on tests/data hold for
+/// any value from 0.23 to 0.32). At most 3 looks per photo, so a photo costs at most 4 passes, fewer than tiles.
+inline constexpr float cnn_doubtful_score = 0.25F;
+inline constexpr int cnn_second_looks = 3;
+
+/// The cnn's second look at doubtful faces, a zoom-in verification cascade. A face turned away, or small in a
+/// large photo, may score under 0.5 in the whole-image pass yet well above it seen larger. `found` holds the
+/// whole pass's suppressed candidates scoring above cnn_doubtful_score (engine::detect at that threshold keeps
+/// the same faces above 0.5 as at 0.5); the faces stay, the doubtful ones leave it. A doubtful candidate that
+/// overlaps a face (IoU > 0.3: a part of it, or a second box on it) or spans more than half a crop (already
+/// large for the network: a face chip, which cnn_detect_with_context is for) is passed over; the others, by
+/// falling score and at most cnn_second_looks of them, are each seen once more on a square crop centred on them
+/// (shifted into the image) of the side of cnn_detect's tiles at tiles = 1, 1.25 * the longer side / 2: 1.6
+/// times as large as in the whole pass. The crop's best detection above 0.5 that boxes the candidate (IoU >= 0.3
+/// in the image's pixels; another face in the crop does not count) joins the faces, merged by cnn_suppress.
+/// Returns the network passes it ran (0 for most photos).
+inline int cnn_second_look(const cv::Mat& px, ssd::engine& engine, std::vector<ssd::detection>& found) {
+  const auto iou = [](const ssd::detection& a, const ssd::detection& b) {
+    const auto corners = [](const ssd::detection& d) {
+      return std::array<float, 4>{static_cast<float>(d.top), static_cast<float>(d.left), static_cast<float>(d.bottom),
+                                  static_cast<float>(d.right)};
+    };
+    return ssd::engine::iou(corners(a), corners(b));
+  };
+  std::vector<ssd::detection> doubtful;
+  std::erase_if(found, [&](const ssd::detection& d) {
+    if (d.score > 0.5F) return false;
+    doubtful.push_back(d);
+    return true;
+  });
+  const int longer = std::max(px.cols, px.rows);
+  const int side = static_cast<int>(std::ceil(1.25 * longer / 2));
+  if (doubtful.empty() || side >= longer || side < 64) return 0;
+  const std::size_t faces = found.size();
+  int passes = 0;
+  for (const auto& c : doubtful) {  // by falling score, as the suppression returns them
+    if (passes >= cnn_second_looks) break;
+    const bool on_face = std::any_of(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(faces),
+                                     [&](const ssd::detection& f) { return iou(c, f) > 0.3; });
+    if (on_face || std::max(c.right - c.left, c.bottom - c.top) > side / 2.0) continue;
+    const auto start = [&](double centre, int extent) {
+      return std::clamp(static_cast<int>(std::lround(centre - side / 2.0)), 0, std::max(extent - side, 0));
+    };
+    const int x0 = start((c.left + c.right) / 2, px.cols);
+    const int y0 = start((c.top + c.bottom) / 2, px.rows);
+    const cv::Mat crop = px(cv::Rect(x0, y0, std::min(side, px.cols - x0), std::min(side, px.rows - y0)));
+    ++passes;
+    std::optional<ssd::detection> best;
+    for (auto d : engine.detect(crop.data, crop.cols, crop.rows, crop.step)) {
+      d.left += x0, d.right += x0, d.top += y0, d.bottom += y0;
+      if (iou(c, d) >= 0.3 && (!best || d.score > best->score)) best = d;
+    }
+    if (best) found.push_back(*best);
+  }
+  if (found.size() > faces) found = cnn_suppress(found);
+  return passes;
+}
+
 /// The cnn detector on the whole image and, with `tiles` > 0, also on overlapping square tiles of side
 /// 1.25 * max(width, height) / 2^tiles (2^tiles per side of the longer axis), each seen at 512x512 by the network:
 /// faces 2^tiles times smaller are found, at the cost of one more network pass per tile. Tile detections that
 /// touch a tile's inner edge or lie mostly inside a larger box are dropped (a cut face), the rest merged with
-/// face-api.js's suppression at IoU 0.5.
-inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& engine, int tiles) {
+/// face-api.js's suppression at IoU 0.5. Without tiles and with `second_look` (the detect stage's choice), the
+/// whole pass's doubtful candidates get cnn_second_look instead. A photo where no face is found gets
+/// cnn_detect_with_context.
+inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& engine, int tiles, bool second_look = true) {
   // Each layer's rows on all cores, as HOG's pyramid levels; on one on a pool's worker thread.
   engine.set_threads(is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency()));
   const cv::Mat& px = img.pixels;
-  auto found = engine.detect(px.data, px.cols, px.rows, px.step);
   const int longer = std::max(px.cols, px.rows);
   const int side = static_cast<int>(std::ceil(1.25 * longer / static_cast<double>(1 << std::max(tiles, 0))));
-  if (tiles <= 0 || side >= longer || side < 64) return found.empty() ? cnn_detect_with_context(px, engine) : found;
+  if (tiles <= 0 || side >= longer || side < 64) {
+    auto found = engine.detect(px.data, px.cols, px.rows, px.step, second_look ? cnn_doubtful_score : 0.5F);
+    if (second_look) cnn_second_look(px, engine, found);
+    return found.empty() ? cnn_detect_with_context(px, engine) : found;
+  }
+  auto found = engine.detect(px.data, px.cols, px.rows, px.step);
   const auto starts = [&](int extent) {
     std::vector<int> s{0};
     if (extent > side) {
@@ -166,15 +246,7 @@ inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& eng
     if (!inside_larger(i)) kept.push_back(found[i]);
   }
   found = std::move(kept);
-  // Merge: face-api.js's suppression over all boxes, in the image's pixels.
-  std::vector<ssd::raw_detection> all(found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    all[i].score = found[i].score;
-    all[i].box = {static_cast<float>(found[i].top), static_cast<float>(found[i].left),
-                  static_cast<float>(found[i].bottom), static_cast<float>(found[i].right)};
-  }
-  std::vector<ssd::detection> merged;
-  for (const int i : ssd::engine::non_max_suppression(all, 100, 0.5, 0.0)) merged.push_back(found[static_cast<std::size_t>(i)]);
+  const auto merged = cnn_suppress(found);
   return merged.empty() ? cnn_detect_with_context(px, engine) : merged;
 }
 

@@ -32,9 +32,9 @@ namespace detail {
 /// HOG detection with dlib's Python-binding semantics (see detail::hog_detect), as face boxes.
 faces detect_faces(const image& img, int upsample);
 
-/// The cnn detector with the default model (see detail::cnn_detect); an error naming `stage` and the image when
-/// the model file is not found.
-result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage);
+/// The cnn detector with the default model (see detail::cnn_detect; `second_look` false: the whole pass alone, for
+/// comparison); an error naming `stage` and the image when the model file is not found.
+result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, bool second_look = true);
 }  // namespace detail
 
 /// `detect(upsample = 1)`: image -> faces (boxes, most confident first; an empty list when there is none).
@@ -43,11 +43,13 @@ result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage);
 /// has its own detector). Example: `(read | detect(2))("group.jpg")`.
 ///
 /// `detect(faceapp::cnn, tiles = 0)`: the cnn detector instead (face-api.js's ssd_mobilenetv1, trained on WIDER
-/// FACE: also turned and tilted faces; about 6 GFLOP per pass, the image seen at 512x512; a photo where it finds
-/// nothing gets a second pass with context around it, see detail::cnn_detect_with_context). Its boxes are mapped
+/// FACE: also turned and tilted faces; about 6 GFLOP per pass, the image seen at 512x512). A doubtful candidate
+/// (scoring 0.25 to 0.5) gets a second look on a crop where it is seen 1.6x larger, at most 3 per photo (see
+/// detail::cnn_second_look; most photos have none); a photo where it finds nothing gets a second pass with
+/// context around it (detail::cnn_detect_with_context). Its boxes are mapped
 /// to HOG's box of the same face, so landmarks and encodings work on them. `tiles` > 0 also scans overlapping
 /// tiles (see detail::cnn_detect) for faces smaller than about 1/25 of the image's longer side; tiles = 1 costs
-/// 4 or 5 passes instead of 1. An error when the cnn model file is not found.
+/// 4 or 5 passes instead of 1 (and no second look). An error when the cnn model file is not found.
 struct detect_stage : stage_base<detect_stage> {
   using input_type = image;
   using output_type = faces;
