@@ -111,14 +111,23 @@ inline std::vector<ssd::detection> cnn_detect_with_context(const cv::Mat& px, ss
   return out;
 }
 
+/// A detection's box as the engine's suppression reads boxes: (top, left, bottom, right).
+inline std::array<float, 4> cnn_corners(const ssd::detection& d) {
+  return {static_cast<float>(d.top), static_cast<float>(d.left), static_cast<float>(d.bottom),
+          static_cast<float>(d.right)};
+}
+
+/// The side of cnn_detect's square tiles at `tiles` levels for a photo whose longer side is `longer`:
+/// 1.25 * longer / 2^tiles. No tiles are cut (0) when that is the whole photo or under 64 pixels.
+inline int cnn_tile_side(int longer, int tiles) {
+  const int side = static_cast<int>(std::ceil(1.25 * longer / static_cast<double>(1 << std::max(tiles, 0))));
+  return tiles <= 0 || side >= longer || side < 64 ? 0 : side;
+}
+
 /// face-api.js's suppression at IoU 0.5 over boxes in the image's pixels: the boxes kept, by falling score.
 inline std::vector<ssd::detection> cnn_suppress(const std::vector<ssd::detection>& found) {
   std::vector<ssd::raw_detection> all(found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    all[i].score = found[i].score;
-    all[i].box = {static_cast<float>(found[i].top), static_cast<float>(found[i].left),
-                  static_cast<float>(found[i].bottom), static_cast<float>(found[i].right)};
-  }
+  for (std::size_t i = 0; i < found.size(); ++i) all[i] = {found[i].score, cnn_corners(found[i])};
   std::vector<ssd::detection> kept;
   for (const int i : ssd::engine::non_max_suppression(all, 100, 0.5, 0.0)) kept.push_back(found[static_cast<std::size_t>(i)]);
   return kept;
@@ -143,11 +152,7 @@ inline constexpr int cnn_second_looks = 3;
 /// Returns the network passes it ran (0 for most photos).
 inline int cnn_second_look(const cv::Mat& px, ssd::engine& engine, std::vector<ssd::detection>& found) {
   const auto iou = [](const ssd::detection& a, const ssd::detection& b) {
-    const auto corners = [](const ssd::detection& d) {
-      return std::array<float, 4>{static_cast<float>(d.top), static_cast<float>(d.left), static_cast<float>(d.bottom),
-                                  static_cast<float>(d.right)};
-    };
-    return ssd::engine::iou(corners(a), corners(b));
+    return ssd::engine::iou(cnn_corners(a), cnn_corners(b));
   };
   std::vector<ssd::detection> doubtful;
   std::erase_if(found, [&](const ssd::detection& d) {
@@ -155,9 +160,8 @@ inline int cnn_second_look(const cv::Mat& px, ssd::engine& engine, std::vector<s
     doubtful.push_back(d);
     return true;
   });
-  const int longer = std::max(px.cols, px.rows);
-  const int side = static_cast<int>(std::ceil(1.25 * longer / 2));
-  if (doubtful.empty() || side >= longer || side < 64) return 0;
+  const int side = cnn_tile_side(std::max(px.cols, px.rows), 1);
+  if (doubtful.empty() || side == 0) return 0;
   const std::size_t faces = found.size();
   int passes = 0;
   for (const auto& c : doubtful) {  // by falling score, as the suppression returns them
@@ -194,9 +198,8 @@ inline std::vector<ssd::detection> cnn_detect(const image& img, ssd::engine& eng
   // Each layer's rows on all cores, as HOG's pyramid levels; on one on a pool's worker thread.
   engine.set_threads(is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency()));
   const cv::Mat& px = img.pixels;
-  const int longer = std::max(px.cols, px.rows);
-  const int side = static_cast<int>(std::ceil(1.25 * longer / static_cast<double>(1 << std::max(tiles, 0))));
-  if (tiles <= 0 || side >= longer || side < 64) {
+  const int side = cnn_tile_side(std::max(px.cols, px.rows), tiles);
+  if (side == 0) {
     auto found = engine.detect(px.data, px.cols, px.rows, px.step, second_look ? cnn_doubtful_score : 0.5F);
     if (second_look) cnn_second_look(px, engine, found);
     return found.empty() ? cnn_detect_with_context(px, engine) : found;
