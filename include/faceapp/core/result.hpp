@@ -94,22 +94,38 @@ class [[nodiscard]] result {
   [[nodiscard]] const stage_error& error() const& noexcept { return *std::get_if<1>(&state_); }
   [[nodiscard]] stage_error&& error() && noexcept { return std::move(*std::get_if<1>(&state_)); }
 
+  /// The value, or `fallback` on an error. On an rvalue result the value is moved out, not copied.
   template <class U>
   [[nodiscard]] T value_or(U&& fallback) const& {
     return has_value() ? **this : static_cast<T>(std::forward<U>(fallback));
   }
+  template <class U>
+  [[nodiscard]] T value_or(U&& fallback) && {
+    return has_value() ? std::move(**this) : static_cast<T>(std::forward<U>(fallback));
+  }
 
-  /// f(T) -> result<U>; an error passes through untouched.
+  /// f(T) -> result<U>; an error passes through untouched. On an rvalue result f gets the value as an rvalue.
   template <class F>
   auto and_then(F&& f) const& -> std::invoke_result_t<F, const T&> {
     if (!has_value()) return unexpected(error());
     return std::forward<F>(f)(**this);
   }
-  /// f(T) -> U, wrapped into result<U>; an error passes through untouched.
+  template <class F>
+  auto and_then(F&& f) && -> std::invoke_result_t<F, T&&> {
+    if (!has_value()) return unexpected(std::move(*this).error());
+    return std::forward<F>(f)(std::move(**this));
+  }
+  /// f(T) -> U, wrapped into result<U>; an error passes through untouched. On an rvalue result f gets the value
+  /// as an rvalue.
   template <class F>
   auto transform(F&& f) const& -> result<std::remove_cvref_t<std::invoke_result_t<F, const T&>>> {
     if (!has_value()) return unexpected(error());
     return std::forward<F>(f)(**this);
+  }
+  template <class F>
+  auto transform(F&& f) && -> result<std::remove_cvref_t<std::invoke_result_t<F, T&&>>> {
+    if (!has_value()) return unexpected(std::move(*this).error());
+    return std::forward<F>(f)(std::move(**this));
   }
 
  private:
