@@ -19,9 +19,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "faceapp/core/geometry.hpp"
+#include "faceapp/core/keep.hpp"
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
 #include "faceapp/detail/csv.hpp"
@@ -87,6 +90,8 @@ struct csv_options {
 /// or interleave; a row left torn by a crash is closed with a line break before the next one. A write that fails
 /// (a full disk: errc::no_space) is cut back off the file, so it leaves no partial row. When the file at the
 /// path is removed or replaced while open, the next write goes to the file there now (created with its header).
+/// Movable (so that `record(csv_sink{"r.csv"})` can own one), not while another thread writes to it; a moved-from
+/// sink refuses rows.
 class csv_sink final : public record_sink {
  public:
   static constexpr std::string_view header = "time,input,face,top,right,bottom,left,name,distance,match";
@@ -95,6 +100,15 @@ class csv_sink final : public record_sink {
       : path_(std::move(path)), options_(options) {
     open();
   }
+  csv_sink(csv_sink&& other)
+      : record_sink(),
+        path_(other.path_),
+        options_(other.options_),
+        fd_(std::exchange(other.fd_, -1)),
+        error_(std::move(other.error_)) {
+    other.error_ = other.make_error("this sink was moved from");
+  }
+  csv_sink& operator=(csv_sink&&) = delete;
   ~csv_sink() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -264,11 +278,12 @@ class csv_sink final : public record_sink {
   std::mutex mutex_;
 };
 
-/// `record(std::ref(sink))` or `record(shared_sink)`: faces or encoded_faces -> the same, unchanged, after writing
-/// one row per face (time, input, face index, box, name, distance, match) to the sink; an image without a face
-/// gets one row with empty face cells. Errors: the sink's, e.g. a CSV that cannot be opened. `std::ref(sink)`
-/// borrows the sink, which must then outlive the stage; a shared_ptr shares it. Thread-safe when the sink is
-/// (csv_sink is). Example: `read | encode | distance_to(ref) | record(std::ref(csv))`.
+/// `record(sink)`: faces or encoded_faces -> the same, unchanged, after writing one row per face (time, input,
+/// face index, box, name, distance, match) to the sink; an image without a face gets one row with empty face
+/// cells. The sink is kept by the rule of std::views::all (core/keep.hpp): `record(csv)` borrows an lvalue sink,
+/// which must outlive the stage; `record(csv_sink{"r.csv"})` moves an rvalue in and owns it; `std::ref(csv)`
+/// borrows too, a shared_ptr shares. Errors: the sink's, e.g. a CSV that cannot be opened. Thread-safe when the
+/// sink is (csv_sink is). Example: `read | encode | distance_to(ref) | record(csv)`.
 struct record_stage : stage_base<record_stage> {
   using input_type = encoded_faces;  // or faces
   using output_type = encoded_faces;
@@ -290,6 +305,7 @@ struct record_stage : stage_base<record_stage> {
  private:
   template <class Face>
   result<void> write(const basic_faces<Face>& in) const {
+    if (!sink) return fail(name, in.source(), "not recorded: the stage has no sink (a null shared_ptr)");
     if (auto written = sink->write(rows_for(in)); !written) {
       return fail(name, in.source(), "not recorded: " + written.error().what(), written.error().code);
     }
@@ -297,21 +313,24 @@ struct record_stage : stage_base<record_stage> {
   }
 };
 
-struct record_fn {
-  /// Borrows the sink: it must outlive the stage.
+struct record_fn : detail::stage_factory_base {
+  /// An lvalue sink is borrowed (it must outlive the stage); an rvalue is moved in and owned.
+  template <class Sink>
+    requires std::derived_from<std::remove_cvref_t<Sink>, record_sink> &&
+             (!std::is_const_v<std::remove_reference_t<Sink>>)
+  [[nodiscard]] record_stage operator()(Sink&& sink) const {
+    return record_stage{{}, detail::keep(std::forward<Sink>(sink))};
+  }
+  /// Borrows, and says so at the call site.
   template <std::derived_from<record_sink> Sink>
   [[nodiscard]] record_stage operator()(std::reference_wrapper<Sink> sink) const {
-    return record_stage{{}, std::shared_ptr<record_sink>(std::shared_ptr<record_sink>{}, &sink.get())};
+    return record_stage{{}, detail::keep(sink)};
   }
   /// Shares the sink.
   template <std::derived_from<record_sink> Sink>
   [[nodiscard]] record_stage operator()(std::shared_ptr<Sink> sink) const {
     return record_stage{{}, std::move(sink)};
   }
-  /// A sink is not taken silently by reference: write `record(std::ref(sink))` to borrow it (it must outlive
-  /// the stage), or pass a shared_ptr.
-  template <std::derived_from<record_sink> Sink>
-  void operator()(Sink& sink) const = delete;
 };
 
 inline constexpr record_fn record{};
