@@ -1,9 +1,14 @@
 // faceapp: stages and their composition with `|`.
 //
 // A stage is a value with an `input_type`, an `output_type` and a const call operator that maps an input to a
-// result<output>. `a | b` (a hidden friend, constrained by `composable<A, B>`) builds a pipeline_stage following
-// the C++23 range adaptor-closure rules (P2387): `(a | b)(x)` equals `b(a(x))`, `|` is associative, and a
-// pipeline is itself a stage, so it composes further and works as the function of `ranges::views::transform`.
+// result<output>. `input_type` is what the stage takes first; a stage may accept more (encode takes an image or
+// faces, record any faces): what it accepts is what its call operator is constrained to, and `accepts<S, In>`
+// asks it. `a | b` (a hidden friend, constrained by `composable<A, B>`) builds a pipeline_stage following the
+// C++23 range adaptor-closure rules (P2387): `(a | b)(x)` equals `b(a(x))`, and a pipeline is itself a stage, so
+// it composes further and works as the function of `ranges::views::transform`. `|` is associative: a pipeline
+// accepts whatever its first stage accepts (and the rest of it can take), so `a | (b | c)` is the same pipeline
+// as `(a | b) | c`. A stage factory (`resize`, `record`, `distance_to`, `then`) is not a stage until it is
+// called: `read | resize | encode` is an error that says so.
 #pragma once
 
 #include <concepts>
@@ -64,6 +69,42 @@ inline constexpr bool is_result_of_any = false;
 template <class T>
 inline constexpr bool is_result_of_any<result<T>> = true;
 
+/// A stage's name in its errors: `stage_name()` when it has one chosen at run time (`then("largest face", f)`),
+/// else its `name`.
+template <class S>
+std::string stage_name_of(const S& s) {
+  if constexpr (requires { { s.stage_name() } -> std::convertible_to<std::string>; }) {
+    return s.stage_name();
+  } else {
+    return S::name;
+  }
+}
+
+/// The base of the stage factories (`resize`, `fit`, `record`, `distance_to`, `then`): objects that make a stage
+/// when called with their arguments, and are not stages themselves.
+struct stage_factory_base;
+
+template <class F>
+concept bare_factory = std::derived_from<std::remove_cvref_t<F>, stage_factory_base> && !stage<F>;
+
+// +---------------------------------------------------------------------------------------------------------+
+// | READ THIS IF YOUR COMPILE BREAKS HERE                                                                   |
+// |                                                                                                         |
+// | You wrote a stage factory into a pipeline without calling it, e.g. `read | resize | encode`. A factory  |
+// | is not a stage: call it with its arguments to make one, e.g. `resize(0.5)`, `fit(1600)`,               |
+// | `record(csv)`, `distance_to(known)`, `then(f)`. The compiler names the factory's type in                |
+// | `stage_factory_must_be_called_with_its_arguments<Factory>`.                                             |
+// +---------------------------------------------------------------------------------------------------------+
+template <class Factory>
+struct stage_factory_must_be_called_with_its_arguments;  // never defined: the deleted `|` below returns it by name
+
+/// A stage factory on the left of `|` (`resize | encode`, `resize | fit`): deleted, naming the factory.
+struct stage_factory_base {
+  template <class A, class B>
+    requires bare_factory<A> && (stage<B> || bare_factory<B>)
+  friend stage_factory_must_be_called_with_its_arguments<std::remove_cvref_t<A>> operator|(A&& a, B&& b) = delete;
+};
+
 // +---------------------------------------------------------------------------------------------------------+
 // | READ THIS IF YOUR COMPILE BREAKS HERE                                                                   |
 // |                                                                                                         |
@@ -96,12 +137,22 @@ struct pipeable {
   template <class A, class B>
     requires stage<A> && stage<B> && (!composable<std::remove_cvref_t<A>, std::remove_cvref_t<B>>)
   friend mismatched_pipe<std::remove_cvref_t<A>, std::remove_cvref_t<B>> operator|(A&& a, B&& b) = delete;
+
+  /// `a | factory` where the factory was not called (`read | resize`): deleted, naming the factory (see the
+  /// box at stage_factory_must_be_called_with_its_arguments).
+  template <class A, class B>
+    requires stage<A> && bare_factory<B>
+  friend stage_factory_must_be_called_with_its_arguments<std::remove_cvref_t<B>> operator|(A&& a, B&& b) = delete;
 };
+
+/// `pipeline(in)` for a pipeline of First then Second: First accepts In, and Second accepts what First gives.
+template <class First, class Second, class In>
+concept chain_accepts = accepts<First, In> && accepts<Second, output_for_t<First, In>>;
 
 }  // namespace detail
 
 /// CRTP base of every stage. The derived stage writes `run(const In&) -> result<Out>` (one or more overloads) and
-/// names itself in `static constexpr const char* name`. A stage that only adds fields to its input also writes
+/// names itself in `static constexpr const char* name` (or, chosen at run time, `std::string stage_name() const`). A stage that only adds fields to its input also writes
 /// `run(In&&)`, which changes the value it is given and returns it: a pipeline hands every intermediate value to
 /// the next stage as an rvalue, so nothing is copied. The base gives it:
 ///  - the call operator, which catches every exception at the stage boundary (OpenCV's and dlib's among them)
@@ -119,11 +170,11 @@ struct stage_base : detail::pipeable {
     try {
       return self().run(std::forward<In>(in));
     } catch (const std::bad_alloc&) {
-      return fail(Derived::name, detail::describe_input(in), "out of memory");
+      return fail(detail::stage_name_of(self()), detail::describe_input(in), "out of memory");
     } catch (const std::exception& e) {
-      return fail(Derived::name, detail::describe_input(in), e.what());
+      return fail(detail::stage_name_of(self()), detail::describe_input(in), e.what());
     } catch (...) {
-      return fail(Derived::name, detail::describe_input(in), "unknown exception");
+      return fail(detail::stage_name_of(self()), detail::describe_input(in), "unknown exception");
     }
   }
 
@@ -145,7 +196,9 @@ struct stage_base : detail::pipeable {
 };
 
 /// Two stages run one after the other. Itself a stage. An rvalue input, and every intermediate value, moves
-/// from stage to stage; a const& input is copied only by the first stage that changes it.
+/// from stage to stage; a const& input is copied only by the first stage that changes it. It accepts whatever
+/// First accepts and Second can take the result of (`detect | (encode | record(csv))` takes faces), so `|` is
+/// associative; its input_type and output_type are those of First's input_type.
 template <stage First, stage Second>
 class pipeline_stage : public detail::pipeable {
  public:
@@ -157,19 +210,29 @@ class pipeline_stage : public detail::pipeable {
     requires std::constructible_from<First, F> && std::constructible_from<Second, S>
   constexpr pipeline_stage(F&& first, S&& second) : first_(std::forward<F>(first)), second_(std::forward<S>(second)) {}
 
+  // Not templates, so that `pipe("photo.jpg")` and `pipe({...})` convert into input_type.
   result<output_type> operator()(const input_type& in) const { return then_second(first_(in)); }
   result<output_type> operator()(input_type&& in) const { return then_second(first_(std::move(in))); }
-  // Templates, so that nothing converts implicitly into a result and makes plain calls ambiguous.
+  /// Any other input that First accepts and whose output Second takes (a pipeline inside a pipeline).
+  template <class In>
+    requires(!detail::is_result_of_any<std::remove_cvref_t<In>>) &&
+            (!std::same_as<std::remove_cvref_t<In>, input_type>) && detail::chain_accepts<First, Second, In>
+  auto operator()(In&& in) const -> result<output_for_t<Second, output_for_t<First, In>>> {
+    return then_second(first_(std::forward<In>(in)));
+  }
+  /// A result: its error passes through, its value goes in.
   template <class R>
-    requires std::same_as<std::remove_cvref_t<R>, result<input_type>>
-  result<output_type> operator()(R&& in) const {
+    requires detail::is_result_of_any<std::remove_cvref_t<R>> &&
+             detail::chain_accepts<First, Second, typename std::remove_cvref_t<R>::value_type>
+  auto operator()(R&& in) const
+      -> result<output_for_t<Second, output_for_t<First, typename std::remove_cvref_t<R>::value_type>>> {
     if (!in) return unexpected(std::forward<R>(in).error());
     return (*this)(*std::forward<R>(in));
   }
 
  private:
   template <class Mid>
-  result<output_type> then_second(Mid mid) const {
+  auto then_second(Mid mid) const -> result<output_for_t<Second, typename Mid::value_type>> {
     if (!mid) return unexpected(std::move(mid).error());
     return second_(std::move(*mid));
   }

@@ -53,10 +53,10 @@ struct fit_stage : stage_base<fit_stage> {
   }
 };
 
-struct resize_fn {
+struct resize_fn : detail::stage_factory_base {
   [[nodiscard]] constexpr resize_stage operator()(double factor) const { return resize_stage{{}, factor}; }
 };
-struct fit_fn {
+struct fit_fn : detail::stage_factory_base {
   [[nodiscard]] constexpr fit_stage operator()(int max_side) const { return fit_stage{{}, max_side}; }
 };
 
