@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "bench_common.hpp"
-#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/gallery.hpp"
+#include "faceapp/detail/aligned_allocator.hpp"
 #include "faceapp/detail/distance_simd.hpp"
 
 namespace {
@@ -29,15 +29,31 @@ encoding random_encoding(std::mt19937& rng) {
   return e;
 }
 
-/// A gallery of n random named encodings, made once per n.
+/// n random encodings back to back (64-byte aligned), made once per n: the flat baselines read these.
+const std::vector<float, faceapp::detail::aligned_allocator<float>>& matrix_of(std::size_t n) {
+  static std::map<std::size_t, std::vector<float, faceapp::detail::aligned_allocator<float>>> made;
+  auto& m = made[n];
+  if (m.size() != n * encoding_size) {
+    m.clear();
+    m.reserve(n * encoding_size);
+    std::mt19937 rng(42);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto e = random_encoding(rng);
+      m.insert(m.end(), e.begin(), e.end());
+    }
+  }
+  return m;
+}
+
+/// A gallery of the same n encodings, named, built once per n with from_matrix.
 const gallery& gallery_of(std::size_t n) {
   static std::map<std::size_t, std::unique_ptr<gallery>> made;
   auto& g = made[n];
   if (!g) {
-    g = std::make_unique<gallery>();
-    g->reserve(n);
-    std::mt19937 rng(42);
-    for (std::size_t i = 0; i < n; ++i) g->add("person_" + std::to_string(i), random_encoding(rng));
+    std::vector<std::string> names;
+    names.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) names.push_back("person_" + std::to_string(i));
+    g = std::make_unique<gallery>(gallery::from_matrix(names, matrix_of(n)));
   }
   return *g;
 }
@@ -81,7 +97,7 @@ float sum_floats(const float* p, std::size_t n) {
 
 void BM_memory_read(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto values = gallery_of(n).values();
+  const auto& values = matrix_of(n);
   for (auto _ : state) benchmark::DoNotOptimize(sum_floats(values.data(), values.size()));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(values.size() * sizeof(float)));
@@ -111,20 +127,21 @@ void BM_memory_read(benchmark::State& state) {
 
 void BM_distance_naive(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto& g = gallery_of(n);
+  const auto& m = matrix_of(n);
   const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(nearest_naive(g.values().data(), n, q.data()));
+  for (auto _ : state) benchmark::DoNotOptimize(nearest_naive(m.data(), n, q.data()));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(encoding)));
   faceapp::bench::report_peak_rss(state);
 }
 
-/// The library's 1:N kernel: gallery::nearest, which distance_to(gallery) calls once per face.
+/// The library's 1:N query: gallery::view::nearest, which distance_to(gallery) calls once per face (the block scan
+/// chunk by chunk, 8192 rows a chunk).
 void BM_distance_scan(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto& g = gallery_of(n);
+  const auto snapshot = gallery_of(n).snapshot();
   const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(g.nearest(q));
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot->nearest(q));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(encoding)));
   state.SetLabel(faceapp::detail::best_simd_level() == faceapp::detail::simd_level::avx512 ? "avx512"
@@ -133,29 +150,30 @@ void BM_distance_scan(benchmark::State& state) {
   faceapp::bench::report_peak_rss(state);
 }
 
-/// The same scan forced to one instruction set, to show what the dispatch picks on machines without AVX-512.
+/// The same block scan over one flat matrix (no chunks), forced to one instruction set: what the dispatch picks
+/// on machines without AVX-512, and (against BM_distance_scan) what the chunking costs.
 void BM_distance_scan_level(benchmark::State& state, faceapp::detail::simd_level level) {
   if (!faceapp::detail::simd_supported(level)) {
     state.SkipWithError("this CPU lacks the instruction set");
     return;
   }
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto& g = gallery_of(n);
+  const auto& m = matrix_of(n);
   const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(faceapp::detail::nearest(g.values().data(), n, q.data(), level));
+  for (auto _ : state) benchmark::DoNotOptimize(faceapp::detail::nearest(m.data(), n, q.data(), level));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(encoding)));
   faceapp::bench::report_peak_rss(state);
 }
 
-/// All N distances written out (gallery::distances, with the square roots).
+/// All N distances written out (gallery::view::distances, with the square roots).
 void BM_distance_all(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto& g = gallery_of(n);
+  const auto snapshot = gallery_of(n).snapshot();
   const auto q = query();
   std::vector<float> out(n);
   for (auto _ : state) {
-    g.distances(q, out);
+    snapshot->distances(q, out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
@@ -164,9 +182,9 @@ void BM_distance_all(benchmark::State& state) {
 
 void BM_topk_scan(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  const auto& g = gallery_of(n);
+  const auto snapshot = gallery_of(n).snapshot();
   const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(g.top_k(q, 10));
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot->top_k(q, 10));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   faceapp::bench::report_peak_rss(state);
 }
@@ -199,44 +217,11 @@ void BM_gallery_memory(benchmark::State& state) {
 
 // ---- the growing gallery: chunks of 8192 rows that snapshots share ------------------------------------------
 
-/// A chunked gallery holding the same n encodings as gallery_of(n), made once per n.
-faceapp::chunked_gallery& chunked_of(std::size_t n) {
-  static std::map<std::size_t, std::unique_ptr<faceapp::chunked_gallery>> made;
-  auto& g = made[n];
-  if (!g) {
-    g = std::make_unique<faceapp::chunked_gallery>();
-    std::mt19937 rng(42);
-    for (std::size_t i = 0; i < n; ++i) g->add(i + 1, "person_" + std::to_string(i), random_encoding(rng));
-  }
-  return *g;
-}
-
-/// chunked_gallery::view::nearest: the same scan as BM_distance_scan, chunk by chunk. The ratio of the two at
-/// 1 M is the cost of the chunking.
-void BM_chunked_scan(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  const auto snapshot = chunked_of(n).snapshot();
-  const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(snapshot->nearest(q));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(encoding)));
-  faceapp::bench::report_peak_rss(state);
-}
-
-void BM_chunked_topk(benchmark::State& state) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  const auto snapshot = chunked_of(n).snapshot();
-  const auto q = query();
-  for (auto _ : state) benchmark::DoNotOptimize(snapshot->top_k(q, 10));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
-  faceapp::bench::report_peak_rss(state);
-}
-
 /// One add (row written, new snapshot published) to a gallery that already holds n rows: the same at 0 and at
-/// 1 M, where the contiguous gallery copied under copy-on-write costs O(n).
-void BM_chunked_add(benchmark::State& state) {
+/// 1 M, where a contiguous array copied under copy-on-write would cost O(n).
+void BM_gallery_add(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto g = std::make_unique<faceapp::chunked_gallery>();
+  auto g = std::make_unique<gallery>();
   {
     std::mt19937 rng(42);
     std::vector<encoding> source;
@@ -267,9 +252,7 @@ BENCHMARK_CAPTURE(BM_distance_scan_level, avx2, faceapp::detail::simd_level::avx
 BENCHMARK_CAPTURE(BM_distance_scan_level, portable, faceapp::detail::simd_level::portable)->Arg(1000000);
 BENCHMARK(BM_distance_all)->Arg(1000000);
 BENCHMARK(BM_topk_scan)->Arg(1000)->Arg(100000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
-BENCHMARK(BM_chunked_scan)->Arg(1000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
-BENCHMARK(BM_chunked_topk)->Arg(1000000)->Repetitions(bandwidth_repetitions);
-BENCHMARK(BM_chunked_add)->Arg(0)->Arg(1000000)->Iterations(200000);
+BENCHMARK(BM_gallery_add)->Arg(0)->Arg(1000000)->Iterations(200000);
 BENCHMARK(BM_gallery_memory)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

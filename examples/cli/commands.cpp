@@ -25,11 +25,13 @@ namespace {
 constexpr int recognize_max_side = 1600;
 
 /// The known people: the first face of each image in the folder, named by the file's stem. Warns as
-/// face_recognition does about images with several faces or none.
-std::shared_ptr<faceapp::gallery> load_known(const std::string& dir, const faceapp::model_set& models,
-                                             faceapp::detector_model detector, unsigned jobs, bool& all_ok) {
-  auto known = std::make_shared<faceapp::gallery>();
-  const auto pipeline = faceapp::read | faceapp::detect(detector) | faceapp::encode(models);
+/// face_recognition does about images with several faces or none. Built at once from the encodings, in the
+/// folder's order.
+std::shared_ptr<const faceapp::gallery> load_known(const std::string& dir, const faceapp::model_set& models,
+                                                   faceapp::detector_model detector, unsigned jobs, bool& all_ok) {
+  std::vector<std::string> names;
+  std::vector<float> values;
+  const auto pipeline = faceapp::read | faceapp::detect(models, detector) | faceapp::encode(models);
   all_ok &= run_over_inputs(pipeline, {dir}, {}, jobs, nullptr, [&](const faceapp::encoded_faces& found) {
     const std::string& file = found.source();
     if (found.size() > 1) {
@@ -40,9 +42,10 @@ std::shared_ptr<faceapp::gallery> load_known(const std::string& dir, const facea
       std::fprintf(stderr, "WARNING: No faces found in %s. Ignoring file.\n", file.c_str());
       return;
     }
-    known->add(std::filesystem::path(file).stem().string(), found[0].encoding);
+    names.push_back(std::filesystem::path(file).stem().string());
+    values.insert(values.end(), found[0].encoding.begin(), found[0].encoding.end());
   });
-  return known;
+  return std::make_shared<const faceapp::gallery>(faceapp::gallery::from_matrix(names, values));
 }
 
 }  // namespace
@@ -78,13 +81,13 @@ int run_recognize(const recognize_options& opt, const common_options& common) {
   const auto models = load_models_or_exit(common.model_dir);
   const auto sink = open_record(common.record_file);
   bool all_ok = true;
-  const std::shared_ptr<const faceapp::gallery> known =
-      load_known(opt.known_dir, models, detector_of(opt.model), common.jobs, all_ok);
+  const auto known = load_known(opt.known_dir, models, detector_of(opt.model), common.jobs, all_ok);
+  const auto known_now = known->snapshot();  // complete: nothing is added while recognizing
 
   // The record gets each face's nearest known person; the output lists every known person within tolerance.
-  const auto pipeline = faceapp::read | faceapp::fit(recognize_max_side) | faceapp::detect(detector_of(opt.model)) |
-                        faceapp::encode(models) |
-                        faceapp::distance_to(known, opt.tolerance);
+  const auto pipeline = faceapp::read | faceapp::fit(recognize_max_side) |
+                        faceapp::detect(models, detector_of(opt.model)) | faceapp::encode(models) |
+                        faceapp::distance_to(known_now, opt.tolerance);
   const auto line = [&](const std::string& path, std::string_view name, std::optional<float> distance) {
     std::string out = csv_field(path) + ',' + csv_field(std::string(name));
     // face_recognition prints Python's None where there is no distance; so do we, for its scripts' sake.
@@ -93,13 +96,13 @@ int run_recognize(const recognize_options& opt, const common_options& common) {
   };
   const auto print = [&](const faceapp::encoded_faces& found) {
     std::string out;
-    std::vector<float> distances(known->size());
+    std::vector<float> distances(known_now->rows());
     for (const auto& f : found) {
-      known->distances(f.encoding, distances);
+      known_now->distances(f.encoding, distances);
       bool any = false;
       for (std::size_t k = 0; k < distances.size(); ++k) {
         if (distances[k] <= opt.tolerance) {
-          out += line(found.source(), known->name(k), distances[k]);
+          out += line(found.source(), known_now->name(k), distances[k]);
           any = true;
         }
       }
@@ -141,7 +144,7 @@ int run_compare(const compare_options& opt, const common_options& common) {
   }
   if (sink) {
     // Both images go into the record; the second one's faces with their distance to the first one's largest.
-    const auto rec = faceapp::record(std::ref(*sink));
+    const auto rec = faceapp::record(*sink);
     auto recorded = rec(a).and_then([&](const auto&) { return rec(compared); });
     if (!recorded) {
       report(recorded.error().what());

@@ -75,7 +75,7 @@ bool run_over_inputs(const Pipeline& pipeline, const std::vector<std::string>& a
       pipeline, inputs,
       [&](std::size_t, auto r) {
         if (r && sink != nullptr) {
-          if (auto recorded = faceapp::record(std::ref(*sink))(*r); !recorded) {
+          if (auto recorded = faceapp::record(*sink)(*r); !recorded) {
             r = faceapp::unexpected(recorded.error());
           }
         }

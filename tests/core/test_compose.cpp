@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -40,17 +41,31 @@ static_assert(!pipes<faceapp::pipeline_stage<read_t, resize_t>, compare_t>);
 static_assert(!pipes<read_t, int>);
 static_assert(!pipes<std::string, compare_t>);
 
-// Borrowing is visible in the spelling; a gallery or a sink is not taken by reference silently.
+// The lifetime rule of std::views::all (core/keep.hpp): an lvalue is borrowed, an rvalue owned, std::ref borrows,
+// a shared_ptr shares; and all of these make one stage type.
 using distance_fn_t = decltype(faceapp::distance_to);
-static_assert(!std::is_invocable_v<const distance_fn_t&, const faceapp::gallery&>);
-static_assert(!std::is_invocable_v<const distance_fn_t&, faceapp::gallery&>);
+static_assert(std::is_invocable_v<const distance_fn_t&, const faceapp::gallery&>);
+static_assert(std::is_invocable_v<const distance_fn_t&, faceapp::gallery&>);
 static_assert(std::is_invocable_v<const distance_fn_t&, std::reference_wrapper<const faceapp::gallery>>);
 static_assert(std::is_invocable_v<const distance_fn_t&, std::shared_ptr<const faceapp::gallery>, int>);
 static_assert(std::is_invocable_v<const distance_fn_t&, faceapp::gallery&&, double>);
+static_assert(std::is_invocable_v<const distance_fn_t&, std::shared_ptr<const faceapp::gallery::view>>);
+static_assert(std::is_same_v<std::invoke_result_t<const distance_fn_t&, faceapp::gallery&>,
+                             std::invoke_result_t<const distance_fn_t&, faceapp::gallery&&>>);
 using record_fn_t = decltype(faceapp::record);
-static_assert(!std::is_invocable_v<const record_fn_t&, faceapp::csv_sink&>);
+static_assert(std::is_invocable_v<const record_fn_t&, faceapp::csv_sink&>);
+static_assert(std::is_invocable_v<const record_fn_t&, faceapp::csv_sink&&>);
+static_assert(!std::is_invocable_v<const record_fn_t&, const faceapp::csv_sink&>);  // a sink is written to
 static_assert(std::is_invocable_v<const record_fn_t&, std::reference_wrapper<faceapp::csv_sink>>);
 static_assert(std::is_invocable_v<const record_fn_t&, std::shared_ptr<faceapp::csv_sink>>);
+
+// A factory used bare is no stage: `|` with it is deleted, not merely missing, and composable says no.
+using resize_fn_t = std::remove_cvref_t<decltype(faceapp::resize)>;
+static_assert(!faceapp::stage<resize_fn_t>);
+static_assert(!pipes<read_t, resize_fn_t>);
+static_assert(!pipes<resize_fn_t, read_t>);
+static_assert(!pipes<resize_fn_t, resize_fn_t>);
+static_assert(!pipes<read_t, std::remove_cvref_t<decltype(faceapp::record)>>);
 
 // A value that counts its copies and moves.
 struct counted {
@@ -191,24 +206,42 @@ TEST_CASE("tolerances take any arithmetic type") {
   CHECK_FALSE(*faceapp::compare(faces)->at(0).match);
 }
 
-TEST_CASE("distance_to a gallery: borrowed with std::cref, shared, or owned") {
+TEST_CASE("distance_to a gallery: an lvalue borrowed and read live, an rvalue owned, std::cref, a shared_ptr") {
   faceapp::gallery people;
   faceapp::encoding near;
   near.values.fill(0.1F);
   people.add("near", near);
 
-  SUBCASE("borrowed") {
+  SUBCASE("an lvalue is borrowed: adds made after the stage was built are seen") {
+    const auto stage = faceapp::distance_to(people);
+    faceapp::encoding exact;
+    exact.values.fill(0.0F);
+    auto r = stage(two_faces());
+    REQUIRE(r.has_value());
+    CHECK(r->at(0).name == "near");
+    people.add("exact", exact);
+    r = stage(two_faces());
+    REQUIRE(r.has_value());
+    CHECK(r->at(0).name == "exact");
+    CHECK(*r->at(0).distance == doctest::Approx(0.0));
+  }
+  SUBCASE("std::cref borrows the same way") {
     const auto r = faceapp::distance_to(std::cref(people))(two_faces());
     REQUIRE(r.has_value());
     CHECK(r->at(1).name == "near");
     CHECK(*r->at(1).distance == doctest::Approx(0.0));
   }
-  SUBCASE("owned: the stage outlives the gallery it was given") {
-    auto stage = faceapp::distance_to(faceapp::gallery(people));
-    people = faceapp::gallery{};
-    const auto r = stage(two_faces());
+  SUBCASE("an rvalue is owned: the stage outlives the gallery's scope, and the moved-from one is not read") {
+    std::optional<faceapp::distance_to_fn::to_gallery> stage;
+    {
+      faceapp::gallery scoped;
+      scoped.add("scoped", near);
+      stage = faceapp::distance_to(std::move(scoped));
+      scoped.add("after the move", near);
+    }
+    const auto r = (*stage)(two_faces());
     REQUIRE(r.has_value());
-    CHECK(r->at(1).name == "near");
+    CHECK(r->at(1).name == "scoped");
   }
   SUBCASE("a null shared_ptr is an empty gallery: no distance, no match") {
     const auto r = faceapp::distance_to(std::shared_ptr<const faceapp::gallery>{})(two_faces());
@@ -218,8 +251,8 @@ TEST_CASE("distance_to a gallery: borrowed with std::cref, shared, or owned") {
   }
 }
 
-TEST_CASE("distance_to a chunked_gallery snapshot: the rows of that snapshot, later adds unseen") {
-  faceapp::chunked_gallery growing;
+TEST_CASE("distance_to a gallery snapshot: the rows of that snapshot, later adds unseen") {
+  faceapp::gallery growing;
   faceapp::encoding far;
   far.values.fill(0.5F);
   growing.add(1, "far", far);
@@ -239,7 +272,7 @@ TEST_CASE("distance_to a chunked_gallery snapshot: the rows of that snapshot, la
   REQUIRE(now.has_value());
   CHECK(now->at(1).name == "near");
 
-  const auto none = faceapp::distance_to(std::shared_ptr<const faceapp::chunked_gallery::view>{})(two_faces());
+  const auto none = faceapp::distance_to(std::shared_ptr<const faceapp::gallery::view>{})(two_faces());
   REQUIRE(none.has_value());
   CHECK_FALSE(none->at(0).distance.has_value());
   CHECK_FALSE(*none->at(0).match);

@@ -1,7 +1,12 @@
+// The gallery's own API: keys it numbers itself, the bulk build from a matrix, moves, and the 1:N queries against
+// a brute-force reference in double. (Growth, tombstones, snapshots and threads: test_gallery_growth.cpp.)
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "faceapp/core/gallery.hpp"
@@ -13,52 +18,109 @@ faceapp::encoding random_encoding(std::mt19937& rng) {
   for (auto& v : e) v = dist(rng);
   return e;
 }
+
+std::string person(int i) {
+  std::string s = "person_";
+  s += std::to_string(i);
+  return s;
+}
 }  // namespace
 
-TEST_CASE("a gallery finds the nearest named encoding") {
+TEST_CASE("gallery: add(name, e) numbers keys from 0, and the queries agree with a brute force") {
   std::mt19937 rng(7);
-  faceapp::gallery g;
+  faceapp::gallery g(64);  // small chunks: 300 rows span five of them
   CHECK(g.empty());
-  CHECK_FALSE(g.nearest(random_encoding(rng)).has_value());
+  CHECK_FALSE(g.snapshot()->nearest(random_encoding(rng)).has_value());
 
   std::vector<faceapp::encoding> stored;
   for (int i = 0; i < 300; ++i) {
     stored.push_back(random_encoding(rng));
-    g.add("person_" + std::to_string(i), stored.back());
+    CHECK(g.add(person(i), stored.back()) == static_cast<std::uint64_t>(i));
   }
   REQUIRE(g.size() == 300);
-  CHECK(g.name(17) == "person_17");
-  CHECK(g.at(17) == stored[17]);
+  const auto v = g.snapshot();
+  CHECK(v->chunk_count() == 5);
+  CHECK(v->name(17) == "person_17");
+  CHECK(v->key(17) == 17);
+  CHECK(v->at(17) == stored[17]);
 
   SUBCASE("nearest and distances agree with the reference distance") {
     const auto q = random_encoding(rng);
-    const auto d = g.distances(q);
+    const auto d = v->distances(q);
     std::size_t best = 0;
     for (std::size_t i = 0; i < d.size(); ++i) {
       CHECK(d[i] == doctest::Approx(faceapp::distance(q, stored[i])).epsilon(1e-5));
       if (faceapp::distance(q, stored[i]) < faceapp::distance(q, stored[best])) best = i;
     }
-    const auto hit = g.nearest(q);
+    const auto hit = v->nearest(q);
     REQUIRE(hit.has_value());
-    CHECK(hit->index == best);
+    CHECK(hit->row == best);
+    CHECK(hit->key == best);
   }
-  SUBCASE("top_k is the k smallest distances, nearest first") {
+  SUBCASE("top_k is the k smallest distances, nearest first; k past the size gives every row") {
     const auto q = random_encoding(rng);
-    auto d = g.distances(q);
-    const auto top = g.top_k(q, 10);
+    auto d = v->distances(q);
+    const auto top = v->top_k(q, 10);
     REQUIRE(top.size() == 10);
     std::sort(d.begin(), d.end());
     for (std::size_t i = 0; i < top.size(); ++i) CHECK(top[i].distance == doctest::Approx(d[i]).epsilon(1e-6));
-    CHECK(g.top_k(q, 1000).size() == 300);
+    CHECK(v->top_k(q, 299).size() == 299);
+    CHECK(v->top_k(q, 300).size() == 300);
+    CHECK(v->top_k(q, 301).size() == 300);
+    CHECK(v->top_k(q, 0).empty());
   }
-  SUBCASE("erase keeps names and encodings together") {
-    g.erase(0);
-    CHECK(g.size() == 299);
-    CHECK(g.name(0) == "person_1");
-    CHECK(g.at(0) == stored[1]);
-    CHECK(g.name(298) == "person_299");
-    CHECK_THROWS_AS(g.erase(299), std::out_of_range);
+  SUBCASE("after an erase the next key still goes up: keys are never reused") {
+    REQUIRE(g.erase(299));
+    CHECK(g.add("again", stored[0]) == 300);
+    CHECK_THROWS_AS(g.add(300, "same key", stored[0]), std::invalid_argument);
   }
+}
+
+TEST_CASE("gallery: from_matrix builds rows 0..n-1 at once, and refuses a matrix of the wrong size") {
+  std::mt19937 rng(11);
+  std::vector<std::string> names;
+  std::vector<float> values;
+  for (int i = 0; i < 130; ++i) {
+    names.push_back(person(i));
+    const auto e = random_encoding(rng);
+    values.insert(values.end(), e.begin(), e.end());
+  }
+  const auto g = faceapp::gallery::from_matrix(names, values, 64);
+  const auto v = g.snapshot();
+  REQUIRE(v->size() == 130);
+  CHECK(v->chunk_count() == 3);
+  CHECK(v->key(129) == 129);
+  CHECK(v->name(129) == "person_129");
+  faceapp::encoding last;
+  std::copy_n(values.end() - 128, 128, last.begin());
+  CHECK(v->at(129) == last);
+  CHECK(v->nearest(last)->row == 129);
+
+  // Exactly 128 values a name, not one fewer or one more.
+  std::vector<float> short_by_one(values.begin(), values.end() - 1);
+  CHECK_THROWS_AS(faceapp::gallery::from_matrix(names, short_by_one), std::invalid_argument);
+  std::vector<float> one_more = values;
+  one_more.push_back(0);
+  CHECK_THROWS_AS(faceapp::gallery::from_matrix(names, one_more), std::invalid_argument);
+  CHECK(faceapp::gallery::from_matrix({}, {}).empty());
+}
+
+TEST_CASE("gallery: a move takes the rows and leaves an empty gallery that works") {
+  std::mt19937 rng(3);
+  faceapp::gallery a;
+  const auto e = random_encoding(rng);
+  a.add("kept", e);
+  const auto before = a.snapshot();
+  faceapp::gallery b(std::move(a));
+  CHECK(b.size() == 1);
+  CHECK(b.snapshot()->name(0) == "kept");
+  CHECK(before->size() == 1);  // a snapshot taken before the move is unchanged
+  CHECK(a.empty());            // NOLINT(bugprone-use-after-move): moved-from is empty and usable
+  CHECK(a.add("new", e) == 0);
+  faceapp::gallery c;
+  c = std::move(b);
+  CHECK(c.snapshot()->name(0) == "kept");
+  CHECK(b.empty());  // NOLINT(bugprone-use-after-move)
 }
 
 TEST_CASE("similarity is 100% at distance 0, 50% at the tolerance, and falls beyond") {

@@ -63,11 +63,34 @@ std::vector<encoding> real_encodings() {
   return out;
 }
 
-gallery gallery_of(const std::vector<encoding>& encodings) {
-  gallery g;
-  for (std::size_t i = 0; i < encodings.size(); ++i) g.add("entry " + std::to_string(i), encodings[i]);
-  return g;
-}
+/// The encodings back to back, as the kernels read them, and the same rows in a gallery (chunks of 1024 rows,
+/// so that the gallery's scans cross chunk boundaries too).
+struct stored_rows {
+  std::vector<float> flat;
+  gallery rows;
+
+  explicit stored_rows(const std::vector<encoding>& encodings) : rows(gallery_of(encodings)) {
+    for (const auto& e : encodings) flat.insert(flat.end(), e.begin(), e.end());
+  }
+  [[nodiscard]] const std::vector<float>& values() const noexcept { return flat; }
+  [[nodiscard]] std::size_t size() const noexcept { return flat.size() / faceapp::encoding_size; }
+  [[nodiscard]] std::vector<float> distances(const encoding& q) const { return rows.snapshot()->distances(q); }
+  [[nodiscard]] auto nearest(const encoding& q) const { return rows.snapshot()->nearest(q); }
+  [[nodiscard]] auto top_k(const encoding& q, std::size_t k) const { return rows.snapshot()->top_k(q, k); }
+
+ private:
+  static gallery gallery_of(const std::vector<encoding>& encodings) {
+    std::vector<std::string> names;
+    std::vector<float> values;
+    for (std::size_t i = 0; i < encodings.size(); ++i) {
+      names.push_back("entry " + std::to_string(i));
+      values.insert(values.end(), encodings[i].begin(), encodings[i].end());
+    }
+    return gallery::from_matrix(names, values, 1024);
+  }
+};
+
+stored_rows gallery_of(const std::vector<encoding>& encodings) { return stored_rows(encodings); }
 
 void check_close(float fast, float reference) {
   CHECK(std::abs(static_cast<double>(fast) - reference) <= relative_tolerance * std::abs(reference) + 1e-30);
@@ -133,8 +156,8 @@ TEST_CASE("nearest equals brute force over the reference distance, the first ind
   SUBCASE("through the gallery") {
     const auto hit = g.nearest(queries[0]);
     REQUIRE(hit.has_value());
-    CHECK(hit->index == faceapp::detail::nearest(g.values().data(), g.size(), queries[0].data()).index);
-    CHECK_FALSE(gallery{}.nearest(queries[0]).has_value());
+    CHECK(hit->row == faceapp::detail::nearest(g.values().data(), g.size(), queries[0].data()).index);
+    CHECK_FALSE(gallery{}.snapshot()->nearest(queries[0]).has_value());
   }
 }
 
@@ -169,10 +192,10 @@ TEST_CASE("top_k equals sorting every distance and taking the first k") {
     const auto top = g.top_k(queries[0], 10);
     REQUIRE(top.size() == 10);
     for (std::size_t i = 0; i < top.size(); ++i) {
-      check_close(top[i].distance, faceapp::distance(stored[top[i].index], queries[0]));
+      check_close(top[i].distance, faceapp::distance(stored[top[i].row], queries[0]));
       if (i > 0) CHECK(top[i - 1].distance <= top[i].distance);
     }
     CHECK(g.top_k(queries[0], 0).empty());
-    CHECK(gallery{}.top_k(queries[0], 3).empty());
+    CHECK(gallery{}.snapshot()->top_k(queries[0], 3).empty());
   }
 }

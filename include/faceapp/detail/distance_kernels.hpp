@@ -1,4 +1,4 @@
-// faceapp: the 1:N distance kernels behind gallery and distance_to.
+// faceapp: the 1:N distance kernels behind the gallery and distance_to.
 //
 // Encodings are stored back to back, 128 floats (512 bytes) each, 64-byte aligned. The scan streams the gallery
 // once: at 1 M encodings that is 512 MB, so the kernel is bound by memory bandwidth, not arithmetic. The work
@@ -13,7 +13,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <limits>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "faceapp/core/encoding.hpp"
@@ -66,66 +69,99 @@ struct nearest_hit {
   float squared_distance = 0;
 };
 
-/// The stored encoding nearest to the query (the first one on ties); n must be > 0.
-[[nodiscard]] inline nearest_hit nearest(const float* __restrict base, std::size_t n, const float* __restrict query,
-                                         simd_level level = best_simd_level()) noexcept {
+// The one block scan under every 1:N query (gallery::view's nearest, top_k and distances, and the flat-array
+// functions below): a SIMD kernel fills a block of squared distances that stays in L1, and a consumer looks at
+// the block. A consumer is called as f(index of the block's first encoding, squared distances, count).
+
+/// Calls f for the blocks of at most scan_block encodings of base[0, n), in order.
+template <class F>
+void scan_blocks(const float* __restrict base, std::size_t n, const float* __restrict query, F&& f,
+                 simd_level level = best_simd_level()) {
   const auto kernel = squared_distances_kernel(level);
   alignas(64) float block[scan_block];
-  nearest_hit best{0, std::numeric_limits<float>::infinity()};
-  bool first = true;
   for (std::size_t start = 0; start < n; start += scan_block) {
     const std::size_t count = std::min(scan_block, n - start);
     kernel(base + start * encoding_size, count, query, block);
-    std::size_t j = 0;
-    if (first) {
-      best = {start, block[0]};
-      j = 1;
-      first = false;
-    }
-    for (; j < count; ++j) {
-      if (block[j] < best.squared_distance) best = {start + j, block[j]};
-    }
+    f(start, static_cast<const float*>(block), count);
   }
-  return best;
 }
 
-/// The k stored encodings nearest to the query, nearest first; equal distances keep index order. Fewer when
-/// n < k. A max-heap holds the k best so far; only a distance below the k-th best touches it, which after the
-/// first few blocks is rare, so this runs at the speed of the plain scan.
-inline void top_k(const float* __restrict base, std::size_t n, const float* __restrict query, std::size_t k,
-                  std::vector<nearest_hit>& out, simd_level level = best_simd_level()) {
-  out.clear();
-  if (k == 0 || n == 0) return;
-  k = std::min(k, n);
-  out.reserve(k);
-  // Ordered by (distance, index): later entries lose ties, so a strict `<` on the distance alone is enough
-  // during the scan.
-  const auto before = [](const nearest_hit& a, const nearest_hit& b) {
-    return a.squared_distance < b.squared_distance ||
-           (a.squared_distance == b.squared_distance && a.index < b.index);
-  };
-  const auto kernel = squared_distances_kernel(level);
-  alignas(64) float block[scan_block];
-  float worst = std::numeric_limits<float>::infinity();
-  for (std::size_t start = 0; start < n; start += scan_block) {
-    const std::size_t count = std::min(scan_block, n - start);
-    kernel(base + start * encoding_size, count, query, block);
-    std::size_t j = 0;
-    for (; j < count && out.size() < k; ++j) {  // filling the heap: only in the first block(s)
-      out.push_back({start + j, block[j]});
-      std::push_heap(out.begin(), out.end(), before);
-      if (out.size() == k) worst = out.front().squared_distance;
+/// A block consumer that keeps the nearest encoding: the lowest index on ties; +infinity (a tombstone) and NaN
+/// never win.
+class nearest_of_blocks {
+ public:
+  void operator()(std::size_t first, const float* block, std::size_t count) noexcept {
+    for (std::size_t j = 0; j < count; ++j) {
+      if (block[j] < best_.squared_distance) best_ = {first + j, block[j]};
     }
-    for (; j < count; ++j) {  // the steady state: one compare per entry
-      if (block[j] < worst) {
-        std::pop_heap(out.begin(), out.end(), before);
-        out.back() = {start + j, block[j]};
-        std::push_heap(out.begin(), out.end(), before);
-        worst = out.front().squared_distance;
+  }
+  /// The nearest seen, or nothing when every distance seen was +infinity (or none was seen).
+  [[nodiscard]] std::optional<nearest_hit> hit() const noexcept {
+    if (!(best_.squared_distance < std::numeric_limits<float>::infinity())) return std::nullopt;
+    return best_;
+  }
+
+ private:
+  nearest_hit best_{0, std::numeric_limits<float>::infinity()};
+};
+
+/// A block consumer that keeps the k nearest, ordered by (distance, index): equal distances keep index order,
+/// +infinity (a tombstone) never gets in. A max-heap holds the k best so far; only a distance below the k-th best
+/// touches it, which after the first few blocks is rare, so this runs at the speed of the plain scan.
+class top_k_of_blocks {
+ public:
+  /// k: at most the number of encodings the scan will show (the heap is reserved for k).
+  explicit top_k_of_blocks(std::size_t k) : k_(k) { heap_.reserve(k); }
+
+  void operator()(std::size_t first, const float* block, std::size_t count) {
+    if (k_ == 0) return;
+    std::size_t j = 0;
+    for (; j < count && heap_.size() < k_; ++j) {  // filling the heap: only in the first block(s)
+      if (!(block[j] < std::numeric_limits<float>::infinity())) continue;
+      heap_.push_back({first + j, block[j]});
+      std::push_heap(heap_.begin(), heap_.end(), before);
+      if (heap_.size() == k_) worst_ = heap_.front().squared_distance;
+    }
+    for (; j < count; ++j) {  // the steady state: one compare per entry; +inf and NaN never get in
+      if (block[j] < worst_) {
+        std::pop_heap(heap_.begin(), heap_.end(), before);
+        heap_.back() = {first + j, block[j]};
+        std::push_heap(heap_.begin(), heap_.end(), before);
+        worst_ = heap_.front().squared_distance;
       }
     }
   }
-  std::sort_heap(out.begin(), out.end(), before);
+  /// The k nearest seen, nearest first (fewer when fewer were seen).
+  [[nodiscard]] std::vector<nearest_hit> take() && {
+    std::sort_heap(heap_.begin(), heap_.end(), before);
+    return std::move(heap_);
+  }
+
+ private:
+  static bool before(const nearest_hit& a, const nearest_hit& b) noexcept {
+    return a.squared_distance < b.squared_distance ||
+           (a.squared_distance == b.squared_distance && a.index < b.index);
+  }
+  std::size_t k_;
+  std::vector<nearest_hit> heap_;
+  float worst_ = std::numeric_limits<float>::infinity();
+};
+
+/// The stored encoding nearest to the query (the first one on ties) of n > 0 back to back at base.
+[[nodiscard]] inline nearest_hit nearest(const float* __restrict base, std::size_t n, const float* __restrict query,
+                                         simd_level level = best_simd_level()) noexcept {
+  nearest_of_blocks best;
+  scan_blocks(base, n, query, best, level);
+  return best.hit().value_or(nearest_hit{0, std::numeric_limits<float>::infinity()});
+}
+
+/// The k stored encodings nearest to the query, nearest first; equal distances keep index order. Fewer when
+/// n < k.
+inline void top_k(const float* __restrict base, std::size_t n, const float* __restrict query, std::size_t k,
+                  std::vector<nearest_hit>& out, simd_level level = best_simd_level()) {
+  top_k_of_blocks best(std::min(k, n));
+  scan_blocks(base, n, query, std::ref(best), level);
+  out = std::move(best).take();
 }
 
 }  // namespace faceapp::detail

@@ -8,9 +8,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"
+#include "faceapp/core/keep.hpp"
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
 #include "faceapp/faces.hpp"
@@ -32,43 +32,43 @@ namespace detail {
 /// distance_to's reference when it is one encoding: the Euclidean distance to it.
 struct encoding_reference {
   encoding reference;
-  void score(encoded_face& f) const {
+  void score(encoded_face& f, const encoding_reference&) const {
     f.distance = distance(f.encoding, reference);
     f.name.clear();
   }
+  [[nodiscard]] const encoding_reference& view() const noexcept { return *this; }
 };
 
-/// distance_to's reference when it is a gallery (`gallery`, or `chunked_gallery::view`, a snapshot of a growing
-/// one): the distance to the nearest entry, and its name. The pointer owns the gallery (or shares it) unless it
-/// was made from std::cref(g), which borrows. A snapshot is the rows of the moment it was taken.
-template <class Known>
+/// distance_to's reference when it is a gallery: the distance to the nearest live entry, and its name. `live` is
+/// a gallery, borrowed or owned (core/keep.hpp), read through the snapshot of the moment of each call, so a
+/// borrowed gallery's later adds are seen; `fixed` is one snapshot, kept as it was.
 struct gallery_reference {
-  std::shared_ptr<const Known> known;
-  void score(encoded_face& f) const {
-    if (const auto hit = known->nearest(f.encoding)) {
+  std::shared_ptr<const gallery> live;
+  std::shared_ptr<const gallery::view> fixed;
+
+  void score(encoded_face& f, const gallery::view& known) const {
+    if (const auto hit = known.nearest(f.encoding)) {
       f.distance = hit->distance;
-      if constexpr (requires { hit->row; }) {
-        f.name = std::string(known->name(hit->row));
-      } else {
-        f.name = std::string(known->name(hit->index));
-      }
+      f.name = std::string(known.name(hit->row));
     } else {
       f.distance.reset();
       f.name.clear();
     }
   }
+  /// The view every face of one input is scored against.
+  [[nodiscard]] std::shared_ptr<const gallery::view> view() const { return fixed ? fixed : live->snapshot(); }
 };
 
 }  // namespace detail
 
 /// `distance_to(reference, tolerance = 0.6)`: encoded_faces -> the same faces with `distance` and `match` set.
 ///  - reference an encoding (or an encoded_face): Euclidean distance of every face to it;
-///  - reference a gallery of named encodings (a `gallery`, or a snapshot of a `chunked_gallery`): distance to
-///    the nearest entry, whose name goes into `name` (an empty gallery leaves distance unset and match false).
-///    `distance_to(std::cref(g))` borrows `g`, which must then outlive the stage; `distance_to(shared_ptr)`
-///    shares it; `distance_to(std::move(g))` owns it; `distance_to(g.snapshot())` keeps that snapshot.
-/// `match` is distance <= tolerance; `compare(t)` re-decides it with another tolerance. Which kind of
-/// reference it is was decided when the stage was made: the type says it. Thread-safe.
+///  - reference a gallery: distance to the nearest live entry, whose name goes into `name` (an empty gallery
+///    leaves distance unset and match false). The gallery is kept by the rule of std::views::all
+///    (core/keep.hpp): `distance_to(known)` borrows an lvalue, which must outlive the stage, and sees its later
+///    adds and erasures (each input is scored against the snapshot of that moment); `distance_to(std::move(g))`
+///    owns it; `std::cref(g)` borrows; a shared_ptr shares; `distance_to(g.snapshot())` keeps that snapshot.
+/// `match` is distance <= tolerance; `compare(t)` re-decides it with another tolerance. Thread-safe.
 /// Example: `read | encode | distance_to(known, 0.5)`.
 template <class Reference>
 struct distance_to_stage : stage_base<distance_to_stage<Reference>> {
@@ -81,18 +81,28 @@ struct distance_to_stage : stage_base<distance_to_stage<Reference>> {
 
   [[nodiscard]] result<encoded_faces> run(const encoded_faces& in) const { return run(encoded_faces(in)); }
   [[nodiscard]] result<encoded_faces> run(encoded_faces&& in) const {
+    const auto& known = reference.view();
     for (auto& f : in.items) {
-      reference.score(f);
+      reference.score(f, known_of(known));
       f.match = f.distance.has_value() && *f.distance <= tolerance;
     }
     return std::move(in);
   }
+
+ private:
+  template <class V>
+  static const auto& known_of(const std::shared_ptr<V>& v) noexcept {
+    return *v;
+  }
+  template <class V>
+  static const V& known_of(const V& v) noexcept {
+    return v;
+  }
 };
 
-struct distance_to_fn {
+struct distance_to_fn : detail::stage_factory_base {
   using to_encoding = distance_to_stage<detail::encoding_reference>;
-  using to_gallery = distance_to_stage<detail::gallery_reference<gallery>>;
-  using to_snapshot = distance_to_stage<detail::gallery_reference<chunked_gallery::view>>;
+  using to_gallery = distance_to_stage<detail::gallery_reference>;
 
   [[nodiscard]] to_encoding operator()(const encoding& reference, tolerance_value t = {}) const {
     return {{}, {reference}, t.value};
@@ -100,32 +110,36 @@ struct distance_to_fn {
   [[nodiscard]] to_encoding operator()(const encoded_face& reference, tolerance_value t = {}) const {
     return {{}, {reference.encoding}, t.value};
   }
-  /// Shares the gallery; a null pointer is an empty gallery.
-  [[nodiscard]] to_gallery operator()(std::shared_ptr<const gallery> known, tolerance_value t = {}) const {
-    if (!known) known = std::make_shared<const gallery>();
-    return {{}, {std::move(known)}, t.value};
+  /// A gallery lvalue is borrowed (it must outlive the stage), an rvalue moved in and owned.
+  template <class G>
+    requires std::same_as<std::remove_cvref_t<G>, gallery>
+  [[nodiscard]] to_gallery operator()(G&& g, tolerance_value t = {}) const {
+    if constexpr (std::is_lvalue_reference_v<G>) {
+      return {{}, {detail::keep(std::as_const(g)), nullptr}, t.value};
+    } else {
+      return {{}, {detail::keep(std::move(g)), nullptr}, t.value};
+    }
   }
-  /// A snapshot of a growing gallery; the stage keeps it (later adds are not seen by this stage). A null pointer
-  /// is an empty gallery.
-  [[nodiscard]] to_snapshot operator()(std::shared_ptr<const chunked_gallery::view> known,
-                                       tolerance_value t = {}) const {
-    if (!known) known = chunked_gallery{}.snapshot();
-    return {{}, {std::move(known)}, t.value};
-  }
-  /// Borrows: `g` must outlive the stage.
+  /// Borrows, and says so at the call site.
   [[nodiscard]] to_gallery operator()(std::reference_wrapper<const gallery> g, tolerance_value t = {}) const {
-    return {{}, {std::shared_ptr<const gallery>(std::shared_ptr<const gallery>{}, &g.get())}, t.value};
+    return {{}, {detail::keep(g), nullptr}, t.value};
   }
   [[nodiscard]] to_gallery operator()(std::reference_wrapper<gallery> g, tolerance_value t = {}) const {
     return (*this)(std::cref(g.get()), t);
   }
-  /// Owns the gallery it is given.
-  [[nodiscard]] to_gallery operator()(gallery&& g, tolerance_value t = {}) const {
-    return (*this)(std::make_shared<const gallery>(std::move(g)), t);
+  /// Shares the gallery; a null pointer is an empty gallery.
+  [[nodiscard]] to_gallery operator()(std::shared_ptr<const gallery> known, tolerance_value t = {}) const {
+    if (!known) known = std::make_shared<const gallery>();
+    return {{}, {std::move(known), nullptr}, t.value};
   }
-  /// A gallery lvalue is not taken silently by reference: write `distance_to(std::cref(g))` to borrow it (it
-  /// must outlive the stage), or pass a shared_ptr or an rvalue to give the stage a share or the gallery itself.
-  void operator()(const gallery& g, tolerance_value t = {}) const = delete;
+  [[nodiscard]] to_gallery operator()(std::shared_ptr<gallery> known, tolerance_value t = {}) const {
+    return (*this)(std::shared_ptr<const gallery>(std::move(known)), t);
+  }
+  /// One snapshot, kept as it is (later adds are not seen by this stage); a null pointer is an empty gallery.
+  [[nodiscard]] to_gallery operator()(std::shared_ptr<const gallery::view> known, tolerance_value t = {}) const {
+    if (!known) known = gallery{}.snapshot();
+    return {{}, {nullptr, std::move(known)}, t.value};
+  }
 };
 
 inline constexpr distance_to_fn distance_to{};

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "faceapp/core/chunked_gallery.hpp"
+#include "faceapp/core/gallery.hpp"
 
 namespace {
 /// "<prefix><key>", built by appending (GCC 12 warns falsely, -Wrestrict, on "literal" + std::string).
@@ -48,7 +48,7 @@ struct reference_gallery {
   }
 };
 
-void check_against(const faceapp::chunked_gallery::view& v, const reference_gallery& ref, std::mt19937& rng) {
+void check_against(const faceapp::gallery::view& v, const reference_gallery& ref, std::mt19937& rng) {
   REQUIRE(v.size() == ref.rows.size());
   std::size_t live = 0;
   for (std::size_t row = 0; row < v.rows(); ++row) {
@@ -92,9 +92,9 @@ void check_against(const faceapp::chunked_gallery::view& v, const reference_gall
 }
 }  // namespace
 
-TEST_CASE("chunked_gallery: nearest and top_k equal a brute-force reference after random adds and erases") {
+TEST_CASE("gallery: nearest and top_k equal a brute-force reference after random adds and erases") {
   std::mt19937 rng(11);
-  faceapp::chunked_gallery g(64);  // small chunks: many chunk boundaries and a compaction or two
+  faceapp::gallery g(64);  // small chunks: many chunk boundaries and a compaction or two
   reference_gallery ref;
   CHECK(g.snapshot()->empty());
   CHECK_FALSE(g.snapshot()->nearest(random_encoding(rng)).has_value());
@@ -126,9 +126,9 @@ TEST_CASE("chunked_gallery: nearest and top_k equal a brute-force reference afte
   CHECK_THROWS_AS(g.add(1, "old key", random_encoding(rng)), std::invalid_argument);
 }
 
-TEST_CASE("chunked_gallery: a tombstoned row never matches, even an exact copy of the query") {
+TEST_CASE("gallery: a tombstoned row never matches, even an exact copy of the query") {
   std::mt19937 rng(5);
-  faceapp::chunked_gallery g(64);
+  faceapp::gallery g(64);
   std::vector<faceapp::encoding> stored;
   for (std::uint64_t k = 1; k <= 200; ++k) {
     stored.push_back(random_encoding(rng));
@@ -158,9 +158,9 @@ TEST_CASE("chunked_gallery: a tombstoned row never matches, even an exact copy o
   }
 }
 
-TEST_CASE("chunked_gallery: snapshots stay valid and unchanged while the gallery grows and shrinks") {
+TEST_CASE("gallery: snapshots stay valid and unchanged while the gallery grows and shrinks") {
   std::mt19937 rng(3);
-  faceapp::chunked_gallery g(64);
+  faceapp::gallery g(64);
   std::vector<faceapp::encoding> stored;
   for (std::uint64_t k = 1; k <= 100; ++k) {
     stored.push_back(random_encoding(rng));
@@ -186,11 +186,11 @@ TEST_CASE("chunked_gallery: snapshots stay valid and unchanged while the gallery
   CHECK(g.snapshot()->size() == 1000 - 300);
 }
 
-TEST_CASE("chunked_gallery: concurrent readers and one writer") {
+TEST_CASE("gallery: concurrent readers and one writer") {
   // Readers scan snapshots while the writer adds and erases; each reader checks its snapshot is self-consistent:
   // every live row's encoding is a function of its key, so the nearest to key k's encoding is k itself.
   constexpr std::size_t chunk_rows = 64;
-  faceapp::chunked_gallery g(chunk_rows);
+  faceapp::gallery g(chunk_rows);
   const auto encoding_of = [](std::uint64_t key) {
     std::mt19937 rng(static_cast<unsigned>(key));
     return random_encoding(rng);
