@@ -68,24 +68,22 @@ faces detect_faces(const image& img, int upsample) {
     face f;
     f.box_in_image = to_box(d.rect, img.width(), img.height());
     f.box = img.to_original(f.box_in_image);
-    f.score = d.detection_confidence;
+    f.score = {d.detection_confidence, hog};
     out.items.push_back(std::move(f));
   }
   return out;
 }
 
-result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, bool second_look) {
-  const auto model = detail::default_cnn_detector_model_ptr();
-  if (!model) return fail(stage, img.source, model.error().message, model.error().code);
+faces cnn_detect_faces(const image& img, const cnn_detector_model& model, int tiles, bool second_look) {
   faces out;
   out.image = img;
-  for (const auto& d : cnn_detect(img, (*model)->for_this_thread(), tiles, second_look)) {
+  for (const auto& d : cnn_detect(img, model.for_this_thread(), tiles, second_look)) {
     face f;
     f.box_in_image = cnn_box_to_hog(d, img.width(), img.height());
     // A sliver at the border, once clipped to the image, is no face box.
     if (f.box_in_image.right - f.box_in_image.left < 2 || f.box_in_image.bottom - f.box_in_image.top < 2) continue;
     f.box = img.to_original(f.box_in_image);
-    f.score = d.score;
+    f.score = {d.score, cnn};
     out.items.push_back(std::move(f));
   }
   return out;

@@ -16,12 +16,26 @@
 
 namespace faceapp {
 
+/// The face detectors: dlib's HOG frontal face detector, or the cnn (SSD MobileNetV1, trained on WIDER FACE).
+enum class detector_model { hog, cnn };
+inline constexpr detector_model hog = detector_model::hog;
+inline constexpr detector_model cnn = detector_model::cnn;
+
+/// How sure a detector is of a face, on that detector's own scale, and which detector it was: HOG's is the SVM
+/// margin (unbounded, >= 0 for what it reports), the cnn's a probability in (0, 1]. The two are not one scale:
+/// compare scores of one detector only.
+struct detection_score {
+  double value = 0;
+  detector_model detector = hog;
+  friend bool operator==(const detection_score&, const detection_score&) = default;
+};
+
 /// A detected face. `box` and `landmarks` are in the coordinates of the image as read; `box_in_image` is the same
 /// box in the pixels the detector saw (after resize), which later stages work on.
 struct face {
   faceapp::box box;
   faceapp::box box_in_image;
-  double score = 0;                 // the HOG detector's confidence; higher is surer
+  detection_score score;            // higher is surer, on the scale of the detector that found it
   std::vector<point> landmarks;     // 5 or 68 points once `landmarks` ran; empty before
   std::vector<point> landmarks_in_image;
 };

@@ -35,7 +35,7 @@ namespace faceapp {
 class encoder_engine;
 
 // The member functions below that touch dlib or the engines are compiled once, in the runtime library
-// (src/models.cpp), not in every file that includes this header.
+// (src/detect.cpp and src/encode.cpp), not in every file that includes this header.
 
 /// dlib's shape predictor: 5 or 68 landmarks per face. Shared between threads (dlib only reads it).
 class landmark_model {
@@ -94,13 +94,18 @@ class cnn_detector_model {
   std::filesystem::path file_;
 };
 
-/// The models encode needs.
+/// The models the stages use: the landmark model and the encoder, which load_models() requires, and the cnn face
+/// detector, which only `detect(models, cnn)` needs: when its file is not in the folder (dlib's own model files
+/// do not include it) or does not load, `cnn` holds the error that says so, and only detect(models, cnn) fails.
 struct model_set {
   landmark_model landmarks;
   encoder_model encoder;
+  result<cnn_detector_model> cnn = fail("models", "<model_set>", "no cnn face detector in this model set",
+                                        errc::not_found);
 };
 
-/// Loads both models from `dir`, or from the search path (see model_files.hpp) when `dir` is empty.
+/// Loads the models from `dir`, or from the search path (see model_files.hpp) when `dir` is empty: the landmark
+/// model and the encoder (an error naming what is missing), and the cnn detector when its file is there.
 inline result<model_set> load_models(const std::filesystem::path& dir = {}) {
   auto lm_file = models::find_landmark_model(dir);
   if (!lm_file) return unexpected(lm_file.error());
@@ -110,7 +115,10 @@ inline result<model_set> load_models(const std::filesystem::path& dir = {}) {
   if (!lm) return unexpected(lm.error());
   auto enc = encoder_model::load(*enc_file);
   if (!enc) return unexpected(enc.error());
-  return model_set{*std::move(lm), *std::move(enc)};
+  model_set set{*std::move(lm), *std::move(enc)};
+  set.cnn = models::find_model_file(models::cnn_detector_file, dir).and_then(
+      [](const std::filesystem::path& p) { return cnn_detector_model::load(p); });
+  return set;
 }
 
 namespace detail {
@@ -199,6 +207,11 @@ inline result<const landmark_model*> landmarks_of(const default_models_t&) { ret
 inline result<const landmark_model*> landmarks_of(const model_set& m) { return &m.landmarks; }
 inline result<const encoder_model*> encoder_of(const default_models_t&) { return default_encoder_model_ptr(); }
 inline result<const encoder_model*> encoder_of(const model_set& m) { return &m.encoder; }
+inline result<const cnn_detector_model*> cnn_of(const default_models_t&) { return default_cnn_detector_model_ptr(); }
+inline result<const cnn_detector_model*> cnn_of(const model_set& m) {
+  if (!m.cnn) return unexpected(m.cnn.error());
+  return &*m.cnn;
+}
 }  // namespace detail
 
 }  // namespace faceapp

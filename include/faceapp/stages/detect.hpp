@@ -14,11 +14,6 @@
 
 namespace faceapp {
 
-/// The face detectors: dlib's HOG frontal face detector, or the cnn (SSD MobileNetV1, trained on WIDER FACE).
-enum class detector_model { hog, cnn };
-inline constexpr detector_model hog = detector_model::hog;
-inline constexpr detector_model cnn = detector_model::cnn;
-
 /// "hog" / "cnn" -> the model; anything else is nothing.
 [[nodiscard]] inline std::optional<detector_model> parse_detector_model(std::string_view name) noexcept {
   if (name == "hog") return hog;
@@ -32,9 +27,16 @@ namespace detail {
 /// HOG detection with dlib's Python-binding semantics (see detail::hog_detect), as face boxes.
 faces detect_faces(const image& img, int upsample);
 
-/// The cnn detector with the default model (see detail::cnn_detect; `second_look` false: the whole pass alone, for
-/// comparison); an error naming `stage` and the image when the model file is not found.
-result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, bool second_look = true);
+/// The cnn detector with `model` (see detail::cnn_detect; `second_look` false: the whole pass alone, for
+/// comparison).
+faces cnn_detect_faces(const image& img, const cnn_detector_model& model, int tiles, bool second_look = true);
+
+/// The same with the default model; an error naming `stage` and the image when the model file is not found.
+inline result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, bool second_look = true) {
+  const auto model = default_cnn_detector_model_ptr();
+  if (!model) return fail(stage, img.source, model.error().message, model.error().code);
+  return cnn_detect_faces(img, **model, tiles, second_look);
+}
 }  // namespace detail
 
 /// `detect(upsample = 1)`: image -> faces (boxes, most confident first; an empty list when there is none).
@@ -50,32 +52,45 @@ result<faces> cnn_detect_faces(const image& img, int tiles, const char* stage, b
 /// to HOG's box of the same face, so landmarks and encodings work on them. `tiles` > 0 also scans overlapping
 /// tiles (see detail::cnn_detect) for faces smaller than about 1/25 of the image's longer side; tiles = 1 costs
 /// 4 or 5 passes instead of 1 (and no second look). An error when the cnn model file is not found.
-struct detect_stage : stage_base<detect_stage> {
+/// `detect(models, ...)` takes the cnn from a model_set (load_models()) instead of the default one, as
+/// `encode(models)` takes its models; HOG needs no model file.
+template <class Models = default_models_t>
+struct detect_stage : stage_base<detect_stage<Models>> {
   using input_type = image;
   using output_type = faces;
   static constexpr const char* name = "detect";
 
   int upsample = 1;  // hog: doublings of the image; cnn: levels of tiles
   detector_model model = hog;
+  Models models{};
 
   [[nodiscard]] result<faces> run(const image& img) const {
     if (upsample < 0 || upsample > 4) {
       return fail(name, img.source, "upsample must be in [0, 4], got " + std::to_string(upsample));
     }
-    if (model == cnn) return detail::cnn_detect_faces(img, upsample, name);
+    if (model == cnn) {
+      const auto net = detail::cnn_of(models);
+      if (!net) return fail(name, img.source, net.error().what(), net.error().code);
+      return detail::cnn_detect_faces(img, **net, upsample);
+    }
     return detail::detect_faces(img, upsample);
   }
 };
 
-struct detect_fn : detect_stage {
-  using detect_stage::operator();
-  [[nodiscard]] constexpr detect_stage operator()(int upsample) const { return detect_stage{{}, upsample, hog}; }
+struct detect_fn : detect_stage<> {
+  using detect_stage<>::operator();
+  [[nodiscard]] constexpr detect_stage<> operator()(int upsample) const { return {{}, upsample, hog, {}}; }
   /// detect(hog) upsamples once, detect(cnn) scans no tiles; a second argument sets either.
-  [[nodiscard]] constexpr detect_stage operator()(detector_model m) const {
-    return detect_stage{{}, m == hog ? 1 : 0, m};
+  [[nodiscard]] constexpr detect_stage<> operator()(detector_model m) const { return {{}, m == hog ? 1 : 0, m, {}}; }
+  [[nodiscard]] constexpr detect_stage<> operator()(detector_model m, int upsample) const {
+    return {{}, upsample, m, {}};
   }
-  [[nodiscard]] constexpr detect_stage operator()(detector_model m, int upsample) const {
-    return detect_stage{{}, upsample, m};
+  /// The same with explicit models: detect(models) is HOG, detect(models, cnn) the cnn of the set.
+  [[nodiscard]] detect_stage<model_set> operator()(const model_set& set, detector_model m = hog) const {
+    return {{}, m == hog ? 1 : 0, m, set};
+  }
+  [[nodiscard]] detect_stage<model_set> operator()(const model_set& set, detector_model m, int upsample) const {
+    return {{}, upsample, m, set};
   }
 };
 
