@@ -1,21 +1,22 @@
 // faceapp: typed face-recognition pipelines.
 //
-//   faceapp::csv_sink csv{"results.csv"};
-//   auto ref  = (faceapp::read | faceapp::encode)("known.jpg");
-//   auto pipe = faceapp::read | faceapp::resize(0.5) | faceapp::encode
-//             | faceapp::distance_to(ref.value().at(0)) | faceapp::record(std::ref(csv));
-//   auto r    = pipe("unknown.jpg");
+//   using namespace faceapp;
+//   csv_sink csv{"results.csv"};
+//   auto ref = (read | encode)("known.jpg").value().at(0);
+//   auto compare = read | resize(0.5) | encode | distance_to(ref) | record(csv);
+//   auto r = compare("unknown.jpg");
 #pragma once
 
 #include "faceapp/version.hpp"
 
 #include "faceapp/core/batch.hpp"
-#include "faceapp/core/chunked_gallery.hpp"
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/core/geometry.hpp"
+#include "faceapp/core/keep.hpp"
 #include "faceapp/core/result.hpp"
 #include "faceapp/core/stage.hpp"
+#include "faceapp/core/then.hpp"
 #include "faceapp/core/threading.hpp"
 #include "faceapp/faces.hpp"
 #include "faceapp/image.hpp"

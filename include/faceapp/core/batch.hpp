@@ -130,6 +130,16 @@ result<void> run_ordered(const Pipeline& pipeline, Inputs&& inputs, OnResult&& o
   return {};
 }
 
+/// run_ordered, or, when no worker thread can be started (the system's thread limit; run_ordered then read no
+/// input), the same calls in the same order on the calling thread. The one place that falls back: run_batch and
+/// views::apply_parallel use it.
+template <stage Pipeline, std::ranges::input_range Inputs, class OnResult>
+void run_ordered_or_here(const Pipeline& pipeline, Inputs&& inputs, OnResult&& on_result, batch_options options = {}) {
+  if (run_ordered(pipeline, inputs, on_result, options)) return;
+  std::size_t index = 0;
+  for (auto&& in : inputs) on_result(index++, pipeline(static_cast<typename Pipeline::input_type>(in)));
+}
+
 /// Runs `pipeline` over `inputs` on several threads; the results come back in input order. When no worker
 /// thread can be started (the system's thread limit), it runs them on the calling thread instead.
 /// Example: `auto results = faceapp::run_batch(read | encode, paths, {.threads = 2});`
@@ -137,12 +147,9 @@ template <stage Pipeline, std::ranges::input_range Inputs>
 std::vector<result<typename Pipeline::output_type>> run_batch(const Pipeline& pipeline, Inputs&& inputs,
                                                               batch_options options = {}) {
   std::vector<result<typename Pipeline::output_type>> results;
-  const auto started = run_ordered(
+  run_ordered_or_here(
       pipeline, inputs,
       [&](std::size_t, result<typename Pipeline::output_type> r) { results.push_back(std::move(r)); }, options);
-  if (!started) {  // run_ordered read no input: do it here
-    for (auto&& in : inputs) results.push_back(pipeline(static_cast<typename Pipeline::input_type>(in)));
-  }
   return results;
 }
 

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <range/v3/range/concepts.hpp>
 #include <range/v3/view/transform.hpp>
 
 #include "faceapp/core/batch.hpp"
@@ -35,10 +36,29 @@ namespace faceapp::views {
 
 namespace detail {
 
-/// The range's elements are what the pipeline takes.
+/// The range's elements convert to what the pipeline takes (run_ordered queues them as its input_type).
 template <class R, class Pipeline>
 concept inputs_for = std::ranges::input_range<R> && stage<Pipeline> &&
                      std::constructible_from<typename Pipeline::input_type, std::ranges::range_reference_t<R>>;
+
+/// The pipeline can be called on the range's elements (its input_type, or anything else it accepts). Standard
+/// and range-v3 ranges alike.
+template <class R, class Pipeline>
+concept callable_on_elements = ranges::input_range<R> && stage<Pipeline> &&
+                               (std::constructible_from<typename Pipeline::input_type, ranges::range_reference_t<R>> ||
+                                accepts<Pipeline, ranges::range_reference_t<R>>);
+
+/// What `apply(pipe)` returns: a closure that a range pipes into, constrained on the range's elements.
+template <class Pipeline>
+struct apply_closure {
+  Pipeline pipeline;
+
+  template <class R>
+    requires ranges::viewable_range<R> && callable_on_elements<R, Pipeline>
+  friend auto operator|(R&& inputs, apply_closure c) {
+    return ranges::views::transform(std::forward<R>(inputs), std::move(c.pipeline));
+  }
+};
 
 /// The results of `pipeline` over `inputs`, computed by run_ordered on a driver thread and handed over in input
 /// order through a bounded queue. Single pass; movable; destroying it early stops the workers.
@@ -122,11 +142,8 @@ class parallel_results {
           changed.notify_all();
         };
         try {
-          const auto started = run_ordered(
+          run_ordered_or_here(
               pipeline, inputs, [&](std::size_t, result_type r) { hand_over(std::move(r)); }, options);
-          if (!started) {  // no worker could start and no input was read: do them on this thread
-            for (auto&& in : inputs) hand_over(pipeline(static_cast<typename Pipeline::input_type>(in)));
-          }
         } catch (const stop_requested&) {
         } catch (...) {
           const std::lock_guard lock(mutex);
@@ -174,10 +191,13 @@ struct apply_parallel_closure {
 }  // namespace detail
 
 struct apply_fn {
-  /// `range | apply(pipe)`: the results of `pipe` over the range, lazily, in input order (a range-v3 view).
+  /// `range | apply(pipe)`: the results of `pipe` over the range (a std or range-v3 range), lazily (each is
+  /// computed when it is read, on the reading thread, as often as it is read), in input order: a range-v3
+  /// transform view, so range-v3's adaptors go around it (`paths | views::take(3) | apply(pipe) |
+  /// views::filter(...)`). A range whose elements the pipeline does not take does not compile.
   template <stage Pipeline>
-  [[nodiscard]] auto operator()(Pipeline pipeline) const {
-    return ranges::views::transform(std::move(pipeline));
+  [[nodiscard]] detail::apply_closure<Pipeline> operator()(Pipeline pipeline) const {
+    return {std::move(pipeline)};
   }
 };
 
