@@ -20,7 +20,7 @@ TEST_CASE("the design card's pipeline compiles and runs on real images") {
     faceapp::csv_sink csv{csv_path};
     auto ref = (faceapp::read | faceapp::encode)(data_file("faces/obama_1.jpg"));
     auto pipe = faceapp::read | faceapp::resize(0.5) | faceapp::encode |
-                faceapp::distance_to(ref.value().at(0)) | faceapp::record(std::ref(csv));
+                faceapp::distance_to(ref.value().at(0)) | faceapp::record(csv);
     auto same = pipe(data_file("faces/obama_2.jpg"));
     auto other = pipe(data_file("faces/biden_1.jpg"));
     auto group = pipe(data_file("faces/group_3.jpg"));  // Obama and Biden together, and a child

@@ -54,10 +54,67 @@ concept accepts = stage<S> && requires(const S& s, const In& in) {
 template <class S, class In>
 using output_for_t = typename std::invoke_result_t<const S&, const In&>::value_type;
 
-/// `a | b` is a pipeline: `b` accepts what `a` gives. Generic code asks this instead of trying `a | b`.
+/// The inputs a stage takes, when it takes more than its input_type: `using input_types = input_list<image,
+/// faces>;` (encode), `input_list<encoded_faces, faces>` (record). Composition looks at every one, so that
+/// `record(csv) | encode` is a pipeline (of faces) and `|` stays associative.
+template <class... T>
+struct input_list {};
+
+namespace detail {
+
+template <class S>
+struct inputs_of_impl {
+  using type = input_list<typename S::input_type>;
+};
+template <class S>
+  requires requires { typename S::input_types; }
+struct inputs_of_impl<S> {
+  using type = typename S::input_types;
+};
+
+/// What S takes: its input_types, or its input_type alone.
+template <class S>
+using inputs_of = typename inputs_of_impl<std::remove_cvref_t<S>>::type;
+
+
+/// `pipeline(in)` for a pipeline of First then Second: First accepts In, and Second accepts what First gives.
+template <class First, class Second, class In>
+concept chain_accepts = accepts<First, In> && accepts<Second, output_for_t<First, In>>;
+
+template <class A, class B, class List>
+inline constexpr bool chains_any = false;
+template <class A, class B, class... In>
+inline constexpr bool chains_any<A, B, input_list<In...>> = (chain_accepts<A, B, In> || ...);
+
+/// The inputs of `List` that the chain of A then B takes, in order.
+template <class A, class B, class List>
+struct chain_inputs;
+template <class A, class B>
+struct chain_inputs<A, B, input_list<>> {
+  using type = input_list<>;
+};
+template <class A, class B, class Head, class... Tail>
+struct chain_inputs<A, B, input_list<Head, Tail...>> {
+  template <class... T>
+  static input_list<Head, T...> prepend(input_list<T...>);
+  using rest = typename chain_inputs<A, B, input_list<Tail...>>::type;
+  using type = std::conditional_t<chain_accepts<A, B, Head>, decltype(prepend(rest{})), rest>;
+};
+
+template <class List>
+struct first_of;
+template <class Head, class... Tail>
+struct first_of<input_list<Head, Tail...>> {
+  using type = Head;
+};
+
+}  // namespace detail
+
+/// `a | b` is a pipeline: `b` accepts what `a` gives for one of the inputs `a` takes. Generic code asks this
+/// instead of trying `a | b`.
 template <class A, class B>
 concept composable = stage<A> && stage<B> &&
-                     accepts<std::remove_cvref_t<B>, typename std::remove_cvref_t<A>::output_type>;
+                     detail::chains_any<std::remove_cvref_t<A>, std::remove_cvref_t<B>, detail::inputs_of<A>>;
 
 template <stage First, stage Second>
 class pipeline_stage;
@@ -81,28 +138,34 @@ std::string stage_name_of(const S& s) {
 }
 
 /// The base of the stage factories (`resize`, `fit`, `record`, `distance_to`, `then`): objects that make a stage
-/// when called with their arguments, and are not stages themselves.
+/// when called with their arguments, and are not stages themselves. Each names, in its `call_it_first` type,
+/// how it is called (e.g. `resize_fn::resize_is_a_stage_factory_call_it_with_a_scale_eg_resize_0_5`), which the
+/// deleted `|` below puts into the compiler's error.
 struct stage_factory_base;
 
 template <class F>
-concept bare_factory = std::derived_from<std::remove_cvref_t<F>, stage_factory_base> && !stage<F>;
+concept bare_factory = std::derived_from<std::remove_cvref_t<F>, stage_factory_base> && !stage<F> &&
+                       requires { typename std::remove_cvref_t<F>::call_it_first; };
 
 // +---------------------------------------------------------------------------------------------------------+
 // | READ THIS IF YOUR COMPILE BREAKS HERE                                                                   |
 // |                                                                                                         |
 // | You wrote a stage factory into a pipeline without calling it, e.g. `read | resize | encode`. A factory  |
 // | is not a stage: call it with its arguments to make one, e.g. `resize(0.5)`, `fit(1600)`,               |
-// | `record(csv)`, `distance_to(known)`, `then(f)`. The compiler names the factory's type in                |
-// | `stage_factory_must_be_called_with_its_arguments<Factory>`.                                             |
+// | `record(csv)`, `distance_to(known)`, `then(f)`. The compiler names the factory and how to call it in    |
+// | `stage_factory_must_be_called_with_its_arguments<..._is_a_stage_factory_call_it_...>`.                  |
 // +---------------------------------------------------------------------------------------------------------+
-template <class Factory>
+template <class Usage>
 struct stage_factory_must_be_called_with_its_arguments;  // never defined: the deleted `|` below returns it by name
+
+template <class F>
+using factory_error = stage_factory_must_be_called_with_its_arguments<typename std::remove_cvref_t<F>::call_it_first>;
 
 /// A stage factory on the left of `|` (`resize | encode`, `resize | fit`): deleted, naming the factory.
 struct stage_factory_base {
   template <class A, class B>
     requires bare_factory<A> && (stage<B> || bare_factory<B>)
-  friend stage_factory_must_be_called_with_its_arguments<std::remove_cvref_t<A>> operator|(A&& a, B&& b) = delete;
+  friend factory_error<A> operator|(A&& a, B&& b) = delete;  // a stage factory, not called: see the box above
 };
 
 // +---------------------------------------------------------------------------------------------------------+
@@ -142,12 +205,9 @@ struct pipeable {
   /// box at stage_factory_must_be_called_with_its_arguments).
   template <class A, class B>
     requires stage<A> && bare_factory<B>
-  friend stage_factory_must_be_called_with_its_arguments<std::remove_cvref_t<B>> operator|(A&& a, B&& b) = delete;
+  friend factory_error<B> operator|(A&& a, B&& b) = delete;  // a stage factory, not called: see stage_factory_base
 };
 
-/// `pipeline(in)` for a pipeline of First then Second: First accepts In, and Second accepts what First gives.
-template <class First, class Second, class In>
-concept chain_accepts = accepts<First, In> && accepts<Second, output_for_t<First, In>>;
 
 }  // namespace detail
 
@@ -198,12 +258,15 @@ struct stage_base : detail::pipeable {
 /// Two stages run one after the other. Itself a stage. An rvalue input, and every intermediate value, moves
 /// from stage to stage; a const& input is copied only by the first stage that changes it. It accepts whatever
 /// First accepts and Second can take the result of (`detect | (encode | record(csv))` takes faces), so `|` is
-/// associative; its input_type and output_type are those of First's input_type.
+/// associative. Its input_types are those of First's that the chain takes; its input_type is First's when the
+/// chain takes it, else the first of those, and output_type is what it gives for input_type.
 template <stage First, stage Second>
 class pipeline_stage : public detail::pipeable {
  public:
-  using input_type = typename First::input_type;
-  using output_type = output_for_t<Second, typename First::output_type>;
+  using input_types = typename detail::chain_inputs<First, Second, detail::inputs_of<First>>::type;
+  using input_type = std::conditional_t<detail::chain_accepts<First, Second, typename First::input_type>,
+                                        typename First::input_type, typename detail::first_of<input_types>::type>;
+  using output_type = output_for_t<Second, output_for_t<First, input_type>>;
 
   // By reference: a stage may hold an over-aligned value (an encoding), which is not passed well by value.
   template <class F, class S>

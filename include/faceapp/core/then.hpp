@@ -93,6 +93,9 @@ struct then_stage : stage_base<then_stage<F, In>> {
 };
 
 struct then_fn : detail::stage_factory_base {
+  struct then_is_a_stage_factory_call_it_with_a_function_eg_then_keep_largest;
+  using call_it_first = then_is_a_stage_factory_call_it_with_a_function_eg_then_keep_largest;
+
   template <class F>
   [[nodiscard]] auto operator()(F&& f) const {
     return make(std::string{}, std::forward<F>(f));

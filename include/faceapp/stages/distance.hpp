@@ -101,6 +101,9 @@ struct distance_to_stage : stage_base<distance_to_stage<Reference>> {
 };
 
 struct distance_to_fn : detail::stage_factory_base {
+  struct distance_to_is_a_stage_factory_call_it_with_a_reference_eg_distance_to_known;
+  using call_it_first = distance_to_is_a_stage_factory_call_it_with_a_reference_eg_distance_to_known;
+
   using to_encoding = distance_to_stage<detail::encoding_reference>;
   using to_gallery = distance_to_stage<detail::gallery_reference>;
 

@@ -34,7 +34,8 @@ std::vector<encoding> encode_faces(const faces& found, const encoder_model& mode
 /// Thread-safe: each thread encodes with its own copy of the network. Example: `(read | encode)("me.jpg")`.
 template <class Models = default_models_t>
 struct encode_stage : stage_base<encode_stage<Models>> {
-  using input_type = image;  // also accepts faces (from detect or landmarks)
+  using input_type = image;
+  using input_types = input_list<image, faces>;  // faces from detect or landmarks
   using output_type = encoded_faces;
   static constexpr const char* name = "encode";
 

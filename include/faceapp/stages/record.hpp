@@ -285,7 +285,8 @@ class csv_sink final : public record_sink {
 /// borrows too, a shared_ptr shares. Errors: the sink's, e.g. a CSV that cannot be opened. Thread-safe when the
 /// sink is (csv_sink is). Example: `read | encode | distance_to(ref) | record(csv)`.
 struct record_stage : stage_base<record_stage> {
-  using input_type = encoded_faces;  // or faces
+  using input_type = encoded_faces;
+  using input_types = input_list<encoded_faces, faces>;  // gives back what it was given
   using output_type = encoded_faces;
   static constexpr const char* name = "record";
 
@@ -314,6 +315,9 @@ struct record_stage : stage_base<record_stage> {
 };
 
 struct record_fn : detail::stage_factory_base {
+  struct record_is_a_stage_factory_call_it_with_a_sink_eg_record_csv;
+  using call_it_first = record_is_a_stage_factory_call_it_with_a_sink_eg_record_csv;
+
   /// An lvalue sink is borrowed (it must outlive the stage); an rvalue is moved in and owned.
   template <class Sink>
     requires std::derived_from<std::remove_cvref_t<Sink>, record_sink> &&

@@ -54,9 +54,13 @@ struct fit_stage : stage_base<fit_stage> {
 };
 
 struct resize_fn : detail::stage_factory_base {
+  struct resize_is_a_stage_factory_call_it_with_a_scale_eg_resize_0_5;
+  using call_it_first = resize_is_a_stage_factory_call_it_with_a_scale_eg_resize_0_5;
   [[nodiscard]] constexpr resize_stage operator()(double factor) const { return resize_stage{{}, factor}; }
 };
 struct fit_fn : detail::stage_factory_base {
+  struct fit_is_a_stage_factory_call_it_with_the_longest_side_eg_fit_1600;
+  using call_it_first = fit_is_a_stage_factory_call_it_with_the_longest_side_eg_fit_1600;
   [[nodiscard]] constexpr fit_stage operator()(int max_side) const { return fit_stage{{}, max_side}; }
 };
 
