@@ -21,6 +21,7 @@
 #include "bench_common.hpp"
 #include "fma_peak.hpp"
 #include "faceapp/detail/detect_impl.hpp"
+#include "faceapp/detail/fast_encoder.hpp"
 #include "faceapp/models/models.hpp"
 #include "faceapp/models/network.hpp"
 #include "faceapp/stages/detect.hpp"
@@ -103,10 +104,63 @@ void encode_dlib(benchmark::State& state, std::size_t chips) {
 void BM_encode_dlib_chip(benchmark::State& state) { encode_dlib(state, 1); }
 void BM_encode_dlib_batch(benchmark::State& state) { encode_dlib(state, static_cast<std::size_t>(state.range(0))); }
 
+/// One residual-block convolution alone (range(0): its index, 0..27, two per block), run as `conv` says for a
+/// batch of range(1) chips on the best kernel path: the per-layer figures the engine's choice of Winograd tile
+/// (fast_encoder::winograd_tile) comes from. GFLOPs counts the direct convolution's arithmetic per CPU second.
+void encoder_layer(benchmark::State& state, faceapp::detail::fast_encoder::convolution conv) {
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  static const auto weights = faceapp::detail::load_encoder_weights(*file);
+  faceapp::detail::fast_encoder engine(weights, faceapp::detail::fast_encoder::kernel::automatic, conv);
+  const auto index = static_cast<std::size_t>(state.range(0));
+  const int images = static_cast<int>(state.range(1));
+  if (index >= engine.layers()) {
+    state.SkipWithError("no such layer");
+    return;
+  }
+  if (conv != faceapp::detail::fast_encoder::convolution::direct && engine.layer_tile(index, images) == 0) {
+    state.SkipWithError("direct: Winograd does not apply or is not chosen");
+    return;
+  }
+  double flops = engine.run_layer_alone(index, images);  // warm-up: scratch allocations
+  flops = 0;
+  const double cpu0 = faceapp::bench::cpu_seconds();
+  for (auto _ : state) flops += engine.run_layer_alone(index, images);
+  faceapp::bench::report_flops(state, flops, faceapp::bench::cpu_seconds() - cpu0);
+  state.SetLabel(engine.kernel_name());
+}
+
+void BM_encoder_layer_direct(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::direct);
+}
+void BM_encoder_layer_f2(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::winograd2);
+}
+void BM_encoder_layer_f4(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::winograd4);
+}
+void BM_encoder_layer_auto(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::automatic);
+}
+
+/// The first layer of each size (and, at 17, 8, 4 and 2, the stride-2 one into it), for 1 and 16 chips.
+void layer_args(benchmark::internal::Benchmark* b) {
+  for (const int images : {1, 16}) {
+    for (const int layer : {0, 6, 7, 14, 15, 20, 21, 26, 27}) b->Args({layer, images});
+  }
+}
+
 }  // namespace
 
 // 0: the best level (what the encoder runs), 1: AVX2. CPU time, like the `of_peak` of the encoder figures.
 BENCHMARK(faceapp::bench::fma_peak_benchmark)->Name("BM_fma_peak")->Arg(0)->Arg(1);
+BENCHMARK(BM_encoder_layer_direct)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_f2)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_f4)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_auto)->Apply(layer_args);
 BENCHMARK(BM_encode_dlib_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_dlib_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
