@@ -212,7 +212,8 @@ inline void winograd_conv(simd_level level, const winograd_filter& f, const floa
   // Blocks of `block_floats`, but never so small that reading the transformed filters (positions x in x out)
   // once per block costs more than the block's own data, and at least two AVX-512 row tiles of the GEMM.
   const std::size_t floor = std::max<std::size_t>(24, cin * cout / (cin + cout));
-  const std::size_t block = std::min(tiles, std::max(floor, block_floats / (positions * (cin + cout))));
+  std::size_t block = std::max(floor, block_floats / (positions * (cin + cout)));
+  block = std::min(tiles, (block + 11) / 12 * 12);  // whole row tiles of the GEMM (12 AVX-512, 6 AVX2 rows)
   scratch.v.resize(positions * block * cin);
   scratch.m.resize(positions * block * cout);
   for (std::size_t t0 = 0; t0 < tiles; t0 += block) {
