@@ -2,7 +2,9 @@
 // single-threaded detector on the same pixels, in the same run. Wall-clock time, since one of them is parallel.
 // BM_detect_cnn: the cnn detector as detect(faceapp::cnn) runs it (the whole-image pass and the second look at
 // doubtful candidates, which runs `looks` more passes), BM_detect_cnn_one: the whole-image pass alone,
-// BM_detect_cnn_tiles: with tiles = 1; each layer's rows on all cores, on the same photos.
+// BM_detect_cnn_tiles: with tiles = 1; each layer's rows on all cores, on the same photos. BM_fma_peak: this
+// core's fp32 FMA peak (bench/fma_peak.hpp), the baseline of the cnn's arithmetic rate: BM_detect_cnn_one's
+// `GFLOPs` and `of_peak` are one pass's arithmetic over the CPU time of all its threads.
 #include <benchmark/benchmark.h>
 
 #include <time.h>
@@ -16,6 +18,7 @@
 #include <dlib/opencv/cv_image.h>
 
 #include "bench_common.hpp"
+#include "fma_peak.hpp"
 #include "faceapp/detail/detect_impl.hpp"
 #include "faceapp/stages/detect.hpp"
 #include "faceapp/stages/read.hpp"
@@ -130,6 +133,10 @@ void BM_detect_cnn(benchmark::State& state, const std::string& file, int tiles, 
     });
   }
   cpu.report(state);
+  if (tiles == 0 && !second_look) {  // one whole-image pass: its arithmetic per CPU second of all threads
+    faceapp::bench::report_flops(state, engine.forward_flops() * static_cast<double>(state.iterations()),
+                                 cpu.process_ms / 1e3);
+  }
   if (tiles == 0 && second_look) {  // the second look's extra passes on this photo, counted outside the timing
     auto candidates = engine.detect(img.pixels.data, img.pixels.cols, img.pixels.rows, img.pixels.step,
                                     faceapp::detail::cnn_doubtful_score);
@@ -148,6 +155,8 @@ std::string stem(const std::string& file) { return file.substr(0, file.find('.')
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // CPU time: the cnn's figure is its arithmetic per CPU second of all its threads against this.
+  benchmark::RegisterBenchmark("BM_fma_peak", faceapp::bench::fma_peak_benchmark)->Arg(0)->Arg(1);
   for (const auto& file : photos) {
     benchmark::RegisterBenchmark(("BM_detect_dlib/" + stem(file)).c_str(), BM_detect_dlib, file, 1)
         ->UseRealTime()

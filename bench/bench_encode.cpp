@@ -1,5 +1,11 @@
 // The face encoder, in chips per second: the library's engine (what the encode stage runs) against dlib's own
 // network with its BLAS, on chips of the same face, in the same run. Wall-clock time: both use every core.
+// BM_fma_peak is this core's fp32 FMA peak; each encoder figure also reads as work per second against it: the
+// direct convolutions of one chip are 0.542 GFLOP (multiply-adds counted as 2), so the direct-convolution
+// ceiling is peak / 0.542 GFLOP chips per second and `of_peak` (chips/s x 0.542 GFLOP / peak) is the fraction
+// of that ceiling a figure reaches, per CPU second (the engine runs on the calling thread; dlib's figures count
+// all of its threads). Winograd layers do less arithmetic than they are credited with, which is
+// how a figure can pass 1.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -13,7 +19,9 @@
 #include <dlib/opencv/cv_image.h>
 
 #include "bench_common.hpp"
+#include "fma_peak.hpp"
 #include "faceapp/detail/detect_impl.hpp"
+#include "faceapp/detail/fast_encoder.hpp"
 #include "faceapp/models/models.hpp"
 #include "faceapp/models/network.hpp"
 #include "faceapp/stages/detect.hpp"
@@ -22,6 +30,9 @@
 #include "faceapp/stages/read.hpp"
 
 namespace {
+
+/// The direct convolutions' arithmetic of one chip, the yardstick: 0.542 GFLOP.
+constexpr double direct_flops_per_chip = 0.542e9;
 
 /// The one face of a photo with its landmarks, repeated `n` times: n faces of one image, which the encode
 /// stage encodes in one batch.
@@ -50,11 +61,14 @@ void encode_library(benchmark::State& state, std::size_t chips) {
     state.SkipWithError(warm.error().what().c_str());
     return;
   }
+  const double cpu0 = faceapp::bench::cpu_seconds();  // the engine runs on this thread
   for (auto _ : state) {
     auto encoded = stage.run(found);
     benchmark::DoNotOptimize(encoded);
   }
+  const double cpu = faceapp::bench::cpu_seconds() - cpu0;
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_flops(state, static_cast<double>(state.iterations() * chips) * direct_flops_per_chip, cpu);
   faceapp::bench::report_peak_rss(state);
 }
 
@@ -76,19 +90,77 @@ void encode_dlib(benchmark::State& state, std::size_t chips) {
   dlib::array<dlib::matrix<dlib::rgb_pixel>> batch;
   dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), where, batch);
   benchmark::DoNotOptimize(net(batch, batch.size()));  // warm-up: first-call allocations
+  const double cpu0 = faceapp::bench::cpu_seconds(true);  // the BLAS may run threads of its own
   for (auto _ : state) {
     auto d = net(batch, batch.size());
     benchmark::DoNotOptimize(d.data());
   }
+  const double cpu = faceapp::bench::cpu_seconds(true) - cpu0;
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_flops(state, static_cast<double>(state.iterations() * chips) * direct_flops_per_chip, cpu);
   faceapp::bench::report_peak_rss(state);
 }
 
 void BM_encode_dlib_chip(benchmark::State& state) { encode_dlib(state, 1); }
 void BM_encode_dlib_batch(benchmark::State& state) { encode_dlib(state, static_cast<std::size_t>(state.range(0))); }
 
+/// One residual-block convolution alone (range(0): its index, 0..27, two per block), run as `conv` says for a
+/// batch of range(1) chips on the best kernel path: the per-layer figures the engine's choice of Winograd tile
+/// (fast_encoder::winograd_tile) comes from. GFLOPs counts the direct convolution's arithmetic per CPU second.
+void encoder_layer(benchmark::State& state, faceapp::detail::fast_encoder::convolution conv) {
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  static const auto weights = faceapp::detail::load_encoder_weights(*file);
+  faceapp::detail::fast_encoder engine(weights, faceapp::detail::fast_encoder::kernel::automatic, conv);
+  const auto index = static_cast<std::size_t>(state.range(0));
+  const int images = static_cast<int>(state.range(1));
+  if (index >= engine.layers()) {
+    state.SkipWithError("no such layer");
+    return;
+  }
+  if (conv != faceapp::detail::fast_encoder::convolution::direct && engine.layer_tile(index, images) == 0) {
+    state.SkipWithError("direct: Winograd does not apply or is not chosen");
+    return;
+  }
+  double flops = engine.run_layer_alone(index, images);  // warm-up: scratch allocations
+  flops = 0;
+  const double cpu0 = faceapp::bench::cpu_seconds();
+  for (auto _ : state) flops += engine.run_layer_alone(index, images);
+  faceapp::bench::report_flops(state, flops, faceapp::bench::cpu_seconds() - cpu0);
+  state.SetLabel(engine.kernel_name());
+}
+
+void BM_encoder_layer_direct(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::direct);
+}
+void BM_encoder_layer_f2(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::winograd2);
+}
+void BM_encoder_layer_f4(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::winograd4);
+}
+void BM_encoder_layer_auto(benchmark::State& state) {
+  encoder_layer(state, faceapp::detail::fast_encoder::convolution::automatic);
+}
+
+/// The first layer of each size (and, at 17, 8, 4 and 2, the stride-2 one into it), for 1 and 16 chips.
+void layer_args(benchmark::internal::Benchmark* b) {
+  for (const int images : {1, 16}) {
+    for (const int layer : {0, 6, 7, 14, 15, 20, 21, 26, 27}) b->Args({layer, images});
+  }
+}
+
 }  // namespace
 
+// 0: the best level (what the encoder runs), 1: AVX2. CPU time, like the `of_peak` of the encoder figures.
+BENCHMARK(faceapp::bench::fma_peak_benchmark)->Name("BM_fma_peak")->Arg(0)->Arg(1);
+BENCHMARK(BM_encoder_layer_direct)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_f2)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_f4)->Apply(layer_args);
+BENCHMARK(BM_encoder_layer_auto)->Apply(layer_args);
 BENCHMARK(BM_encode_dlib_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_dlib_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);

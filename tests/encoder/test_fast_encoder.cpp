@@ -87,12 +87,28 @@ double max_abs_difference(const dlib::matrix<float, 0, 1>& expected, const facea
   return worst;
 }
 
-void check_equal(const std::vector<dlib::matrix<float, 0, 1>>& expected, const std::vector<faceapp::encoding>& got) {
+/// The largest |fast - dlib| over all chips and components, each chip checked against the tolerance.
+double check_equal(const std::vector<dlib::matrix<float, 0, 1>>& expected, const std::vector<faceapp::encoding>& got) {
   REQUIRE(got.size() == expected.size());
+  double worst = 0;
   for (std::size_t k = 0; k < got.size(); ++k) {
     const double d = max_abs_difference(expected[k], got[k]);
     CHECK_MESSAGE(d <= tolerance, "chip ", k, ": max |fast - dlib| = ", d);
+    worst = std::max(worst, d);
   }
+  return worst;
+}
+
+using convolution = fast_encoder::convolution;
+
+const char* convolution_name(convolution c) {
+  switch (c) {
+    case convolution::direct: return "direct";
+    case convolution::winograd2: return "winograd F(2x2,3x3)";
+    case convolution::winograd4: return "winograd F(4x4,3x3)";
+    case convolution::automatic: break;
+  }
+  return "automatic";
 }
 
 }  // namespace
@@ -105,9 +121,17 @@ TEST_CASE("the fast encoder computes dlib's encodings of the reference chips") {
   SUBCASE("default kernel") {}
   SUBCASE("AVX2 kernel") { kind = fast_encoder::kernel::avx2; }
   SUBCASE("BLAS kernel") { kind = fast_encoder::kernel::blas; }
-  fast_encoder engine(reference_net(), kind);
+  // Every way of running the stride-1 3x3 convolutions, on each of those paths.
+  auto conv = convolution::automatic;
+  SUBCASE("per-layer choice") {}
+  SUBCASE("direct convolutions") { conv = convolution::direct; }
+  SUBCASE("Winograd F(2x2,3x3) everywhere") { conv = convolution::winograd2; }
+  SUBCASE("Winograd F(4x4,3x3) everywhere") { conv = convolution::winograd4; }
+  fast_encoder engine(reference_net(), kind, conv);
   const std::string kernel_name = engine.kernel_name();
+  const std::string convolutions = convolution_name(conv);
   CAPTURE(kernel_name);
+  CAPTURE(convolutions);
 
   SUBCASE("all chips in one batch") { check_equal(expected, engine.encode(chips)); }
   SUBCASE("one chip at a time") {
@@ -134,10 +158,15 @@ TEST_CASE("the fast encoder computes dlib's encodings of faces cut from photos")
   REQUIRE_MESSAGE(chips.size() >= 4, "the photos gave only ", chips.size(), " faces");
   const auto expected = dlib_encode(chips);
   for (const auto kind : {fast_encoder::kernel::automatic, fast_encoder::kernel::avx2, fast_encoder::kernel::blas}) {
-    fast_encoder engine(reference_net(), kind);
-    const std::string kernel_name = engine.kernel_name();
-    CAPTURE(kernel_name);
-    check_equal(expected, engine.encode(chips));
+    for (const auto conv : {convolution::automatic, convolution::direct, convolution::winograd2, convolution::winograd4}) {
+      fast_encoder engine(reference_net(), kind, conv);
+      const std::string kernel_name = engine.kernel_name();
+      const std::string convolutions = convolution_name(conv);
+      CAPTURE(kernel_name);
+      CAPTURE(convolutions);
+      const double worst = check_equal(expected, engine.encode(chips));
+      MESSAGE(kernel_name, ", ", convolutions, ": max |fast - dlib| = ", worst, " over ", chips.size(), " chips");
+    }
   }
   fast_encoder engine(reference_net());
   check_equal(expected, engine.encode(chips));

@@ -104,3 +104,30 @@ TEST_CASE("the parallel scan gives the same detections with any number of thread
     }
   }
 }
+
+TEST_CASE("the parallel pyramid_up gives dlib's pixels, whatever the number of threads") {
+  for (const auto& path : photos()) {
+    CAPTURE(path.filename().string());
+    const auto img = faceapp::read(path.string());
+    REQUIRE(img.has_value());
+    const dlib::cv_image<dlib::rgb_pixel> view(img->pixels);
+    dlib::array2d<dlib::rgb_pixel> expected;
+    dlib::pyramid_up(view, expected, dlib::pyramid_down<2>());
+    for (const unsigned threads : {1U, 2U, 3U}) {
+      CAPTURE(threads);
+      dlib::array2d<dlib::rgb_pixel> got;
+      faceapp::detail::parallel_pyramid_up(view, got, threads);
+      REQUIRE(got.nr() == expected.nr());
+      REQUIRE(got.nc() == expected.nc());
+      long differing = 0;
+      for (long r = 0; r < got.nr(); ++r) {
+        for (long c = 0; c < got.nc(); ++c) {
+          const auto& a = got[r][c];
+          const auto& b = expected[r][c];
+          differing += (a.red != b.red || a.green != b.green || a.blue != b.blue) ? 1 : 0;
+        }
+      }
+      CHECK(differing == 0);
+    }
+  }
+}

@@ -49,7 +49,8 @@ inline std::vector<dlib::rect_detection> hog_detect(const image& img, int upsamp
   // The thread's own detector, its pyramid levels scanned on all cores (on one, on a pool's worker thread):
   // the same boxes as the detector alone.
   thread_local parallel_hog<dlib::frontal_face_detector> detector(thread_face_detector());
-  detector.set_threads(is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency()));
+  const unsigned threads = is_worker_thread() ? 1U : std::max(1U, std::thread::hardware_concurrency());
+  detector.set_threads(threads);
   std::vector<dlib::rect_detection> found;
   if (upsample <= 0) {
     detector(view, found, 0.0);
@@ -57,8 +58,12 @@ inline std::vector<dlib::rect_detection> hog_detect(const image& img, int upsamp
   }
   dlib::pyramid_down<2> pyr;
   dlib::array2d<dlib::rgb_pixel> up;
-  dlib::pyramid_up(view, up, pyr);
-  for (int i = 1; i < upsample; ++i) dlib::pyramid_up(up, pyr);
+  parallel_pyramid_up(view, up, threads);  // dlib::pyramid_up's pixels, its rows on all the threads
+  for (int i = 1; i < upsample; ++i) {
+    dlib::array2d<dlib::rgb_pixel> next;
+    parallel_pyramid_up(up, next, threads);
+    dlib::swap(up, next);
+  }
   detector(up, found, 0.0);
   for (auto& d : found) d.rect = pyr.rect_down(d.rect, static_cast<unsigned>(upsample));
   return found;

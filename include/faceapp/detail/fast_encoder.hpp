@@ -10,14 +10,18 @@
 //    im2col panel fits the L2 cache;
 //  - multiplies with its own register-tiled AVX-512 (or AVX2 + FMA) kernel on weights packed once at load:
 //    the OpenBLAS that Debian's dlib links picks its AVX2 kernels on current AMD CPUs and repacks both
-//    operands on every call. Other CPUs use that BLAS.
+//    operands on every call. Other CPUs use that BLAS;
+//  - runs the stride-1 3x3 convolutions that are most of the arithmetic as Winograd F(2x2,3x3) or F(4x4,3x3)
+//    (detail/winograd.hpp), the tile size chosen per layer by its size and the batch (winograd_tile()).
 // The GEMM lives in detail/gemm.hpp, the folding of dlib's weights in detail/encoder_weights.hpp.
 // Everything runs on the calling thread, so one engine per worker scales with the workers. Results equal
-// dlib's to float rounding (below 1e-6 per component on the reference chips).
+// dlib's to float rounding: below 1e-6 per component on the reference chips with direct convolutions only, and
+// within the tests' 1e-4 with Winograd (fp32 rounding in the transforms, larger with the larger tile).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -31,6 +35,7 @@
 #include "faceapp/detail/cpu_features.hpp"
 #include "faceapp/detail/encoder_weights.hpp"
 #include "faceapp/detail/gemm.hpp"
+#include "faceapp/detail/winograd.hpp"
 #include "faceapp/models/network.hpp"
 
 namespace faceapp::detail {
@@ -53,18 +58,32 @@ class fast_encoder {
     blas,       ///< the BLAS dlib links (the portable path)
   };
 
-  explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic)
-      : fast_encoder(fold_encoder_weights(net), k) {}
+  /// How the stride-1 3x3 convolutions run.
+  enum class convolution {
+    automatic,  ///< each layer as winograd_tile() says for its size and the batch
+    direct,     ///< im2col + GEMM everywhere
+    winograd2,  ///< F(2x2,3x3) wherever it applies; lets tests and benches cover each tile size
+    winograd4,  ///< F(4x4,3x3) wherever it applies
+  };
+
+  explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic,
+                        convolution c = convolution::automatic)
+      : fast_encoder(fold_encoder_weights(net), k, c) {}
   /// Over weights already folded (load_encoder_weights), shared with whoever else holds them.
-  explicit fast_encoder(std::shared_ptr<const encoder_weights> weights, kernel k = kernel::automatic)
-      : weights_(std::move(weights)), path_(choose(k)) {
+  explicit fast_encoder(std::shared_ptr<const encoder_weights> weights, kernel k = kernel::automatic,
+                        convolution c = convolution::automatic)
+      : weights_(std::move(weights)), path_(choose(k)), convolution_(c) {
     if (!weights_) throw std::invalid_argument("fast_encoder: no weights");
+    filters_ = make_filters(*weights_, c);
   }
 
-  fast_encoder(const fast_encoder& other) : weights_(other.weights_), path_(other.path_) {}
+  fast_encoder(const fast_encoder& other)
+      : weights_(other.weights_), filters_(other.filters_), path_(other.path_), convolution_(other.convolution_) {}
   fast_encoder& operator=(const fast_encoder& other) {
     weights_ = other.weights_;
+    filters_ = other.filters_;
     path_ = other.path_;
+    convolution_ = other.convolution_;
     return *this;
   }
   fast_encoder(fast_encoder&&) noexcept = default;
@@ -74,6 +93,52 @@ class fast_encoder {
   /// The kernel this instance runs: "avx512", "avx2" or "blas".
   [[nodiscard]] const char* kernel_name() const noexcept {
     return path_ == simd_level::portable ? "blas" : simd_level_name(path_);
+  }
+
+  /// The Winograd tile side automatic mode gives a stride-1 3x3 layer of `size` x `size` outputs when `images`
+  /// chips go through it together (0: direct), from bench_encode's BM_encoder_layer_* (Zen 4, AVX-512), as
+  /// direct-convolution work per CPU second against the FMA peak, for 1 / 16 chips:
+  ///   35x35x32:  direct 0.79 / 0.75, F(2x2) 1.06 / 1.10, F(4x4) 1.72 / 1.63
+  ///   17x17x64:  direct 0.91 / 0.85, F(2x2) 1.36 / 1.36, F(4x4) 1.96 / 1.48
+  ///   8x8x128:   direct 0.95 / 0.91, F(2x2) 1.58 / 1.78, F(4x4) 2.66 / 2.19
+  ///   4x4x256:   direct 0.96 / 0.89, F(2x2) 1.01 / 0.84, F(4x4) 0.48 / 1.13
+  ///   2x2x256:   direct 0.33 / 0.97, F(2x2) 0.18 / 0.45
+  /// F(4x4) from 8x8 up; at 4x4 and below direct: there one chip's few tiles leave the GEMM starved, and the
+  /// 1.1-1.3x F(4x4) gains at 16 chips would cost 47 MB of transformed filters for 2% of the encoder's time.
+  [[nodiscard]] static int winograd_tile(int size, int images) noexcept {
+    (void)images;
+    return size >= 8 ? 4 : 0;
+  }
+
+  /// The tile side layer `index` of the residual blocks (2 per block: a, b) runs with for a batch of `images`:
+  /// 0 (direct), 2 or 4.
+  [[nodiscard]] int layer_tile(std::size_t index, int images) const {
+    const auto& f = (*filters_).at(index);
+    if (convolution_ == convolution::automatic) {
+      const int m = winograd_tile(f.size, images);
+      return (m == 2 && !f.f2.u.empty()) || (m == 4 && !f.f4.u.empty()) ? m : 0;
+    }
+    if (convolution_ == convolution::winograd2) return f.f2.u.empty() ? 0 : 2;
+    if (convolution_ == convolution::winograd4) return f.f4.u.empty() ? 0 : 4;
+    return 0;
+  }
+
+  /// Number of residual-block convolutions (2 per block), the layers layer_tile() and run_layer_alone() count.
+  [[nodiscard]] std::size_t layers() const noexcept { return filters_->size(); }
+
+  /// Runs residual-block convolution `index` alone, as the forward pass would for a batch of `images` chips
+  /// (relu, no skip), on inputs of 0.5 kept for the purpose: bench_encode's per-layer figures. Returns the
+  /// FLOPs a direct convolution does for it (a multiply-add counts 2).
+  double run_layer_alone(std::size_t index, int images) {
+    const auto& lf = filters_->at(index);
+    const auto& b = weights_->blocks.at(index / 2);
+    const conv& cv = index % 2 == 0 ? b.a : b.b;
+    if (layer_in_.n != images || layer_in_.h != lf.in_size || layer_in_.c != cv.in) {
+      layer_in_.resize(images, lf.in_size, lf.in_size, cv.in);
+      std::fill(layer_in_.data.begin(), layer_in_.data.end(), 0.5F);
+    }
+    run_layer(index, cv, layer_in_, layer_out_, skip_kind::none, nullptr);
+    return 2.0 * static_cast<double>(layer_out_.pixels()) * cv.kh * cv.kw * cv.in * cv.out;
   }
 
   /// Encodes 150x150 chips (as extract_image_chips cuts them), in order; throws std::invalid_argument on a
@@ -104,6 +169,39 @@ class fast_encoder {
       case kernel::blas: break;
     }
     return simd_level::portable;
+  }
+
+  /// The Winograd filters of one residual-block convolution (those its mode can pick) and its output size.
+  struct layer_filters {
+    int in_size = 0, size = 0;
+    winograd_filter f2, f4;
+  };
+
+  static std::shared_ptr<const std::vector<layer_filters>> make_filters(const encoder_weights& w, convolution c) {
+    auto out = std::make_shared<std::vector<layer_filters>>();
+    const int stem_out = w.stem.out_size(chip_size);
+    int size = (stem_out - w.pool_size) / w.pool_stride + 1;
+    for (const auto& b : w.blocks) {
+      for (const folded_conv* cv : {&b.a, &b.b}) {
+        layer_filters lf;
+        lf.in_size = size;
+        size = cv->out_size(size);
+        lf.size = size;
+        bool want2 = c == convolution::winograd2, want4 = c == convolution::winograd4;
+        if (c == convolution::automatic) {
+          for (int images = 1; images <= static_cast<int>(sub_batch); ++images) {
+            want2 = want2 || winograd_tile(size, images) == 2;
+            want4 = want4 || winograd_tile(size, images) == 4;
+          }
+        }
+        if (winograd_applies(*cv)) {
+          if (want2) lf.f2 = make_winograd_filter(*cv, 2);
+          if (want4) lf.f4 = make_winograd_filter(*cv, 4);
+        }
+        out->push_back(std::move(lf));
+      }
+    }
+    return out;
   }
 
   /// Activations of `n` images, NHWC.
@@ -168,13 +266,14 @@ class fast_encoder {
       max_pool(stem_, w.pool_size, w.pool_stride, x_, i);
     }
 
-    for (const auto& b : w.blocks) {
-      run_conv(b.a, x_, t_, skip_kind::none, nullptr);
+    for (std::size_t i = 0; i < w.blocks.size(); ++i) {
+      const auto& b = w.blocks[i];
+      run_layer(2 * i, b.a, x_, t_, skip_kind::none, nullptr);
       if (b.down()) {
-        run_conv(b.b, t_, u_, skip_kind::bias_only, nullptr);
+        run_layer(2 * i + 1, b.b, t_, u_, skip_kind::bias_only, nullptr);
         add_pooled_skip(u_, x_, y_);
       } else {
-        run_conv(b.b, t_, y_, skip_kind::identity, &x_);
+        run_layer(2 * i + 1, b.b, t_, y_, skip_kind::identity, &x_);
       }
       std::swap(x_, y_);
     }
@@ -198,6 +297,28 @@ class fast_encoder {
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
       std::copy_n(result_.data() + i * encoding_size, encoding_size, out[i].data());
     }
+  }
+
+  /// Residual-block convolution `index`, direct or Winograd as layer_tile() says.
+  void run_layer(std::size_t index, const conv& cv, const tensor& in, tensor& out, skip_kind kind,
+                 const tensor* skip_src) {
+    const int m = layer_tile(index, in.n);
+    if (m == 0) {
+      run_conv(cv, in, out, kind, skip_src);
+      return;
+    }
+    const auto& lf = (*filters_)[index];
+    if (in.c != cv.in) throw std::logic_error("fast_encoder: channel count mismatch");
+    out.resize(in.n, in.h, in.w, cv.out);
+    const float* skip = nullptr;
+    if (kind == skip_kind::identity) {
+      if (skip_src->c != cv.out || skip_src->h != in.h || skip_src->w != in.w) {
+        throw std::logic_error("fast_encoder: residual shape mismatch");
+      }
+      skip = skip_src->data.data();
+    }
+    winograd_conv(path_, m == 2 ? lf.f2 : lf.f4, cv.bias.data(), in.data.data(), in.n, in.h, in.w, skip,
+                  kind != skip_kind::bias_only, out.data.data(), winograd_);
   }
 
   /// out = relu(conv(in) + skip), the skip read from `skip_src` as `kind` says.
@@ -227,6 +348,22 @@ class fast_encoder {
     }
   }
 
+  /// n floats from src to dst, inline: the stem's im2col rows are runs of 21 floats (7 pixels of 3 channels),
+  /// 36 of them per output pixel, and a call to memmove for each cost more than the stem's GEMM.
+  static float* copy_floats(const float* src, std::size_t n, float* dst) {
+    if (n > 32) return std::copy_n(src, n, dst);  // the library's copy is the faster one for long runs
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) std::memcpy(dst + i, src + i, 8 * sizeof(float));
+    if (i + 4 <= n) {
+      std::memcpy(dst + i, src + i, 4 * sizeof(float));
+      i += 4;
+    }
+    if (i < n) dst[i] = src[i];
+    if (i + 1 < n) dst[i + 1] = src[i + 1];
+    if (i + 2 < n) dst[i + 2] = src[i + 2];
+    return dst + n;
+  }
+
   /// Rows r0 .. r0+nr of the im2col matrix of `in` into panel_.
   void im2col(const conv& cv, const tensor& in, int oh, int ow, std::size_t r0, std::size_t nr) {
     const std::size_t cin = static_cast<std::size_t>(in.c);
@@ -248,7 +385,7 @@ class fast_encoder {
           // The whole filter row is inside the image: kw * cin contiguous floats in NHWC.
           const float* src = base + (static_cast<std::size_t>(iy) * static_cast<std::size_t>(in.w) +
                                      static_cast<std::size_t>(ix0)) * cin;
-          dst = std::copy_n(src, static_cast<std::size_t>(cv.kw) * cin, dst);
+          dst = copy_floats(src, static_cast<std::size_t>(cv.kw) * cin, dst);
           continue;
         }
         for (int kx = 0; kx < cv.kw; ++kx) {
@@ -258,7 +395,7 @@ class fast_encoder {
           } else {
             const float* src = base + (static_cast<std::size_t>(iy) * static_cast<std::size_t>(in.w) +
                                        static_cast<std::size_t>(ix)) * cin;
-            dst = std::copy_n(src, cin, dst);
+            dst = copy_floats(src, cin, dst);
           }
         }
       }
@@ -356,10 +493,13 @@ class fast_encoder {
   }
 
   std::shared_ptr<const encoder_weights> weights_;
+  std::shared_ptr<const std::vector<layer_filters>> filters_;  // shared by copies, like the weights
   simd_level path_ = simd_level::portable;
+  convolution convolution_ = convolution::automatic;
   // Per-instance scratch, reused between calls.
-  tensor input_, stem_, x_, t_, u_, y_;
+  tensor input_, stem_, x_, t_, u_, y_, layer_in_, layer_out_;
   std::vector<float> panel_, features_, result_;
+  winograd_scratch winograd_;
 };
 
 }  // namespace faceapp::detail

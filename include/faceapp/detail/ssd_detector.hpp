@@ -461,6 +461,34 @@ class engine {
 
   [[nodiscard]] simd_level level() const noexcept { return level_; }
 
+  /// The arithmetic of one forward pass (a multiply-add counts 2, padding columns not counted): what
+  /// bench_detect divides by the CPU time of a pass to compare it with the FMA peak.
+  [[nodiscard]] double forward_flops() const {
+    const auto& w = *weights_;
+    double flops = 0;
+    int side = input_size;
+    const auto dense_flops = [&](const dense_conv& cv, int in_side) {
+      const int out_side = same(in_side, cv.k, cv.stride).out;
+      flops += 2.0 * out_side * out_side * cv.k * cv.k * cv.in * cv.out;
+      return out_side;
+    };
+    side = dense_flops(w.stem, side);
+    int conv11 = 0;
+    for (std::size_t i = 0; i < 13; ++i) {
+      const int out_side = same(side, 3, w.depthwise[i].stride).out;
+      flops += 2.0 * out_side * out_side * 9 * w.depthwise[i].channels;
+      side = dense_flops(w.pointwise[i], out_side);
+      if (i == 10) conv11 = side;
+    }
+    int sources[6] = {conv11, side, 0, 0, 0, 0};
+    for (std::size_t e = 0; e < 8; e += 2) {
+      side = dense_flops(w.extra[e + 1], dense_flops(w.extra[e], side));
+      sources[2 + e / 2] = side;
+    }
+    for (std::size_t p = 0; p < 6; ++p) dense_flops(w.heads[p], sources[p]);
+    return flops;
+  }
+
   /// Threads each layer's rows are split over (1: only the calling thread). Results do not depend on it.
   void set_threads(unsigned n) noexcept { threads_ = std::max(1U, n); }
   [[nodiscard]] unsigned threads() const noexcept { return threads_; }
