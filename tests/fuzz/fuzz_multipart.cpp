@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "http_server.hpp"
+#include "http/server.hpp"
 
 namespace {
 
