@@ -135,7 +135,7 @@ std::string load_api_key(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `faceapp-web import ...` and `faceapp-web export ...` (import_export.hpp): no server.
+  // `faceapp-web import ...` and `faceapp-web export ...` (store/import_export.hpp): no server.
   if (argc > 1 && faceapp_web::is_tool_command(argv[1])) return faceapp_web::run_tool(argc, argv);
 
   // Decoded images are megabytes each and are allocated on one thread and freed on another. With glibc's
