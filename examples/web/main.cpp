@@ -186,7 +186,9 @@ int main(int argc, char** argv) {
     cli.add_option_function<std::uint64_t>(
            std::string(spec.flag),
            [&limits, &spec](const std::uint64_t& v) {
-             if (const auto problem = faceapp_web::http::set_limit(limits, spec, v)) throw CLI::ValidationError(*problem);
+             if (const auto problem = faceapp_web::http::set_limit(limits, spec, v)) {
+               throw CLI::ValidationError(*problem);
+             }
            },
            std::string(spec.help))
         ->default_str(std::to_string(faceapp_web::http::flag_value(limits, spec)));

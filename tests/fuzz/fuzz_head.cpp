@@ -47,7 +47,9 @@ void start_once() {
   the_server = std::make_unique<http::server>(
       l,
       [](http::request& req) -> std::optional<http::response> {
-        if (auto refused = the_security->check_head(req)) return http::response{refused->status, "text/plain", refused->message, {}};
+        if (auto refused = the_security->check_head(req)) {
+          return http::response{refused->status, "text/plain", refused->message, {}};
+        }
         auto m = faceapp_web::match_route(req.method, req.path);
         if (m.what == faceapp_web::route::none) return http::response{404, "text/plain", "not found", {}};
         if (m.what == faceapp_web::route::wrong_method) return http::response{405, "text/plain", "method", {}};

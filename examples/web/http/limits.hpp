@@ -10,6 +10,7 @@
 //    read and dropped up to twice the limit in all (so that clients that send before they read see the 413),
 //    past that the 413 is written and the connection closed; a Content-Length over twice the limit is answered
 //    before any of the body is read;
+//  - Content-Encoding other than identity: 415 before the body is read, so a compressed body is never inflated;
 //  - the head must arrive within header_timeout, head and body within request_timeout (absolute deadlines, not
 //    inactivity timeouts: a client that trickles a byte every few seconds is closed too), and no connection may
 //    stay idle longer than idle_timeout;
@@ -66,7 +67,8 @@ inline constexpr std::array<limit_spec, 9> limit_table{{
      "Seconds a request's head may take to arrive, in all (also the longest idle keep-alive)"},
     {"--request-timeout", &limits::request_timeout_s, 0, 1, 3600,
      "Seconds a request's head and body may take to arrive, in all (later: 408 or closed)"},
-    {"--idle-timeout", &limits::idle_timeout_s, 0, 1, 3600, "Seconds a connection may go without sending or taking a byte"},
+    {"--idle-timeout", &limits::idle_timeout_s, 0, 1, 3600,
+     "Seconds a connection may go without sending or taking a byte"},
 }};
 
 /// The limit as its flag counts it (MB, KB or itself).

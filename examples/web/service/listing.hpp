@@ -27,7 +27,8 @@ inline std::uint64_t parse_count(std::string_view text, std::string_view name, s
   std::uint64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || end != text.data() + text.size() || v > max) {
-    throw service_error(errc::bad_input, std::string(name) + " must be a whole number from 0 to " + std::to_string(max));
+    throw service_error(errc::bad_input,
+                        std::string(name) + " must be a whole number from 0 to " + std::to_string(max));
   }
   return v;
 }

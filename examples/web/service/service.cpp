@@ -166,9 +166,9 @@ void face_service::check_models(faceapp::detector_model detector) {
 /// Decodes and detects (on a worker): too_large when the image has more pixels or bytes than allowed,
 /// unsupported or bad_input for anything else the decoder refuses.
 analysed face_service::detect_now(const upload& u) const {
-  const auto find = faceapp::read(faceapp::read_options{.max_pixels = options_.max_pixels,
-                                                        .max_bytes = static_cast<std::int64_t>(options_.max_body_bytes)}) |
-                    faceapp::fit(options_.max_side) | faceapp::detect(options_.detector);
+  const faceapp::read_options limits{.max_pixels = options_.max_pixels,
+                                     .max_bytes = static_cast<std::int64_t>(options_.max_body_bytes)};
+  const auto find = faceapp::read(limits) | faceapp::fit(options_.max_side) | faceapp::detect(options_.detector);
   auto found = find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
                                                 u.file_name));
   if (!found) {
@@ -286,7 +286,9 @@ bool face_service::remove(std::uint64_t id) { return store_.remove(id); }
 
 std::optional<person> face_service::find(std::uint64_t id) const { return store_.find(id); }
 
-people_page face_service::list(std::uint64_t offset, std::uint64_t limit) const { return store_.list("", offset, limit); }
+people_page face_service::list(std::uint64_t offset, std::uint64_t limit) const {
+  return store_.list("", offset, limit);
+}
 
 people_listing face_service::search(std::string_view query, std::string_view page) const {
   return list_people(store_, query, page);

@@ -40,8 +40,8 @@ using gallery_snapshot = gallery_type::view;
 /// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
 /// the last one applied, in change-number order; a local add or delete commits and then catches up the same way,
 /// so it is in the gallery before it is answered. When the database goes away the thread reconnects with a
-/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (503) while the
-/// last successful catch-up is older than `max_staleness_s`.
+/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
+/// the last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:
   explicit face_store(std::unique_ptr<store_backend> backend, double max_staleness_s = 5)
