@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include <faceapp/core/chunked_gallery.hpp>
+#include <faceapp/core/gallery.hpp>
 #include <faceapp/stages/record.hpp>
 
 #include "store/sqlite_store.hpp"
@@ -26,7 +26,7 @@
 namespace faceapp_web {
 
 /// The library's growing gallery: the one place faceapp-web names its type.
-using gallery_type = faceapp::chunked_gallery;
+using gallery_type = faceapp::gallery;
 
 /// One state of the gallery: the rows (key = the face's id, name, encoding) that a recognize scans. Never
 /// changes once published; taking one costs an atomic load.
