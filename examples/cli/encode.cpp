@@ -9,12 +9,14 @@
 
 #include <faceapp/faceapp.hpp>
 
-#include "atomic_file.hpp"
+#include "common/atomic_file.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "running.hpp"
 
 namespace faceapp_cli {
+
+using faceapp_examples::atomic_file;
 
 namespace {
 

@@ -4,23 +4,16 @@
 #include <cstdio>
 #include <string>
 
+#include "common/csv.hpp"
+
 namespace faceapp_cli {
 
 /// Exit status for errors (compare uses 0 and 1 for its answer).
 inline constexpr int exit_error = 2;
 
-/// A CSV field: quoted (RFC 4180) only when it has to be, so ordinary paths print exactly as
-/// face_recognition prints them.
-inline std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
+/// A CSV field (quoted only when it has to be, so ordinary paths print exactly as face_recognition prints
+/// them): the one rule of the example programs.
+using faceapp_examples::csv_field;
 
 inline std::string format_number(const char* format, double value) {
   char buf[64];

@@ -8,7 +8,8 @@
 //        GET /api/records. Errors are {"error": "..."} with 400, 401, 403, 404, 405, 408, 413, 415, 421, 431,
 //        500 or 507 (the disk is full).
 //
-// This file: flags, access settings and start-up. routes.hpp: what each route does; http_server.hpp: HTTP.
+// This file only wires the layers of the faceapp_web_service library: flags (the limits from http/limits.hpp's
+// table), access settings, the service (service/), its routes (web/) and the HTTP server (http/).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -37,14 +38,16 @@
 
 #include <CLI/CLI.hpp>
 
-#include "app.hpp"
-#include "http_server.hpp"
-#include "import_export.hpp"
-#include "routes.hpp"
+#include "http/limits.hpp"
+#include "http/server.hpp"
+#include "service/service.hpp"
+#include "store/import_export.hpp"
+#include "web/routes.hpp"
+#include "web/security.hpp"
 
 namespace {
 
-using faceapp_web::app;
+using faceapp_web::face_service;
 
 int stop_pipe[2] = {-1, -1};  // written by the signal handler, read by the thread that stops the server
 
@@ -132,7 +135,7 @@ std::string load_api_key(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // `faceapp-web import ...` and `faceapp-web export ...` (import_export.hpp): no server.
+  // `faceapp-web import ...` and `faceapp-web export ...` (store/import_export.hpp): no server.
   if (argc > 1 && faceapp_web::is_tool_command(argv[1])) return faceapp_web::run_tool(argc, argv);
 
   // Decoded images are megabytes each and are allocated on one thread and freed on another. With glibc's
@@ -144,17 +147,19 @@ int main(int argc, char** argv) {
   // The gallery, the records and kept uploads are the operator's alone: files 0600, directories 0700.
   ::umask(077);
 
-  faceapp_web::app_options o;
+  faceapp_web::service_options o;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  unsigned http_threads = 0;  // 0: 8 + 4 per worker
+  bool access_log = false;
   faceapp_web::http::limits limits;
   CLI::App cli{"faceapp-web: remember faces and recognize them, in a browser or through a JSON API"};
-  std::size_t max_body_mb = 10;
-  std::size_t max_header_kb = 32;
   std::string api_key_file;
   std::vector<std::string> allowed_hosts;
   bool insecure_no_auth = false;
-  cli.add_option("--host", o.host, "Address to listen on (anything but loopback needs an API key)")
+  cli.add_option("--host", host, "Address to listen on (anything but loopback needs an API key)")
       ->capture_default_str();
-  cli.add_option("--port", o.port, "Port to listen on; 0 picks a free one (printed)")
+  cli.add_option("--port", port, "Port to listen on; 0 picks a free one (printed)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cli.add_option("--data", o.data_dir, "Directory for the gallery, the results CSV and kept uploads (created 0700; files 0600)")
@@ -176,39 +181,18 @@ int main(int argc, char** argv) {
                  "A host name (or name:port) requests may be addressed to, besides the bound address; repeat it. "
                  "Behind a reverse proxy: the public name")
       ->take_all();
-  cli.add_option("--max-body-mb", max_body_mb, "Largest request body in MB, however it is framed (larger: 413)")
-      ->check(CLI::Range(1, 1024))
-      ->capture_default_str();
-  cli.add_option("--max-header-kb", max_header_kb, "Largest request head (request line and headers) in KB (431)")
-      ->check(CLI::Range(4, 1024))
-      ->capture_default_str();
-  cli.add_option("--max-headers", limits.max_headers, "Most header lines in a request (more: 431)")
-      ->check(CLI::Range(8, 10000))
-      ->capture_default_str();
-  cli.add_option("--max-connections", limits.max_connections, "Most connections at once (more: closed at accept)")
-      ->check(CLI::Range(4, 100000))
-      ->capture_default_str();
-  cli.add_option("--max-connections-per-ip", limits.max_connections_per_ip,
-                 "Most connections at once from one client address")
-      ->check(CLI::Range(1, 100000))
-      ->capture_default_str();
-  std::size_t max_buffered_mb = limits.max_buffered_bytes >> 20;
-  cli.add_option("--max-buffered-mb", max_buffered_mb,
-                 "Request bodies held in memory at once, all connections together, in MB (more: 503)")
-      ->check(CLI::Range(1, 65536))
-      ->capture_default_str();
-  cli.add_option("--header-timeout", limits.header_timeout_s,
-                 "Seconds a request's head may take to arrive, in all (also the longest idle keep-alive)")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  cli.add_option("--request-timeout", limits.request_timeout_s,
-                 "Seconds a request's head and body may take to arrive, in all (later: 408 or closed)")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  cli.add_option("--idle-timeout", limits.idle_timeout_s,
-                 "Seconds a connection may go without sending or taking a byte")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
+  // The limits of a request: one flag per entry of http/limits.hpp's table, in its units, with its range.
+  for (const auto& spec : faceapp_web::http::limit_table) {
+    cli.add_option_function<std::uint64_t>(
+           std::string(spec.flag),
+           [&limits, &spec](const std::uint64_t& v) {
+             if (const auto problem = faceapp_web::http::set_limit(limits, spec, v)) {
+               throw CLI::ValidationError(*problem);
+             }
+           },
+           std::string(spec.help))
+        ->default_str(std::to_string(faceapp_web::http::flag_value(limits, spec)));
+  }
   cli.add_option("--max-pixels", o.max_pixels, "Largest image (width x height) decoded; larger: 413")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{400'000'000}))
       ->capture_default_str();
@@ -220,9 +204,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--workers", o.workers, "Threads that decode and encode images (0: one per core)")
       ->capture_default_str();
-  cli.add_option("--http-threads", o.http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
+  cli.add_option("--http-threads", http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
       ->capture_default_str();
-  cli.add_flag("--log", o.access_log, "Print one line per request");
+  cli.add_flag("--log", access_log, "Print one line per request");
   std::string detector = "hog";
   cli.add_option("--detector", detector,
                  "Face detector: hog (dlib's HOG, the default) or cnn (an SSD MobileNetV1 network: more turned and "
@@ -231,10 +215,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   o.detector = *faceapp::parse_detector_model(detector);
-  o.max_body_bytes = max_body_mb << 20;
-  limits.max_body_bytes = o.max_body_bytes;
-  limits.max_header_bytes = max_header_kb << 10;
-  limits.max_buffered_bytes = max_buffered_mb << 20;
+  o.max_body_bytes = limits.max_body_bytes;
 
   // Who may talk to the server.
   faceapp_web::access_options access;
@@ -244,28 +225,28 @@ int main(int argc, char** argv) {
     std::cerr << "faceapp-web: " << e.what() << '\n';
     return 1;
   }
-  const auto bound = addresses_of(o.host);
+  const auto bound = addresses_of(host);
   if (bound.empty()) {
-    std::cerr << "faceapp-web: cannot resolve --host " << o.host << '\n';
+    std::cerr << "faceapp-web: cannot resolve --host " << host << '\n';
     return 1;
   }
   const bool loopback_only = std::all_of(bound.begin(), bound.end(), is_loopback_address);
   if (!loopback_only && access.api_key.empty()) {
     if (!insecure_no_auth) {
-      std::cerr << "faceapp-web: refusing to listen on " << o.host
+      std::cerr << "faceapp-web: refusing to listen on " << host
                 << " without an API key: anyone who can reach it could read and change the gallery and the "
                    "records. Put a key in a file and pass --api-key-file FILE (or set FACEAPP_API_KEY), e.g.\n"
                    "  head -c 32 /dev/urandom | base64 > key && chmod 600 key && faceapp-web --host "
-                << o.host << " --api-key-file key\n"
+                << host << " --api-key-file key\n"
                    "or listen on 127.0.0.1 behind a reverse proxy that authenticates. --insecure-no-auth overrides "
                    "this check.\n";
       return 1;
     }
-    std::cerr << "faceapp-web: WARNING: listening on " << o.host
+    std::cerr << "faceapp-web: WARNING: listening on " << host
               << " WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who reaches this port can read and change "
                  "the gallery and the records\n";
   }
-  access.allowed_hosts = own_host_names(o.host, bound, allowed_hosts);
+  access.allowed_hosts = own_host_names(host, bound, allowed_hosts);
 
   // SIGINT/SIGTERM stop the server cleanly (everything is on disk already). Threads that libraries start before
   // main (OpenBLAS) may take the signal, so the handler only writes to a pipe that a thread of ours waits on.
@@ -284,39 +265,31 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGXFSZ, SIG_IGN);  // a file size limit is a failed write (EFBIG, answered 507), not the end
 
-  std::optional<app> application;
+  std::optional<face_service> service;
   try {
-    app::check_models(o.detector);
-    application.emplace(o);
+    face_service::check_models(o.detector);
+    service.emplace(o);
   } catch (const std::exception& e) {
     std::cerr << "faceapp-web: " << e.what() << '\n';
     return 1;
   }
-  app& a = *application;
-  faceapp_web::routes r(a, std::move(access));
+  faceapp_web::routes r(*service, std::move(access));
 
-  limits.handler_threads = o.http_threads != 0 ? o.http_threads : 8 + 4 * a.workers();
+  limits.handler_threads = http_threads != 0 ? http_threads : 8 + 4 * service->workers();
   faceapp_web::http::server svr(
-      limits, [&r](const faceapp_web::http::request& req) { return r.check_head(req); },
+      limits, [&r](faceapp_web::http::request& req) { return r.check_head(req); },
       [&r](const faceapp_web::http::request& req, faceapp_web::http::response& res) { r.handle(req, res); },
       [&r](const faceapp_web::http::request& req, int status, const std::string& message) {
         return r.error_answer(req, status, message);
       },
-      // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the pages' own form
-      // posts, which the cross-site check refuses as it must. Other sites still get no Referer.
-      {{"X-Content-Type-Options", "nosniff"},
-       {"Referrer-Policy", "same-origin"},
-       {"Content-Security-Policy",
-        "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"}},
-      o.access_log);
-  if (const auto failed = svr.start(o.host, o.port)) {
+      faceapp_web::security::default_headers(), access_log);
+  if (const auto failed = svr.start(host, port)) {
     std::cerr << "faceapp-web: " << *failed << '\n';
     return 1;
   }
-  const std::string shown_host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
+  const std::string shown_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::printf("faceapp-web listening on http://%s:%d/ (data in %s, %u workers%s)\n", shown_host.c_str(), svr.port(),
-              o.data_dir.c_str(), a.workers(), a.options().access_log ? ", logging requests" : "");
+              o.data_dir.c_str(), service->workers(), access_log ? ", logging requests" : "");
   std::fflush(stdout);
 
   char byte = 0;

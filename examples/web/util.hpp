@@ -1,8 +1,6 @@
-// faceapp-web: small helpers: hashing, base64, HTML escaping, upload sniffing, atomic file writes.
+// faceapp-web: small helpers the layers share: hashing, base64, HTML escaping, upload sniffing. (The atomic
+// file write and the name rule are the example programs' own: examples/common.)
 #pragma once
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,6 +18,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "common/names.hpp"
 
 namespace faceapp_web {
 
@@ -118,39 +118,7 @@ inline std::string html_escape(std::string_view text) {
   return out;
 }
 
-/// Whether `text` is well-formed UTF-8 without control characters (tab excepted). Well-formed as RFC 3629 says:
-/// no overlong forms (C0, C1, E0 80..9F, F0 80..8F), no UTF-16 surrogates (ED A0..BF), nothing above U+10FFFF.
-inline bool is_clean_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t extra = 0;
-    unsigned char low = 0x80;  // the range the second byte must be in
-    unsigned char high = 0xBF;
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) low = 0xA0;   // below: overlong
-      if (c == 0xED) high = 0x9F;  // above: surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) low = 0x90;   // below: overlong
-      if (c == 0xF4) high = 0x8F;  // above: beyond U+10FFFF
-    } else {
-      return false;
-    }
-    if (i + extra >= text.size() && extra > 0) return false;
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto b = static_cast<unsigned char>(text[i + k]);
-      if (k == 1 ? (b < low || b > high) : (b & 0xC0) != 0x80) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
+using faceapp_examples::is_clean_utf8;
 
 /// Whether two secrets are equal, in time that depends on neither (their SHA-256 digests are compared with
 /// OpenSSL's constant-time memcmp, so not even the length leaks).
@@ -208,38 +176,6 @@ inline std::optional<std::string_view> sniff_image_type(std::string_view bytes) 
   if (starts("BM")) return "bmp";
   if (starts("RIFF") && starts("WEBP", 8)) return "webp";
   return std::nullopt;
-}
-
-/// Writes `data` to `path` so that a reader (or a restart after kill -9 or a power cut) sees either the old
-/// file or the new one, never a part: temporary file, fsync, rename, fsync of the directory.
-inline void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
-  const auto fail = [&](const char* what) {
-    throw std::runtime_error(std::string(what) + " " + path.string() + ": " + std::strerror(errno));
-  };
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail("cannot create");
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      fail("cannot write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    fail("cannot sync");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename into");
-  const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);  // makes the rename itself durable
-    ::close(dfd);
-  }
 }
 
 }  // namespace faceapp_web

@@ -1,12 +1,11 @@
-// libFuzzer target for faceapp-web's form handling: the HTTP layer (examples/web/http_server.hpp) with
+// libFuzzer target for faceapp-web's form handling: the HTTP layer (examples/web/http) with
 // libmicrohttpd's post processor, fed arbitrary multipart/form-data and urlencoded bodies, chunked or with a
 // length, over a real loopback connection to a server started once. Finds crashes, leaks and sanitizer reports
 // in our callbacks (body counting, form fields, early refusals, suspend/resume), and checks that every request
 // is answered: a form the handler saw, or a 4xx refusal.
 //
-//   cmake -S . -B build-fuzz -DFACEAPP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Release
-//   cmake --build build-fuzz --target fuzz_multipart
-//   build-fuzz/examples/web/fuzz_multipart -max_total_time=60 -max_len=4096
+//   cmake --preset fuzz && cmake --build --preset fuzz --target faceapp_fuzz_multipart
+//   build-fuzz/tests/fuzz/faceapp_fuzz_multipart -max_total_time=60 -max_len=4096
 //
 // Input layout: byte 0 picks the framing and content type, bytes 1..16 the boundary, the rest is the body.
 #include <netinet/in.h>
@@ -16,11 +15,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
-#include "http_server.hpp"
+#include "http/server.hpp"
 
 namespace {
 
@@ -54,6 +55,7 @@ bool send_all(int fd, const std::string& data) {
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     done += static_cast<std::size_t>(n);
   }
@@ -108,15 +110,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   send_all(fd, request);
   std::string answer;
   char buf[4096];
+  int end_errno = 0;
   for (;;) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's timer signal: not the end of the answer
+    if (n < 0) end_errno = errno;
     if (n <= 0) break;
     answer.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
   // Every request gets an answer: 200 with the fields the handler saw, or a 4xx refusal; never 5xx or nothing.
   if (answer.rfind("HTTP/1.1 ", 0) != 0 || answer[9] == '5') {
-    std::fprintf(stderr, "fuzz_multipart: bad answer: %.200s\n", answer.c_str());
+    std::fprintf(stderr, "fuzz_multipart: bad answer (%s): %.200s\n",
+                 end_errno != 0 ? std::strerror(end_errno) : "closed", answer.c_str());
     std::abort();
   }
   return 0;

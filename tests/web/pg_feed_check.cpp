@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "face_store.hpp"
-#include "pg_store.hpp"
+#include "store/face_store.hpp"
+#include "store/pg_store.hpp"
 
 namespace {
 

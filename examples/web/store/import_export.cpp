@@ -18,15 +18,15 @@
 #include <faceapp/detail/csv.hpp>
 #include <nlohmann/json.hpp>
 
-#include "import_export.hpp"
-#include "sqlite_store.hpp"
-#include "store.hpp"
-#include "util.hpp"
+#include "common/csv.hpp"
+#include "common/names.hpp"
+#include "store/import_export.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store.hpp"
 
 namespace faceapp_web {
 
 inline constexpr std::size_t import_batch_rows = 50'000;
-inline constexpr std::size_t max_name_bytes = 100;
 
 namespace detail {
 
@@ -36,17 +36,7 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// Checks a name as the web form does: trimmed, 1 to 100 bytes of UTF-8 without control characters.
-inline std::optional<std::string> name_problem(std::string& name) {
-  name = std::string(trim(name));
-  if (name.empty()) return "the name is empty";
-  if (name.size() > max_name_bytes) {
-    return "the name is " + std::to_string(name.size()) + " bytes long (at most " + std::to_string(max_name_bytes) +
-           ")";
-  }
-  if (!is_clean_utf8(name)) return "the name is not valid UTF-8 text without control characters";
-  return std::nullopt;
-}
+using faceapp_examples::name_problem;  // the one name rule, as the web form checks it
 
 /// One CSV line: name (optionally "quoted", "" for a quote) then 128 numbers. Returns the problem, if any.
 inline std::optional<std::string> parse_csv_line(std::string_view line, new_face& f) {
@@ -123,20 +113,6 @@ inline std::optional<std::string> parse_json_line(std::string_view line, new_fac
   return name_problem(f.name);
 }
 
-/// A name as a CSV field: quoted when it holds a comma, a quote or leading/trailing blanks.
-inline void write_csv_name(std::string& out, std::string_view name) {
-  const bool quote = name.find_first_of(",\"") != std::string_view::npos || name != trim(name);
-  if (!quote) {
-    out.append(name);
-    return;
-  }
-  out += '"';
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
 
 }  // namespace detail
 
@@ -199,7 +175,7 @@ inline std::uint64_t export_faces(const store_backend& store, std::FILE* out) {
     buf.clear();
   };
   store.load([&](std::uint64_t, std::string_view name, const faceapp::encoding& e) {
-    detail::write_csv_name(buf, name);
+    buf += faceapp_examples::csv_field(name);
     char num[32];
     for (float v : e) {
       buf += ',';

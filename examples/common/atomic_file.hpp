@@ -1,17 +1,19 @@
-// faceapp command line: a file that appears whole or not at all.
+// faceapp's example programs (the command line and faceapp-web): a file that appears whole or not at all.
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
-namespace faceapp_cli {
+namespace faceapp_examples {
 
 /// Writes go to PATH.tmp; commit() syncs it, renames it to PATH and syncs the folder, so PATH exists only
 /// with everything in it, even across a crash or a SIGKILL. A process that dies before commit() leaves at most
@@ -19,8 +21,9 @@ namespace faceapp_cli {
 /// the file (for whoever watches PATH.tmp grow), though not yet on disk.
 class atomic_file {
  public:
-  explicit atomic_file(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  /// `mode` is the new file's (the process umask applies as usual).
+  explicit atomic_file(std::string path, ::mode_t mode = 0644) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd_ < 0) fail("cannot create it");
   }
   atomic_file(const atomic_file&) = delete;
@@ -85,4 +88,13 @@ class atomic_file {
   std::optional<std::string> error_;
 };
 
-}  // namespace faceapp_cli
+/// Writes `data` to `path` whole through an atomic_file (mode 0600: what a server keeps is its operator's); a
+/// reader, or a restart after kill -9 or a power cut, sees the old file or the new one, never a part. Throws
+/// std::runtime_error naming the file and the step that failed.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view data) {
+  atomic_file f(path.string(), 0600);
+  f.write(data);
+  if (!f.commit()) throw std::runtime_error(*f.error());
+}
+
+}  // namespace faceapp_examples

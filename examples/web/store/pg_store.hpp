@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,93 +34,12 @@
 
 #include <faceapp/stages/record.hpp>
 
-#include "store.hpp"
+#include "store/pg_db.hpp"
+#include "store/results.hpp"
+#include "store/store.hpp"
 
 namespace faceapp_web {
 
-namespace pg {
-
-inline constexpr int schema_version = 1;
-
-/// The URL without its password, for messages.
-inline std::string shown(std::string_view url) {
-  const auto scheme = url.find("://");
-  const auto at = url.find('@');
-  if (scheme == std::string_view::npos || at == std::string_view::npos) return std::string(url);
-  const auto colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
-}
-
-/// A connection; closed on destruction.
-struct conn_deleter {
-  void operator()(PGconn* c) const noexcept { PQfinish(c); }
-};
-using connection = std::unique_ptr<PGconn, conn_deleter>;
-
-struct result_deleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using result = std::unique_ptr<PGresult, result_deleter>;
-
-/// Opens a connection; unavailable_error naming the database when it cannot.
-inline connection connect(const std::string& url) {
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", nullptr};
-  const char* values[] = {url.c_str(), "3", "faceapp-web", "5", "2", "3", nullptr};
-  connection c(PQconnectdbParams(keys, values, 1));
-  if (!c) throw unavailable_error("database " + shown(url) + ": out of memory");
-  if (PQstatus(c.get()) != CONNECTION_OK) {
-    std::string message = PQerrorMessage(c.get());
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-    throw unavailable_error("database " + shown(url) + " is unavailable: " + message);
-  }
-  // Notices (e.g. "relation already exists, skipping") are not errors: keep them off the server's output.
-  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
-  return c;
-}
-
-/// Runs a statement with text parameters (nullptr: NULL; lengths for binary ones). Results in text, or in
-/// binary when `binary`. A lost connection -> unavailable_error; any other failure -> std::runtime_error.
-inline result run(PGconn* c, const std::string& url, const char* sql, std::span<const char* const> params = {},
-                  std::span<const int> lengths = {}, std::span<const int> formats = {}, bool binary = false) {
-  result r(PQexecParams(c, sql, static_cast<int>(params.size()), nullptr, params.data(),
-                        lengths.empty() ? nullptr : lengths.data(), formats.empty() ? nullptr : formats.data(),
-                        binary ? 1 : 0));
-  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
-  std::string message = PQerrorMessage(c);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-  // Class 08: connection exceptions; 57P: the server shutting down; or no connection at all.
-  const bool lost = PQstatus(c) != CONNECTION_OK || state == nullptr || std::strncmp(state, "08", 2) == 0 ||
-                    std::strncmp(state, "57P", 3) == 0;
-  const std::string what = "database " + shown(url) + ": " + message + " (in: " + std::string(sql).substr(0, 60) + ")";
-  if (lost) throw unavailable_error(what);
-  throw std::runtime_error(what);
-}
-
-/// Runs several statements without parameters (a schema script).
-inline void run_script(PGconn* c, const std::string& url, const char* sql) {
-  const result r(PQexec(c, sql));
-  if (r && PQresultStatus(r.get()) == PGRES_COMMAND_OK) return;
-  std::string message = PQerrorMessage(c);
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  throw std::runtime_error("database " + shown(url) + ": cannot create the schema: " + message);
-}
-
-inline std::uint64_t be64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
-inline std::optional<int> int_of(const PGresult* r, int row, int col) {
-  if (PQgetisnull(r, row, col) != 0) return std::nullopt;
-  return std::atoi(PQgetvalue(r, row, col));
-}
-
-}  // namespace pg
 
 /// The PostgreSQL store. A small pool of connections serves requests (one per request at a time); a
 /// connection that fails is dropped and the next request opens a new one, so the store recovers by itself when
@@ -295,47 +215,23 @@ class pg_store final : public store_backend, public results_store {
   /// Appends record rows to the results table in one statement (all or none).
   void insert_results(std::span<const faceapp::record_row> rows) override {
     if (rows.empty()) return;
-    std::string sql =
-        "INSERT INTO results (time, input, face, box_top, box_right, box_bottom, box_left, name, distance, match) "
-        "VALUES ";
-    std::vector<std::string> texts;
-    texts.reserve(rows.size() * 10);
+    static constexpr const char* types[] = {"::text",    "::text",    "::integer", "::integer", "::integer",
+                                            "::integer", "::integer", "::text",    "::real",    "::integer::boolean"};
+    static_assert(std::size(types) == results_columns.size());
+    std::string sql = "INSERT INTO results (" + results_column_list() + ") VALUES ";
+    std::vector<results_cells> cells;
+    cells.reserve(rows.size());
     std::vector<const char*> params;
-    params.reserve(rows.size() * 10);
-    std::vector<bool> null;
-    null.reserve(rows.size() * 10);
-    const auto add = [&](std::optional<std::string> v) {
-      null.push_back(!v);
-      texts.push_back(v.value_or(std::string()));
-    };
+    params.reserve(rows.size() * results_columns.size());
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      const std::size_t b = i * 10;
+      cells.push_back(results_cells_of(rows[i]));
       sql += i == 0 ? "(" : ",(";
-      for (std::size_t k = 1; k <= 10; ++k) {
-        static constexpr const char* types[] = {"", "::text", "::text", "::integer", "::integer", "::integer",
-                                                "::integer", "::integer", "::text", "::real", "::boolean"};
-        sql += (k == 1 ? "$" : ",$") + std::to_string(b + k) + types[k];
+      for (std::size_t k = 0; k < results_columns.size(); ++k) {
+        sql += (k == 0 ? "$" : ",$") + std::to_string(i * results_columns.size() + k + 1) + types[k];
+        params.push_back(cells.back()[k] ? cells.back()[k]->c_str() : nullptr);
       }
       sql += ')';
-      add(r.time);
-      add(r.input);
-      add(r.face ? std::optional(std::to_string(*r.face)) : std::nullopt);
-      add(r.box ? std::optional(std::to_string(r.box->top)) : std::nullopt);
-      add(r.box ? std::optional(std::to_string(r.box->right)) : std::nullopt);
-      add(r.box ? std::optional(std::to_string(r.box->bottom)) : std::nullopt);
-      add(r.box ? std::optional(std::to_string(r.box->left)) : std::nullopt);
-      add(r.name);
-      if (r.distance) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(*r.distance));
-        add(std::string(buf));
-      } else {
-        add(std::nullopt);
-      }
-      add(r.match ? std::optional(std::string(*r.match ? "true" : "false")) : std::nullopt);
     }
-    for (std::size_t i = 0; i < texts.size(); ++i) params.push_back(null[i] ? nullptr : texts[i].c_str());
     auto c = take();
     pg::run(c.get(), url_, sql.c_str(), params);
     give_back(std::move(c));
@@ -345,28 +241,23 @@ class pg_store final : public store_backend, public results_store {
   void read_results(const std::function<void(const std::string&)>& fn) const override {
     auto c = take();
     pg::run(c.get(), url_, "BEGIN READ ONLY");
+    std::string columns = results_column_list();
+    columns.replace(columns.rfind("match"), 5, "match::integer");  // 1 or 0, as results_cells has it
     pg::run(c.get(), url_,
-            "DECLARE everything NO SCROLL CURSOR FOR SELECT time, input, face, box_top, box_right, box_bottom, "
-            "box_left, name, distance, match FROM results ORDER BY id");
+            ("DECLARE everything NO SCROLL CURSOR FOR SELECT " + columns + " FROM results ORDER BY id").c_str());
+    results_cells cells;
     for (;;) {
       const auto r = pg::run(c.get(), url_, "FETCH 5000 FROM everything");
       const int n = PQntuples(r.get());
       if (n == 0) break;
       std::string text;
       for (int i = 0; i < n; ++i) {
-        const PGresult* p = r.get();
-        faceapp::record_row row;
-        row.time = PQgetvalue(p, i, 0);
-        row.input = PQgetvalue(p, i, 1);
-        if (const auto f = pg::int_of(p, i, 2)) row.face = static_cast<std::size_t>(*f);
-        if (PQgetisnull(p, i, 3) == 0) {
-          row.box = faceapp::box{*pg::int_of(p, i, 3), *pg::int_of(p, i, 4), *pg::int_of(p, i, 5),
-                                 *pg::int_of(p, i, 6)};
+        for (std::size_t k = 0; k < cells.size(); ++k) {
+          const int col = static_cast<int>(k);
+          cells[k] = PQgetisnull(r.get(), i, col) != 0 ? std::nullopt
+                                                       : std::optional<std::string>(PQgetvalue(r.get(), i, col));
         }
-        row.name = PQgetvalue(p, i, 7);
-        if (PQgetisnull(p, i, 8) == 0) row.distance = std::strtof(PQgetvalue(p, i, 8), nullptr);
-        if (PQgetisnull(p, i, 9) == 0) row.match = *PQgetvalue(p, i, 9) == 't';
-        text += faceapp::csv_sink::format(row);
+        text += faceapp::csv_sink::format(record_row_of(cells));
       }
       fn(text);
     }

@@ -1,5 +1,5 @@
 // faceapp-web: the gallery of known people: a database (store_backend) as the source of truth, and in front of
-// it the whole gallery in memory, growing in place (faceapp::chunked_gallery), for the 1:N scan.
+// it the whole gallery in memory, growing in place (gallery_type), for the 1:N scan.
 #pragma once
 
 #include <algorithm>
@@ -17,17 +17,20 @@
 #include <utility>
 #include <vector>
 
-#include <faceapp/core/chunked_gallery.hpp>
+#include <faceapp/core/gallery.hpp>
 #include <faceapp/stages/record.hpp>
 
-#include "sqlite_store.hpp"
-#include "store.hpp"
+#include "store/sqlite_store.hpp"
+#include "store/store.hpp"
 
 namespace faceapp_web {
 
+/// The library's growing gallery: the one place faceapp-web names its type.
+using gallery_type = faceapp::gallery;
+
 /// One state of the gallery: the rows (key = the face's id, name, encoding) that a recognize scans. Never
 /// changes once published; taking one costs an atomic load.
-using gallery_snapshot = faceapp::chunked_gallery::view;
+using gallery_snapshot = gallery_type::view;
 
 /// Every change is committed to the database first and then published to the in-memory gallery, under one
 /// writer mutex, so the gallery's ids keep increasing and nothing answered is only in memory. Readers take a
@@ -37,8 +40,8 @@ using gallery_snapshot = faceapp::chunked_gallery::view;
 /// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
 /// the last one applied, in change-number order; a local add or delete commits and then catches up the same way,
 /// so it is in the gallery before it is answered. When the database goes away the thread reconnects with a
-/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (503) while the
-/// last successful catch-up is older than `max_staleness_s`.
+/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
+/// the last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:
   explicit face_store(std::unique_ptr<store_backend> backend, double max_staleness_s = 5)
@@ -190,7 +193,7 @@ class face_store {
   }
 
   std::unique_ptr<store_backend> backend_;
-  faceapp::chunked_gallery gallery_;
+  gallery_type gallery_;
   std::mutex write_mutex_;
   std::uint64_t applied_ = 0;  // the last change applied (under write_mutex_)
   clock::duration max_staleness_;

@@ -1,23 +1,14 @@
-// faceapp-web: the list of known people in pages: 50 a page on the main page, searched by name, and the
-// offset/limit of GET /api/faces. Independent of the HTTP library: handlers pass the query strings' values.
+// faceapp-web's web layer: the main page's list of people (search form, one page of people, links to the others).
 #pragma once
 
-#include <algorithm>
-#include <charconv>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
-#include "app.hpp"
-#include "face_store.hpp"
+#include "service/listing.hpp"
 #include "util.hpp"
 
 namespace faceapp_web {
-
-inline constexpr std::uint64_t people_per_page = 50;
-inline constexpr std::uint64_t api_faces_default_limit = 100;
-inline constexpr std::uint64_t api_faces_max_limit = 1000;
 
 /// Text as a URL query value (RFC 3986 unreserved characters kept, everything else %XX).
 inline std::string url_encode(std::string_view text) {
@@ -35,51 +26,6 @@ inline std::string url_encode(std::string_view text) {
     }
   }
   return out;
-}
-
-/// A non-negative integer query parameter: empty -> `fallback`; not a number or above `max` -> 400 naming it.
-inline std::uint64_t parse_count(std::string_view text, std::string_view name, std::uint64_t fallback,
-                                 std::uint64_t max) {
-  if (text.empty()) return fallback;
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v > max) {
-    throw http_error(400, std::string(name) + " must be a whole number from 0 to " + std::to_string(max));
-  }
-  return v;
-}
-
-/// What the main page lists: one page of people, the search and where it is.
-struct people_listing {
-  people_page page;
-  std::string query;         // as typed (trimmed), possibly empty
-  std::uint64_t number = 1;  // 1-based
-  std::uint64_t pages = 1;
-};
-
-/// The main page's list for `?q=` and `?page=` (pages past the end show the last one). Bad values of page
-/// are read as 1, so a hand-edited link still shows a page.
-inline people_listing list_people(const face_store& store, std::string_view query, std::string_view page) {
-  people_listing l;
-  const auto first = query.find_first_not_of(" \t");
-  l.query = first == std::string_view::npos
-                ? std::string()
-                : std::string(query.substr(first, query.find_last_not_of(" \t") - first + 1));
-  if (l.query.size() > 100 || !is_clean_utf8(l.query)) l.query.clear();
-  std::uint64_t wanted = 1;
-  try {
-    wanted = std::max<std::uint64_t>(1, parse_count(page, "page", 1, std::uint64_t{1} << 40));
-  } catch (const http_error&) {
-    wanted = 1;
-  }
-  l.page = store.list(l.query, (wanted - 1) * people_per_page, people_per_page);
-  l.pages = std::max<std::uint64_t>(1, (l.page.total + people_per_page - 1) / people_per_page);
-  if (wanted > l.pages) {  // past the end: the last page
-    wanted = l.pages;
-    l.page = store.list(l.query, (wanted - 1) * people_per_page, people_per_page);
-  }
-  l.number = wanted;
-  return l;
 }
 
 namespace pages {

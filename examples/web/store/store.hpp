@@ -1,5 +1,6 @@
-// faceapp-web: where the known faces are kept. `store_backend` is the interface a database implements (the
-// embedded SQLite one in sqlite_store.hpp); face_store.hpp keeps the in-memory gallery in front of it.
+// faceapp-web's store layer: where the known faces and the records are kept. `store_backend` is the interface a
+// database implements (SQLite in sqlite_store.hpp, PostgreSQL in pg_store.hpp); face_store.hpp keeps the
+// in-memory gallery in front of it; results.hpp maps the records onto the results table of both.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,8 @@
 #include <faceapp/core/encoding.hpp>
 #include <faceapp/core/geometry.hpp>
 #include <faceapp/stages/record.hpp>
+
+#include "service/errors.hpp"  // unavailable_error
 
 namespace faceapp_web {
 
@@ -45,10 +48,6 @@ struct people_page {
   std::uint64_t total = 0;  // matching the search, over all pages
 };
 
-/// The database cannot be reached (or is behind by more than allowed): answered 503, nothing was changed.
-struct unavailable_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 /// One committed change of a shared store, in change-number order (see face_store's follower).
 struct change {

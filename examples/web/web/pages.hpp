@@ -1,4 +1,4 @@
-// faceapp-web: the HTML pages. Plain HTML and CSS, no JavaScript; every name a user typed or uploaded is
+// faceapp-web's web layer: the HTML pages. Plain HTML and CSS, no JavaScript; every name a user typed or uploaded is
 // escaped. Boxes are drawn as positioned elements over the photo, in percent, so they stay on the faces at any
 // screen width.
 #pragma once
@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "app.hpp"
-#include "listing.hpp"
+#include "service/service.hpp"
 #include "util.hpp"
+#include "web/people_list.hpp"
 
 namespace faceapp_web::pages {
 
@@ -74,7 +74,7 @@ inline std::string fixed(double v, int decimals) {
 }
 
 /// What the server keeps and for how long, and that there is no liveness check: on every page.
-inline std::string notice(const app_options& o) {
+inline std::string notice(const service_options& o) {
   std::string s = R"(<section id="privacy"><h2>No liveness check</h2>
 <p><strong>faceapp compares faces in pictures, nothing more.</strong> It cannot tell a live person from a printed
 photo or a phone screen held up to a camera: a printed photo passes as the person. Do not use it to unlock doors or
@@ -94,7 +94,7 @@ boxes, names, distances): kept in <code>results.csv</code> in the data directory
   return s;
 }
 
-inline std::string layout(const app_options& o, std::string_view title, std::string_view here,
+inline std::string layout(const service_options& o, std::string_view title, std::string_view here,
                           const std::string& body) {
   std::string s = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>";
@@ -118,8 +118,8 @@ inline std::string message_block(const std::string& message, bool error) {
          html_escape(message) + "</p>";
 }
 
-/// GET /: remember a face, and one page of the people known so far (listing.hpp).
-inline std::string main_page(const app_options& o, const people_listing& list, const std::string& message,
+/// GET /: remember a face, and one page of the people known so far (service/listing.hpp).
+inline std::string main_page(const service_options& o, const people_listing& list, const std::string& message,
                              bool error) {
   std::string b = "<h1>Remember a face</h1>";
   b += message_block(message, error);
@@ -167,7 +167,7 @@ inline std::string box_div(const faceapp::image& img, const faceapp::box& bx, st
 
 inline std::string photo_open(const analysed& p, const std::string& id) {
   return "<figure class=\"photo\" id=\"" + id + "\"><img src=\"data:image/jpeg;base64," +
-         base64_encode(app::display_jpeg(p.faces.image)) + "\" alt=\"the uploaded photo with the faces marked\">";
+         base64_encode(p.display_jpeg) + "\" alt=\"the uploaded photo with the faces marked\">";
 }
 
 inline std::string box_text(const faceapp::box& b) {
@@ -175,7 +175,7 @@ inline std::string box_text(const faceapp::box& b) {
          std::to_string(b.left);
 }
 
-inline std::string faceapp_page(const app_options& o, float tolerance, const std::string& result,
+inline std::string faceapp_page(const service_options& o, float tolerance, const std::string& result,
                                 const std::string& message, bool error) {
   std::string b = "<h1>Recognize</h1>";
   b += message_block(message, error);
@@ -186,7 +186,7 @@ inline std::string faceapp_page(const app_options& o, float tolerance, const std
 
 /// The result of one photo against the gallery.
 inline std::string recognition_result(const recognition& r, std::size_t gallery_size) {
-  const auto& faces = r.photo.faces;
+  const auto& faces = r.faces;
   std::string s = "<section id=\"result\" class=\"card\"><h2>";
   s += faces.empty() ? "No face found" : std::to_string(faces.size()) + (faces.size() == 1 ? " face" : " faces");
   s += "</h2>";
@@ -285,7 +285,7 @@ inline std::string with_csrf_fields(std::string html, const std::string& token) 
 }
 
 /// A page for an error on a plain HTML request (413 from the body limit, 404 for an unknown page).
-inline std::string error_page(const app_options& o, int status, const std::string& message) {
+inline std::string error_page(const service_options& o, int status, const std::string& message) {
   std::string b = "<h1>" + std::to_string(status) + "</h1>" + message_block(message, true) +
                   "<p><a href=\"/\">Main page</a> · <a href=\"/faceapp\">Recognize</a></p>";
   return layout(o, "Error " + std::to_string(status), "", b);

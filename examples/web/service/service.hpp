@@ -1,0 +1,143 @@
+// faceapp-web's service layer: what the pages and the API do, as plain C++: read uploads, find and encode their
+// faces on the worker pool, search the gallery, compare, add and delete faces, list them, and record every
+// result through the library's `record` stage. Errors are service_error with an errc (service/errors.hpp); this
+// layer knows nothing of HTTP statuses, JSON or HTML.
+//
+// Threads: every call may come from any thread (the HTTP layer's handler threads). The heavy work of a call
+// (decode, detect, encode, the 1:N scan, the JPEGs of a result) runs as one job on the worker pool, which has
+// one thread per core; the calling thread waits for it and then does only the database's part.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <faceapp/faces.hpp>
+#include <faceapp/stages/detect.hpp>
+#include <faceapp/stages/distance.hpp>
+#include <faceapp/stages/record.hpp>
+
+#include "service/errors.hpp"
+#include "service/listing.hpp"
+#include "store/face_store.hpp"
+#include "work_pool.hpp"
+
+namespace faceapp_web {
+
+/// How the service was started.
+struct service_options {
+  std::filesystem::path data_dir = "faceapp-data";
+  bool keep_uploads = false;
+  std::size_t max_body_bytes = 10U << 20;  // the largest upload (the HTTP layer's body limit)
+  std::int64_t max_pixels = 25'000'000;
+  int max_side = 1600;          // larger photos are shrunk before detection (face_recognition's CLI does the same)
+  unsigned workers = 0;         // 0: one per core
+  std::size_t max_faces = 100;  // faces kept (and, for a recognize, encoded) per image, the largest first
+  std::string db;               // empty: the embedded store in data_dir; sqlite:PATH; postgresql://...
+  double max_staleness_s = 5;   // a shared database: longest a recognize may lag behind it
+  faceapp::detector_model detector = faceapp::hog;  // HOG upsampled once, or the cnn without tiles
+};
+
+/// An uploaded image, checked to be one of the types `read` accepts.
+struct upload {
+  std::string bytes;
+  std::string file_name;  // cleaned; a label only
+  std::string sha256;
+  std::string type;       // jpg, png, bmp or webp, from the magic bytes
+
+  /// How the upload is named in records: its content hash and the name it was uploaded under.
+  [[nodiscard]] std::string label() const { return "sha256:" + sha256 + " (" + file_name + ")"; }
+};
+
+/// Checks an uploaded file from form field `field`: empty -> bad_input; not JPEG/PNG/BMP/WebP by its magic
+/// bytes -> unsupported.
+upload make_upload(std::string bytes, const std::string& original_name, const std::string& field);
+
+/// A person's name as typed (examples/common/names.hpp's rule), trimmed; bad_input saying what is wrong.
+std::string check_person_name(std::string name);
+
+/// A tolerance field: empty -> the default; otherwise a number in [0, 1], else bad_input.
+float parse_tolerance(const std::string& text);
+
+/// The faces found in one upload.
+struct analysed {
+  std::string label;
+  faceapp::faces faces;   // the faces kept (at most max_faces, the largest), in the detector's order; the image
+                          // keeps its size and scale but not its pixels once the job is done
+  std::size_t found = 0;  // faces detected, before the max_faces cut
+  std::string display_jpeg;  // the photo as a result page shows it, when asked for
+};
+
+/// A recognized photo: every face kept, encoded, with the nearest known person.
+struct recognition {
+  analysed photo;
+  faceapp::encoded_faces faces;
+  float tolerance = faceapp::default_tolerance;
+};
+
+/// Two photos compared by their largest faces (only those two are encoded).
+struct comparison {
+  analysed a;
+  analysed b;
+  std::optional<std::size_t> face_a;  // index in a.faces of the face used, when a has one
+  std::optional<std::size_t> face_b;
+  std::optional<float> distance;
+  bool match = false;
+  std::optional<float> similarity;
+  float tolerance = faceapp::default_tolerance;
+};
+
+class face_service {
+ public:
+  /// Opens the store `options.db` names and the records; throws std::runtime_error naming what failed.
+  explicit face_service(service_options options);
+  face_service(const face_service&) = delete;
+  face_service& operator=(const face_service&) = delete;
+  ~face_service();
+
+  /// Loads the models once, so that a missing model stops a server at start; throws std::runtime_error.
+  static void check_models(faceapp::detector_model detector = faceapp::hog);
+
+  /// Every face of the photo against the gallery, recorded. `display`: also make the result page's JPEG.
+  recognition recognize(upload u, float tolerance, bool display = false);
+  /// The largest face of each photo, compared; one record row (see service.cpp).
+  comparison compare(upload a, upload b, float tolerance, bool display = false);
+  /// Adds the largest face of the photo to the gallery; bad_input when it has none.
+  person add_face(std::string name, upload u);
+  /// Deletes a face; false when there is none with this id.
+  bool remove(std::uint64_t id);
+
+  [[nodiscard]] std::optional<person> find(std::uint64_t id) const;
+  /// Faces in id order from `offset`, at most `limit`, with the total.
+  [[nodiscard]] people_page list(std::uint64_t offset, std::uint64_t limit) const;
+  /// The main page's list for a search `query` and a 1-based `page` (see listing.hpp).
+  [[nodiscard]] people_listing search(std::string_view query, std::string_view page) const;
+  [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const;
+  [[nodiscard]] std::size_t gallery_size() const;
+
+  /// Every record as CSV, header first (the header alone when there is none yet).
+  [[nodiscard]] std::string records_csv() const;
+
+  [[nodiscard]] const service_options& options() const noexcept { return options_; }
+  [[nodiscard]] unsigned workers() const noexcept { return pool_.size(); }
+  [[nodiscard]] face_store& store() noexcept { return store_; }
+
+ private:
+  analysed detect_now(const upload& u) const;
+  void finish(analysed& a, bool display) const;
+  void keep(const upload& u) const;
+  void record(faceapp::encoded_faces rows) const;
+
+  service_options options_;
+  face_store store_;
+  std::unique_ptr<faceapp::record_sink> records_;  // results.csv, or the database's results table
+  results_store* db_records_ = nullptr;            // with a database: where records_ writes
+  work_pool pool_;                                 // last: joined first, while what its jobs use exists
+};
+
+}  // namespace faceapp_web

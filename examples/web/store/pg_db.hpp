@@ -1,0 +1,105 @@
+// faceapp-web's store layer: a thin C++ face on libpq (connections, statements with text parameters, the
+// errors that mean the database is away), used by pg_store.hpp.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "service/errors.hpp"  // unavailable_error
+
+namespace faceapp_web {
+
+namespace pg {
+
+inline constexpr int schema_version = 1;
+
+/// The URL without its password, for messages.
+inline std::string shown(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto at = url.find('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos) return std::string(url);
+  const auto colon = url.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
+}
+
+/// A connection; closed on destruction.
+struct conn_deleter {
+  void operator()(PGconn* c) const noexcept { PQfinish(c); }
+};
+using connection = std::unique_ptr<PGconn, conn_deleter>;
+
+struct result_deleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result = std::unique_ptr<PGresult, result_deleter>;
+
+/// Opens a connection; unavailable_error naming the database when it cannot.
+inline connection connect(const std::string& url) {
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", nullptr};
+  const char* values[] = {url.c_str(), "3", "faceapp-web", "5", "2", "3", nullptr};
+  connection c(PQconnectdbParams(keys, values, 1));
+  if (!c) throw unavailable_error("database " + shown(url) + ": out of memory");
+  if (PQstatus(c.get()) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(c.get());
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    throw unavailable_error("database " + shown(url) + " is unavailable: " + message);
+  }
+  // Notices (e.g. "relation already exists, skipping") are not errors: keep them off the server's output.
+  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
+  return c;
+}
+
+/// Runs a statement with text parameters (nullptr: NULL; lengths for binary ones). Results in text, or in
+/// binary when `binary`. A lost connection -> unavailable_error; any other failure -> std::runtime_error.
+inline result run(PGconn* c, const std::string& url, const char* sql, std::span<const char* const> params = {},
+                  std::span<const int> lengths = {}, std::span<const int> formats = {}, bool binary = false) {
+  result r(PQexecParams(c, sql, static_cast<int>(params.size()), nullptr, params.data(),
+                        lengths.empty() ? nullptr : lengths.data(), formats.empty() ? nullptr : formats.data(),
+                        binary ? 1 : 0));
+  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+  std::string message = PQerrorMessage(c);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+  // Class 08: connection exceptions; 57P: the server shutting down; or no connection at all.
+  const bool lost = PQstatus(c) != CONNECTION_OK || state == nullptr || std::strncmp(state, "08", 2) == 0 ||
+                    std::strncmp(state, "57P", 3) == 0;
+  const std::string what = "database " + shown(url) + ": " + message + " (in: " + std::string(sql).substr(0, 60) + ")";
+  if (lost) throw unavailable_error(what);
+  throw std::runtime_error(what);
+}
+
+/// Runs several statements without parameters (a schema script).
+inline void run_script(PGconn* c, const std::string& url, const char* sql) {
+  const result r(PQexec(c, sql));
+  if (r && PQresultStatus(r.get()) == PGRES_COMMAND_OK) return;
+  std::string message = PQerrorMessage(c);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  throw std::runtime_error("database " + shown(url) + ": cannot create the schema: " + message);
+}
+
+inline std::uint64_t be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+inline std::optional<int> int_of(const PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col) != 0) return std::nullopt;
+  return std::atoi(PQgetvalue(r, row, col));
+}
+
+}  // namespace pg
+
+}  // namespace faceapp_web

@@ -1,0 +1,38 @@
+// faceapp-web's web layer: the route table (see route_table.hpp).
+#include "web/route_table.hpp"
+
+#include <optional>
+#include <utility>
+
+namespace faceapp_web {
+
+matched match_route(std::string_view method, std::string_view p) {
+  const bool get = method == "GET" || method == "HEAD";
+  const bool post = method == "POST";
+  const auto pick = [](bool ok, route r, std::string id = {}) {
+    return ok ? matched{r, std::move(id)} : matched{route::wrong_method, {}};
+  };
+  // /faces/{id}/<rest> and /api/faces/{id}: the id is one path segment
+  const auto segment_route = [&](std::string_view prefix, std::string_view suffix) -> std::optional<std::string> {
+    if (p.size() <= prefix.size() + suffix.size() || p.substr(0, prefix.size()) != prefix ||
+        p.substr(p.size() - suffix.size()) != suffix) {
+      return std::nullopt;
+    }
+    const auto id = p.substr(prefix.size(), p.size() - prefix.size() - suffix.size());
+    if (id.find('/') != std::string_view::npos) return std::nullopt;
+    return std::string(id);
+  };
+  if (p == "/") return pick(get, route::main_page);
+  if (p == "/faces") return pick(post, route::add_face_form);
+  if (p == "/faceapp") return get ? matched{route::faceapp_page, {}} : pick(post, route::faceapp_form);
+  if (p == "/api/compare") return pick(post, route::api_compare);
+  if (p == "/api/recognize") return pick(post, route::api_recognize);
+  if (p == "/api/records") return pick(get, route::api_records);
+  if (p == "/api/faces") return get ? matched{route::api_list_faces, {}} : pick(post, route::api_add_face);
+  if (auto id = segment_route("/faces/", "/delete")) return pick(post, route::delete_face_form, *id);
+  if (auto id = segment_route("/faces/", "/thumbnail.jpg")) return pick(get, route::thumbnail, *id);
+  if (auto id = segment_route("/api/faces/", "")) return pick(method == "DELETE", route::api_delete_face, *id);
+  return {};
+}
+
+}  // namespace faceapp_web

@@ -1,0 +1,27 @@
+// faceapp-web's web layer: the route table. Every request is matched once, when its head arrives (the answer
+// for an unknown path or a wrong method goes before any of the body is read); the handler gets the match.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace faceapp_web {
+
+enum class route {
+  none, wrong_method, main_page, add_face_form, delete_face_form, thumbnail, faceapp_page, faceapp_form,
+  api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records
+};
+
+struct matched {
+  route what = route::none;
+  std::string id;  // the {id} of /faces/{id}/... and /api/faces/{id}: one path segment, not checked further
+};
+
+/// The route of `method` and `path` (percent-decoded): route::none when no route has this path,
+/// route::wrong_method when one has it but not for this method. GET routes take HEAD too.
+matched match_route(std::string_view method, std::string_view path);
+
+/// Whether the path belongs to the JSON API (its errors are JSON; the pages' are HTML).
+inline bool is_api_path(std::string_view path) { return path.rfind("/api/", 0) == 0; }
+
+}  // namespace faceapp_web

@@ -1,0 +1,306 @@
+// faceapp-web's web layer: what each route answers (see routes.hpp).
+#include "web/routes.hpp"
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <utility>
+
+#include "web/json.hpp"
+#include "web/pages.hpp"
+#include "web/status.hpp"
+
+namespace faceapp_web {
+
+namespace {
+
+http::response html_answer(std::string body, int status = 200) {
+  return {status, "text/html; charset=utf-8", std::move(body), {}};
+}
+
+std::optional<std::uint64_t> parse_id(const std::string& text) {
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return id;
+}
+
+/// Requests with uploads must be multipart/form-data.
+void require_multipart(const http::request& req) {
+  if (!req.is_multipart()) {
+    throw service_error(errc::unsupported, "send the fields as multipart/form-data (an HTML form with "
+                                           "enctype=\"multipart/form-data\", or curl -F)");
+  }
+}
+
+std::string text_field(const http::request& req, const std::string& name) {
+  const auto it = req.form.find(name);
+  return it != req.form.end() ? it->second.content : std::string();
+}
+
+/// The image in field `name`; nothing when the field is absent or an empty file input and `required` is false.
+std::optional<upload> image_field(const http::request& req, const std::string& name, bool required) {
+  const auto it = req.form.find(name);
+  if (it == req.form.end() || (it->second.content.empty() && it->second.filename.empty())) {
+    if (required) throw service_error(errc::bad_input, "missing field '" + name + "' (an image file)");
+    return std::nullopt;
+  }
+  return make_upload(it->second.content, it->second.filename.empty() ? name : it->second.filename, name);
+}
+
+std::string query_value(const http::request& req, const std::string& name) {
+  const auto it = req.query.find(name);
+  return it != req.query.end() ? it->second : std::string();
+}
+
+/// The status and message of an exception from the service: its error's status, or 500 (logged) for anything
+/// that is not a service error.
+std::pair<int, std::string> status_of(const std::exception& e, const http::request& req) {
+  if (const auto* s = dynamic_cast<const service_error*>(&e)) {
+    const int status = http_status(s->code);
+    if (status >= 500 && s->code != errc::unavailable) {
+      std::fprintf(stderr, "faceapp-web: %s %s: %d %s\n", req.method.c_str(), req.path.c_str(), status, e.what());
+    }
+    return {status, e.what()};
+  }
+  std::fprintf(stderr, "faceapp-web: internal error on %s %s: %s\n", req.method.c_str(), req.path.c_str(), e.what());
+  return {500, std::string("internal error: ") + e.what()};
+}
+
+}  // namespace
+
+std::optional<http::response> routes::check_head(http::request& req) const {
+  if (auto refused = security_.check_head(req)) {
+    auto r = json::answer({{"error", refused->message}}, refused->status);
+    if (refused->ask_for_password) r.set_header("WWW-Authenticate", "Basic realm=\"faceapp\", charset=\"UTF-8\"");
+    return r;
+  }
+  auto m = match_route(req.method, req.path);
+  if (m.what == route::none) return error_answer(req, 404, "not found: " + req.path);
+  if (m.what == route::wrong_method) return error_answer(req, 405, "method not allowed");
+  req.route = std::move(m);
+  return std::nullopt;
+}
+
+http::response routes::error_answer(const http::request& req, int status, const std::string& message) const {
+  if (is_api_path(req.path)) return json::answer({{"error", message}}, status);
+  return html_answer(pages::error_page(o_, status, message), status);
+}
+
+void routes::handle(const http::request& req, http::response& res) {
+  const auto* m = std::any_cast<matched>(&req.route);
+  if (m == nullptr) {  // no head check ran: nothing was matched
+    res = error_answer(req, 404, "not found: " + req.path);
+    return;
+  }
+  switch (m->what) {
+    case route::main_page: return main_page(req, res);
+    case route::add_face_form: return add_face_form(req, res);
+    case route::delete_face_form: return delete_face_form(req, res, m->id);
+    case route::thumbnail: return thumbnail(req, res, m->id);
+    case route::faceapp_page: return faceapp_page(req, res);
+    case route::faceapp_form: return faceapp_form(req, res);
+    case route::api_compare: return api(req, res, [&] { api_compare(req, res); });
+    case route::api_add_face: return api(req, res, [&] { api_add_face(req, res); });
+    case route::api_list_faces: return api(req, res, [&] { api_list_faces(req, res); });
+    case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
+    case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
+    case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
+    case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
+  }
+}
+
+// ---- pages ----
+
+void routes::page(const http::request& req, http::response& res, std::string html, int status) const {
+  http::response out = html_answer({}, status);
+  const auto token = security::session_token(req, out);
+  out.body = pages::with_csrf_fields(std::move(html), token);
+  res = std::move(out);
+}
+
+bool routes::refuse_without_token(const http::request& req, http::response& res) const {
+  if (security::csrf_ok(req)) return false;
+  res = error_answer(req, 403, "the form's security token is missing or stale: reload the page and try again");
+  return true;
+}
+
+/// Runs an API handler: a service error -> its status and {"error": ...}; anything else -> 500 and a log line.
+template <class F>
+void routes::api(const http::request& req, http::response& res, F f) const {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    const auto [status, message] = status_of(e, req);
+    res = json::answer({{"error", message}}, status);
+  }
+}
+
+void routes::main_page(const http::request& req, http::response& res) const {
+  std::string message;
+  try {
+    if (const auto added = req.query.find("added"); added != req.query.end()) {
+      if (const auto id = parse_id(added->second)) {
+        if (const auto p = s_.find(*id)) message = "Remembered " + p->name + ".";
+      }
+    } else if (req.query.count("deleted") != 0) {
+      message = "Deleted.";
+    }
+    page(req, res, pages::main_page(o_, s_.search(query_value(req, "q"), query_value(req, "page")), message, false));
+  } catch (const unavailable_error& e) {  // the list comes from the database
+    page(req, res, pages::main_page(o_, {}, e.what(), true), http_status(e.code));
+  }
+}
+
+/// The main page's first page of people for an error answer: empty when the database is away, so that the
+/// error itself can still be shown.
+people_listing routes::first_page_or_empty() const {
+  try {
+    return s_.search("", "");
+  } catch (const unavailable_error&) {
+    return {};
+  }
+}
+
+void routes::add_face_form(const http::request& req, http::response& res) {
+  if (refuse_without_token(req, res)) return;
+  try {
+    require_multipart(req);
+    auto name = check_person_name(text_field(req, "name"));
+    auto image = image_field(req, "image", true);
+    const auto p = s_.add_face(std::move(name), std::move(*image));
+    res = html_answer("", 303);
+    res.set_header("Location", "/?added=" + std::to_string(p.id));
+  } catch (const std::exception& e) {
+    const auto [status, message] = status_of(e, req);
+    page(req, res, pages::main_page(o_, first_page_or_empty(), message, true), status);
+  }
+}
+
+void routes::delete_face_form(const http::request& req, http::response& res, const std::string& id_text) {
+  if (refuse_without_token(req, res)) return;
+  const auto id = parse_id(id_text);
+  try {
+    if (!id || !s_.remove(*id)) {
+      page(req, res, pages::main_page(o_, first_page_or_empty(), "No such face (already deleted?)", true),
+           http_status(errc::not_found));
+      return;
+    }
+  } catch (const unavailable_error& e) {  // the database is away: nothing was deleted
+    page(req, res, pages::main_page(o_, {}, e.what(), true), http_status(e.code));
+    return;
+  }
+  res = html_answer("", 303);
+  res.set_header("Location", "/?deleted=1");
+}
+
+/// Read from the database when asked. A face's thumbnail never changes and ids are never reused, so the id is a
+/// strong validator.
+void routes::thumbnail(const http::request& req, http::response& res, const std::string& id_text) const {
+  const auto id = parse_id(id_text);
+  auto jpeg = id ? s_.thumbnail(*id) : std::nullopt;
+  if (!jpeg) {
+    const int status = http_status(errc::not_found);
+    res = html_answer(pages::error_page(o_, status, "no such face"), status);
+    return;
+  }
+  const std::string etag = "\"face-" + std::to_string(*id) + "\"";
+  if (const auto* match = req.header("If-None-Match"); match != nullptr && match->find(etag) != std::string::npos) {
+    res = {304, "image/jpeg", "", {{"Cache-Control", "private, max-age=86400"}, {"ETag", etag}}};
+    return;
+  }
+  res = {200, "image/jpeg", std::move(*jpeg), {{"Cache-Control", "private, max-age=86400"}, {"ETag", etag}}};
+}
+
+void routes::faceapp_page(const http::request& req, http::response& res) const {
+  page(req, res, pages::faceapp_page(o_, faceapp::default_tolerance, "", "", false));
+}
+
+void routes::faceapp_form(const http::request& req, http::response& res) {
+  if (refuse_without_token(req, res)) return;
+  float tolerance = faceapp::default_tolerance;
+  try {
+    require_multipart(req);
+    tolerance = parse_tolerance(text_field(req, "tolerance"));
+    auto first = image_field(req, "a", true);
+    auto second = image_field(req, "b", false);
+    std::string result;
+    if (second) {
+      const auto name_a = first->file_name;
+      const auto name_b = second->file_name;
+      const auto c = s_.compare(std::move(*first), std::move(*second), tolerance, true);
+      result = pages::comparison_result(c, name_a, name_b);
+    } else {
+      const auto size = s_.gallery_size();
+      result = pages::recognition_result(s_.recognize(std::move(*first), tolerance, true), size);
+    }
+    page(req, res, pages::faceapp_page(o_, tolerance, result, "", false));
+  } catch (const std::exception& e) {
+    const auto [status, message] = status_of(e, req);
+    page(req, res, pages::faceapp_page(o_, tolerance, "", message, true), status);
+  }
+}
+
+// ---- API ----
+
+void routes::api_compare(const http::request& req, http::response& res) {
+  require_multipart(req);
+  const float tolerance = parse_tolerance(text_field(req, "tolerance"));
+  auto first = image_field(req, "a", true);
+  auto second = image_field(req, "b", true);
+  const auto c = s_.compare(std::move(*first), std::move(*second), tolerance);
+  res = json::answer({{"distance", json::optional_number(c.distance)},
+                      {"match", c.match},
+                      {"similarity", json::optional_number(c.similarity)},
+                      {"faces_a", c.a.faces.size()},
+                      {"faces_b", c.b.faces.size()},
+                      {"faces_found_a", c.a.found},
+                      {"faces_found_b", c.b.found}});
+}
+
+void routes::api_add_face(const http::request& req, http::response& res) {
+  require_multipart(req);
+  if (req.form.count("name") == 0) throw service_error(errc::bad_input, "missing field 'name'");
+  auto name = check_person_name(text_field(req, "name"));
+  auto image = image_field(req, "image", true);
+  res = json::answer(json::person(s_.add_face(std::move(name), std::move(*image))), 201);
+}
+
+void routes::api_list_faces(const http::request& req, http::response& res) const {
+  const auto offset = parse_count(query_value(req, "offset"), "offset", 0, std::uint64_t{1} << 62);
+  const auto limit = parse_count(query_value(req, "limit"), "limit", api_faces_default_limit, api_faces_max_limit);
+  const auto page = s_.list(offset, limit);
+  nlohmann::json faces = nlohmann::json::array();
+  for (const auto& p : page.people) faces.push_back(json::person(p));
+  res = json::answer({{"faces", std::move(faces)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
+}
+
+void routes::api_delete_face(http::response& res, const std::string& id_text) {
+  const auto id = parse_id(id_text);
+  if (!id || !s_.remove(*id)) throw service_error(errc::not_found, "no face with id " + id_text);
+  res = json::answer({{"deleted", *id}});
+}
+
+void routes::api_recognize(const http::request& req, http::response& res) {
+  require_multipart(req);
+  const float tolerance = parse_tolerance(text_field(req, "tolerance"));
+  auto image = image_field(req, "image", true);
+  const auto r = s_.recognize(std::move(*image), tolerance);
+  nlohmann::json faces = nlohmann::json::array();
+  for (const auto& f : r.faces) {
+    const bool known = f.match.value_or(false);
+    faces.push_back({{"box", json::box(f.box)},
+                     {"name", known ? nlohmann::json(f.name) : nlohmann::json(nullptr)},
+                     {"distance", json::optional_number(f.distance)},
+                     {"similarity", f.distance ? nlohmann::json(faceapp::similarity_percent(*f.distance, tolerance))
+                                               : nlohmann::json(nullptr)}});
+  }
+  res = json::answer({{"faces", std::move(faces)}, {"faces_found", r.photo.found}, {"faces_used", r.faces.size()}});
+}
+
+void routes::api_records(http::response& res) const {
+  res = {200, "text/csv; charset=utf-8", s_.records_csv(), {}};
+}
+
+}  // namespace faceapp_web

@@ -1,0 +1,100 @@
+// The route table: every path and method the pages and the API answer, and what is refused before the body.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "web/route_table.hpp"
+
+using faceapp_web::match_route;
+using faceapp_web::route;
+
+namespace {
+
+struct row {
+  const char* method;
+  std::string path;
+  route expected;
+  const char* id = "";
+};
+
+}  // namespace
+
+TEST_CASE("each route is found for its method, and HEAD is taken wherever GET is") {
+  const row table[] = {
+      {"GET", "/", route::main_page},
+      {"HEAD", "/", route::main_page},
+      {"POST", "/faces", route::add_face_form},
+      {"POST", "/faces/12/delete", route::delete_face_form, "12"},
+      {"GET", "/faces/7/thumbnail.jpg", route::thumbnail, "7"},
+      {"HEAD", "/faces/7/thumbnail.jpg", route::thumbnail, "7"},
+      {"GET", "/faceapp", route::faceapp_page},
+      {"POST", "/faceapp", route::faceapp_form},
+      {"POST", "/api/compare", route::api_compare},
+      {"POST", "/api/recognize", route::api_recognize},
+      {"GET", "/api/records", route::api_records},
+      {"GET", "/api/faces", route::api_list_faces},
+      {"POST", "/api/faces", route::api_add_face},
+      {"DELETE", "/api/faces/3", route::api_delete_face, "3"},
+      // the id is any one path segment: checked by the handler, not here
+      {"DELETE", "/api/faces/abc", route::api_delete_face, "abc"},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    const auto m = match_route(r.method, r.path);
+    CHECK(m.what == r.expected);
+    CHECK(m.id == r.id);
+  }
+}
+
+TEST_CASE("a known path with another method is a wrong method, before any body is read") {
+  const row table[] = {
+      {"POST", "/", route::wrong_method},
+      {"DELETE", "/", route::wrong_method},
+      {"GET", "/faces", route::wrong_method},
+      {"GET", "/faces/1/delete", route::wrong_method},
+      {"POST", "/faces/1/thumbnail.jpg", route::wrong_method},
+      {"GET", "/api/compare", route::wrong_method},
+      {"PUT", "/api/recognize", route::wrong_method},
+      {"POST", "/api/records", route::wrong_method},
+      {"PUT", "/api/faces", route::wrong_method},
+      {"GET", "/api/faces/1", route::wrong_method},
+      {"PUT", "/faceapp", route::wrong_method},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    CHECK(match_route(r.method, r.path).what == r.expected);
+  }
+}
+
+TEST_CASE("paths that only look like routes are not found") {
+  const row table[] = {
+      {"GET", "", route::none},
+      {"GET", "/index.html", route::none},
+      {"GET", "/api", route::none},
+      {"GET", "/api/", route::none},
+      {"GET", "/API/faces", route::none},
+      {"GET", "/api/faces/", route::none},           // an empty id
+      {"DELETE", "/api/faces/1/2", route::none},     // two segments
+      {"POST", "/faces//delete", route::none},       // an empty id
+      {"POST", "/faces/1/2/delete", route::none},
+      {"GET", "/faces/thumbnail.jpg", route::none},
+      {"GET", "/faceapp/", route::none},
+      {"GET", std::string("/\0", 2), route::none},  // a percent-decoded NUL
+      {"GET", "/%2e%2e/etc/passwd", route::none},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    CHECK(match_route(r.method, r.path).what == r.expected);
+  }
+}
+
+TEST_CASE("the API is the paths under /api/") {
+  CHECK(faceapp_web::is_api_path("/api/faces"));
+  CHECK(faceapp_web::is_api_path("/api/"));
+  CHECK_FALSE(faceapp_web::is_api_path("/api"));
+  CHECK_FALSE(faceapp_web::is_api_path("/faces"));
+  CHECK_FALSE(faceapp_web::is_api_path("/apiary/"));
+}

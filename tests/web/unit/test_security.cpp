@@ -1,0 +1,177 @@
+// The security layer's decisions, as a table of requests: Host, key, Origin / Sec-Fetch-Site, the CSRF token of
+// the forms, and the headers of every answer.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "util.hpp"
+#include "web/security.hpp"
+
+using faceapp_web::access_options;
+using faceapp_web::security;
+using faceapp_web::http::request;
+
+namespace {
+
+request make(std::string method, std::string path, std::vector<std::pair<std::string, std::string>> headers) {
+  request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.headers = std::move(headers);
+  return r;
+}
+
+const access_options loopback{"", {"127.0.0.1", "localhost", "[::1]", "faces.example.org:8443"}};
+const access_options keyed{"s3cret", {"127.0.0.1"}};
+
+struct row {
+  const char* what;
+  const access_options* access;
+  request req;
+  int status;  // 0: passes
+};
+
+}  // namespace
+
+TEST_CASE("the head of a request passes or is refused with the status the README gives") {
+  const std::string basic_ok = "Basic " + faceapp_web::base64_encode("anyone:s3cret");
+  const std::string basic_wrong = "Basic " + faceapp_web::base64_encode("anyone:guess");
+  const row table[] = {
+      {"own host", &loopback, make("GET", "/", {{"Host", "127.0.0.1:8080"}}), 0},
+      {"own host, upper case", &loopback, make("GET", "/", {{"Host", "LOCALHOST"}}), 0},
+      {"IPv6 loopback with a port", &loopback, make("GET", "/", {{"Host", "[::1]:8080"}}), 0},
+      {"no Host (HTTP/1.0)", &loopback, make("GET", "/", {}), 0},
+      {"foreign host (DNS rebinding)", &loopback, make("GET", "/", {{"Host", "evil.example"}}), 421},
+      {"foreign host that ends like ours", &loopback, make("GET", "/", {{"Host", "x127.0.0.1"}}), 421},
+      {"allowed name on its port", &loopback, make("GET", "/", {{"Host", "faces.example.org:8443"}}), 0},
+      {"allowed name on another port", &loopback, make("GET", "/", {{"Host", "faces.example.org:8080"}}), 421},
+      {"allowed name without a port", &loopback, make("GET", "/", {{"Host", "faces.example.org"}}), 421},
+      {"post from our own page", &loopback,
+       make("POST", "/faces", {{"Host", "127.0.0.1:8080"}, {"Origin", "http://127.0.0.1:8080"}}), 0},
+      {"post from another site", &loopback,
+       make("POST", "/faces", {{"Host", "127.0.0.1:8080"}, {"Origin", "http://evil.example"}}), 403},
+      {"post from our host on another port", &loopback,
+       make("POST", "/api/faces", {{"Host", "127.0.0.1:8080"}, {"Origin", "http://127.0.0.1:9090"}}), 403},
+      {"post with Origin null", &loopback, make("POST", "/faces", {{"Host", "127.0.0.1"}, {"Origin", "null"}}), 403},
+      {"post through the proxy's public name", &loopback,
+       make("POST", "/faces", {{"Host", "127.0.0.1:8080"}, {"Origin", "https://faces.example.org:8443"}}), 0},
+      {"cross-site fetch", &loopback,
+       make("DELETE", "/api/faces/1", {{"Host", "127.0.0.1"}, {"Sec-Fetch-Site", "cross-site"}}), 403},
+      {"same-site is not same-origin", &loopback,
+       make("POST", "/api/faces", {{"Host", "127.0.0.1"}, {"Sec-Fetch-Site", "same-site"}}), 403},
+      {"typed into the address bar", &loopback,
+       make("POST", "/api/faces", {{"Host", "127.0.0.1"}, {"Sec-Fetch-Site", "none"}}), 0},
+      {"a script (no Origin, no Sec-Fetch-Site)", &loopback, make("DELETE", "/api/faces/1", {{"Host", "127.0.0.1"}}),
+       0},
+      {"a cross-site GET is only a read", &loopback,
+       make("GET", "/api/faces", {{"Host", "127.0.0.1"}, {"Sec-Fetch-Site", "cross-site"}}), 0},
+      {"key in X-API-Key", &keyed, make("GET", "/api/faces", {{"Host", "127.0.0.1"}, {"X-API-Key", "s3cret"}}), 0},
+      {"no key", &keyed, make("GET", "/api/faces", {{"Host", "127.0.0.1"}}), 401},
+      {"wrong key", &keyed, make("GET", "/api/faces", {{"Host", "127.0.0.1"}, {"X-API-Key", "s3cre"}}), 401},
+      {"key with a byte more", &keyed, make("GET", "/api/faces", {{"Host", "127.0.0.1"}, {"X-API-Key", "s3cret!"}}),
+       401},
+      {"key as the Basic password", &keyed, make("GET", "/", {{"Host", "127.0.0.1"}, {"Authorization", basic_ok}}), 0},
+      {"wrong Basic password", &keyed, make("GET", "/", {{"Host", "127.0.0.1"}, {"Authorization", basic_wrong}}),
+       401},
+      {"Basic that is not base64", &keyed, make("GET", "/", {{"Host", "127.0.0.1"}, {"Authorization", "Basic ***"}}),
+       401},
+      {"foreign host goes before the key", &keyed, make("GET", "/api/faces", {{"Host", "evil.example"}}), 421},
+      {"the key goes before the origin", &keyed,
+       make("POST", "/api/faces", {{"Host", "127.0.0.1"}, {"Origin", "http://evil.example"}}), 401},
+      {"a keyed cross-site post", &keyed,
+       make("POST", "/api/faces", {{"Host", "127.0.0.1"}, {"X-API-Key", "s3cret"}, {"Origin", "http://evil.example"}}),
+       403},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.what);
+    const security s(*r.access);
+    const auto refused = s.check_head(r.req);
+    CHECK((refused ? refused->status : 0) == r.status);
+    if (refused) CHECK_FALSE(refused->message.empty());
+  }
+}
+
+TEST_CASE("a page without the key asks the browser for it; the API does not") {
+  const security s(keyed);
+  const auto page = s.check_head(make("GET", "/", {{"Host", "127.0.0.1"}}));
+  const auto api = s.check_head(make("GET", "/api/faces", {{"Host", "127.0.0.1"}}));
+  REQUIRE(page);
+  REQUIRE(api);
+  CHECK(page->ask_for_password);
+  CHECK_FALSE(api->ask_for_password);
+}
+
+TEST_CASE("a form post from a browser needs the session's token; a script's does not") {
+  const std::string token(64, 'a');
+  const auto form = [](request r, std::string cookie, std::string field) {
+    if (!cookie.empty()) r.cookies[security::csrf_cookie] = std::move(cookie);
+    if (!field.empty()) r.form["csrf"].content = std::move(field);
+    return r;
+  };
+  const request browser = make("POST", "/faces", {{"Origin", "http://127.0.0.1"}});
+  const request script = make("POST", "/faces", {});
+  struct {
+    const char* what;
+    request req;
+    bool ok;
+  } const table[] = {
+      {"token in cookie and field", form(browser, token, token), true},
+      {"no field", form(browser, token, ""), false},
+      {"no cookie", form(browser, "", token), false},
+      {"field differs", form(browser, token, std::string(63, 'a') + "b"), false},
+      {"a token of 63 digits", form(browser, token.substr(1), token.substr(1)), false},
+      {"a token of 65 digits", form(browser, token + "a", token + "a"), false},
+      {"upper-case hex is not ours", form(browser, std::string(64, 'A'), std::string(64, 'A')), false},
+      {"a script without any of it", script, true},
+      {"a script that has the cookie is a browser", form(script, token, ""), false},
+      {"a Referer makes it a browser", make("POST", "/faces", {{"Referer", "http://127.0.0.1/"}}), false},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.what);
+    CHECK(security::csrf_ok(r.req) == r.ok);
+  }
+}
+
+TEST_CASE("a session keeps its token, and a new one gets 64 hex digits in a strict cookie") {
+  faceapp_web::http::response res;
+  const auto fresh = security::session_token(make("GET", "/", {}), res);
+  CHECK(fresh.size() == 64);
+  CHECK(fresh.find_first_not_of("0123456789abcdef") == std::string::npos);
+  REQUIRE(res.headers.size() == 1);
+  CHECK(res.headers[0].first == "Set-Cookie");
+  CHECK(res.headers[0].second.find("SameSite=Strict") != std::string::npos);
+  CHECK(res.headers[0].second.find("HttpOnly") != std::string::npos);
+
+  request again = make("GET", "/", {});
+  again.cookies[security::csrf_cookie] = fresh;
+  faceapp_web::http::response res2;
+  CHECK(security::session_token(again, res2) == fresh);
+  CHECK(res2.headers.empty());
+  CHECK(security::session_token(make("GET", "/", {}), res2) != fresh);  // random: another session, another token
+}
+
+TEST_CASE("every answer forbids sniffing, framing and foreign scripts") {
+  const auto headers = security::default_headers();
+  const auto value = [&](const std::string& name) {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return v;
+    }
+    return std::string();
+  };
+  CHECK(value("X-Content-Type-Options") == "nosniff");
+  CHECK(value("Referrer-Policy") == "same-origin");
+  const auto csp = value("Content-Security-Policy");
+  CHECK(csp.find("default-src 'none'") != std::string::npos);
+  CHECK(csp.find("frame-ancestors 'none'") != std::string::npos);
+  CHECK(csp.find("script-src") == std::string::npos);  // no script is allowed from anywhere
+}
+
+TEST_CASE("host names split into name and port") {
+  CHECK(security::split_host("Example.ORG:8080") == std::pair<std::string, std::string>{"example.org", "8080"});
+  CHECK(security::split_host("[::1]:80") == std::pair<std::string, std::string>{"[::1]", "80"});
+  CHECK(security::split_host("[::1]") == std::pair<std::string, std::string>{"[::1]", ""});
+  CHECK(security::split_host("::1") == std::pair<std::string, std::string>{"::1", ""});  // bare v6: no port
+  CHECK(security::split_host("host") == std::pair<std::string, std::string>{"host", ""});
+}
