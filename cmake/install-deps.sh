@@ -13,6 +13,8 @@ packages=(
   libopenblas0-pthread libopenblas-pthread-dev
   # tests and benches
   doctest-dev libbenchmark-dev python3 python3-numpy
+  # tests/web/test_openapi.py: docs/openapi.yaml read and answers validated against it
+  python3-yaml python3-jsonschema
   # bench/compile_cost.sh: seconds and peak memory of a compile (GNU time, not the shell keyword)
   time
   # examples: command line and web app (libssl-dev: SHA-256 and random tokens)

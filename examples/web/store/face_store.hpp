@@ -29,12 +29,13 @@ namespace faceapp_web {
 using gallery_type = faceapp::gallery;
 
 /// One state of the gallery: the rows (key = the face's id, name, encoding) that a recognize scans. Never
-/// changes once published; taking one costs an atomic load.
+/// changes once published; taking one copies a shared_ptr under a mutex held for that copy only.
 using gallery_snapshot = gallery_type::view;
 
 /// Every change is committed to the database first and then published to the in-memory gallery, under one
 /// writer mutex, so the gallery's ids keep increasing and nothing answered is only in memory. Readers take a
-/// snapshot without a lock; pages and thumbnails are read from the database.
+/// snapshot under the gallery's own short lock, never the writer mutex; pages and thumbnails are read from the
+/// database.
 ///
 /// A shared store (PostgreSQL, several servers): the gallery follows the database's change feed instead. A
 /// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
