@@ -13,6 +13,8 @@ packages=(
   libopenblas0-pthread libopenblas-pthread-dev
   # tests and benches
   doctest-dev libbenchmark-dev python3 python3-numpy
+  # the Python package (python/) and its tests (PIL only to compare load_image_file with), the Flask example
+  pybind11-dev python3-dev python3-pil python3-flask
   # bench/compile_cost.sh: seconds and peak memory of a compile (GNU time, not the shell keyword)
   time
   # examples: command line and web app (libssl-dev: SHA-256 and random tokens)
