@@ -1,0 +1,134 @@
+"""faceapp's Python pipeline: stages composed with |, StageError, and the Gallery.
+
+Run: PYTHONPATH=build/python python3 tests/python/test_pipeline.py
+"""
+import os
+import tempfile
+import unittest
+
+import numpy as np
+
+import faceapp
+from faceapp import face_recognition as fr
+
+DATA = os.environ.get("FACEAPP_TEST_DATA") or os.path.join(os.path.dirname(__file__), "..", "data")
+IMAGES = os.path.join(DATA, "fr_test_images")
+
+
+def path(name):
+    return os.path.join(IMAGES, name)
+
+
+class Pipeline(unittest.TestCase):
+    def test_read_detect_gives_face_recognitions_box(self):
+        faces = (faceapp.read | faceapp.detect)(path("obama.jpg"))
+        self.assertIsInstance(faces, faceapp.Faces)
+        self.assertEqual([f.box for f in faces], [(142, 617, 409, 349)])
+        self.assertEqual(faces[0].detector, "hog")
+        self.assertEqual(faces.source, path("obama.jpg"))
+
+    def test_composition_is_associative_and_equals_calling_in_turn(self):
+        a = (faceapp.read | faceapp.detect) | faceapp.encode
+        b = faceapp.read | (faceapp.detect | faceapp.encode)
+        c = faceapp.encode(faceapp.detect(faceapp.read(path("obama.jpg"))))
+        ea, eb = a(path("obama.jpg"))[0].encoding, b(path("obama.jpg"))[0].encoding
+        self.assertTrue(np.array_equal(ea, eb))
+        self.assertTrue(np.array_equal(ea, c[0].encoding))
+
+    def test_pipeline_encodings_equal_face_recognitions(self):
+        ours = (faceapp.read | faceapp.encode)(path("obama2.jpg"))[0].encoding
+        theirs = fr.face_encodings(fr.load_image_file(path("obama2.jpg")), model="large")[0]
+        self.assertLess(np.linalg.norm(ours - theirs), 1e-6)
+
+    def test_fit_keeps_boxes_in_the_coordinates_as_read(self):
+        faces = (faceapp.read | faceapp.fit(600) | faceapp.detect)(path("obama.jpg"))
+        self.assertEqual(len(faces), 1)
+        for got, want in zip(faces[0].box, (142, 617, 409, 349)):
+            self.assertAlmostEqual(got, want, delta=25)  # the photo as read, not the 600 px one (half these)
+        self.assertEqual(faces.image.height, 600)
+
+    def test_landmarks_then_encode(self):
+        faces = (faceapp.read | faceapp.detect | faceapp.landmarks | faceapp.encode)(path("obama.jpg"))
+        self.assertIn(len(faces[0].landmarks), (5, 68))
+        self.assertEqual(faces[0].encoding.shape, (128,))
+
+    def test_a_mismatch_is_refused_at_composition_naming_both(self):
+        with self.assertRaises(TypeError) as cm:
+            faceapp.detect | faceapp.read
+        self.assertIn("detect", str(cm.exception))
+        self.assertIn("read", str(cm.exception))
+
+    def test_errors_are_stage_errors_with_stage_and_input(self):
+        pipe = faceapp.read | faceapp.encode
+        with self.assertRaises(faceapp.StageError) as cm:
+            pipe(path("nobody.jpg"))
+        self.assertEqual(cm.exception.stage, "read")
+        self.assertEqual(cm.exception.input, path("nobody.jpg"))
+        self.assertEqual(cm.exception.code, "not_found")
+        with self.assertRaises(faceapp.StageError) as cm:
+            (faceapp.read | faceapp.detect(9))(path("obama.jpg"))
+        self.assertEqual(cm.exception.stage, "detect")
+
+    def test_bytes_and_a_name(self):
+        with open(path("obama.jpg"), "rb") as f:
+            data = f.read()
+        faces = (faceapp.read | faceapp.detect)((data, "upload.jpg"))
+        self.assertEqual(faces.source, "<bytes: upload.jpg>")
+        with self.assertRaises(faceapp.StageError) as cm:
+            faceapp.read((data[:1000], "cut.jpg"))
+        self.assertEqual(cm.exception.input, "<bytes: cut.jpg>")
+
+    def test_distance_to_an_encoding_and_compare(self):
+        obama = (faceapp.read | faceapp.encode)(path("obama.jpg"))[0].encoding
+        pipe = faceapp.read | faceapp.encode | faceapp.distance_to(obama)
+        same = pipe(path("obama2.jpg"))[0]
+        other = pipe(path("biden.jpg"))[0]
+        self.assertTrue(same.match)
+        self.assertFalse(other.match)
+        self.assertLess(same.distance, 0.6)
+        strict = (pipe | faceapp.compare(0.1))(path("obama2.jpg"))[0]
+        self.assertFalse(strict.match)
+
+
+class GalleryTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        enc = faceapp.read | faceapp.encode
+        cls.e = {n: enc(path(n + ".jpg"))[0].encoding for n in ("obama", "obama2", "biden")}
+
+    def test_nearest_and_top_k(self):
+        g = faceapp.Gallery()
+        self.assertIsNone(g.nearest(self.e["obama"]))
+        g.add("obama", self.e["obama"])
+        g.add("biden", self.e["biden"])
+        self.assertEqual(len(g), 2)
+        name, d = g.nearest(self.e["obama2"])
+        self.assertEqual(name, "obama")
+        self.assertAlmostEqual(d, fr.face_distance([self.e["obama"]], self.e["obama2"])[0], places=5)
+        top = g.top_k(self.e["obama2"], 5)
+        self.assertEqual([n for n, _ in top], ["obama", "biden"])
+        self.assertLess(top[0][1], top[1][1])
+
+    def test_save_and_load(self):
+        g = faceapp.Gallery()
+        g.add("obama", self.e["obama"])
+        g.add("biden", self.e["biden"])
+        with tempfile.TemporaryDirectory() as d:
+            f = os.path.join(d, "people.npz")
+            g.save(f)
+            h = faceapp.Gallery.load(f)
+        self.assertEqual(h.names(), ["obama", "biden"])
+        self.assertTrue(np.array_equal(h.encodings(), g.encodings()))
+        self.assertEqual(h.nearest(self.e["obama2"])[0], "obama")
+
+    def test_distance_to_a_gallery_names_the_person(self):
+        g = faceapp.Gallery()
+        g.add("obama", self.e["obama"])
+        g.add("biden", self.e["biden"])
+        face = (faceapp.read | faceapp.encode | faceapp.distance_to(g))(path("obama3.jpg"))[0]
+        self.assertEqual(face.name, "obama")
+        self.assertTrue(face.match)
+
+
+if __name__ == "__main__":
+    unittest.main()
