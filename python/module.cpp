@@ -57,7 +57,9 @@ const char* errc_name(faceapp::errc c) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Models: found as the C++ library finds them, after an extra folder the package may name (an installed package
-// names its share/faceapp/models). Loaded once, on first use; a failed load is not remembered.
+// names its share/faceapp/models). Loaded once, on first use; a failed load is not remembered. A load runs
+// without the GIL, under the mutex below: a caller waiting for the mutex may hold the GIL, which is safe because
+// nothing done under the mutex needs the GIL.
 
 struct model_state {
   std::mutex mutex;
@@ -116,6 +118,7 @@ const Model& load_into(std::optional<Model>& slot, std::vector<std::filesystem::
 }
 
 const faceapp::landmark_model& landmarks68() {
+  const py::gil_scoped_release release;  // a first load takes a second: let other threads run
   auto& s = models();
   const std::lock_guard lock(s.mutex);
   auto dirs = model_dirs(s);
@@ -125,6 +128,7 @@ const faceapp::landmark_model& landmarks68() {
 
 /// The 5-point model when there is one (dlib.net's file; Debian does not ship it), else nothing.
 const faceapp::landmark_model* landmarks5() {
+  const py::gil_scoped_release release;  // a first load takes a second: let other threads run
   auto& s = models();
   const std::lock_guard lock(s.mutex);
   if (s.landmarks5) return &*s.landmarks5;
@@ -135,12 +139,14 @@ const faceapp::landmark_model* landmarks5() {
 }
 
 const faceapp::encoder_model& encoder() {
+  const py::gil_scoped_release release;  // a first load takes a second: let other threads run
   auto& s = models();
   const std::lock_guard lock(s.mutex);
   return load_into(s.encoder, model_dirs(s), faceapp::models::encoder_file);
 }
 
 const faceapp::cnn_detector_model& cnn_model() {
+  const py::gil_scoped_release release;  // a first load takes a second: let other threads run
   auto& s = models();
   const std::lock_guard lock(s.mutex);
   return load_into(s.cnn, model_dirs(s), faceapp::models::cnn_detector_file);

@@ -90,6 +90,43 @@ class Pipeline(unittest.TestCase):
         self.assertFalse(strict.match)
 
 
+class TheGil(unittest.TestCase):
+    """A call that detects, finds landmarks or encodes lets other Python threads run meanwhile."""
+
+    def longest_pause_beside(self, fn):
+        import threading
+        import time
+        worker = threading.Thread(target=fn)
+        start = time.perf_counter()
+        stamps = [start]
+        worker.start()
+        while worker.is_alive():
+            stamps.append(time.perf_counter())
+        stamps.append(time.perf_counter())  # a call that held the GIL to its end shows as this last gap
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        return max(gaps), stamps[-1] - start
+
+    def test_the_measure_sees_a_call_that_holds_the_gil(self):
+        # Multiplying big integers holds the GIL throughout: the measure must see this thread stand still.
+        pause, took = self.longest_pause_beside(lambda: (7 ** 400000) * (11 ** 400000))
+        self.assertGreater(pause, took / 3)
+
+    def test_other_threads_run_while_it_works(self):
+        img = fr.load_image_file(path("obama.jpg"))
+        boxes = fr.face_locations(img)
+        cases = {
+            "face_locations": lambda: fr.face_locations(img),
+            "face_landmarks": lambda: [fr.face_landmarks(img, boxes) for _ in range(8)],
+            "face_encodings": lambda: [fr.face_encodings(img, boxes) for _ in range(8)],
+            "the pipeline": lambda: (faceapp.detect | faceapp.encode)(faceapp.Image.from_array(img)),
+        }
+        for name, fn in cases.items():
+            with self.subTest(name):
+                pause, took = self.longest_pause_beside(fn)
+                # Holding the GIL would stop this thread for the whole call; the switch interval is 5 ms.
+                self.assertLess(pause, took / 3, f"{name}: this thread stood still {pause:.3f} s of {took:.3f} s")
+
+
 class GalleryTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
