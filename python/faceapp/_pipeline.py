@@ -118,15 +118,17 @@ class _DetectStage(Stage):
                          ["image"], "faces",
                          lambda img: _faceapp.stage_detect(_as_image("detect", img), upsample, model))
 
-    def __call__(self, value=None, model=None, **kw):
+    def __call__(self, value=None, arg=None, *, upsample=None, model=None):
         if isinstance(value, (Image, np.ndarray)):
             return self._fn(value)
-        if isinstance(value, str):
-            value, model = kw.pop("upsample", None), value
-        model = model or kw.pop("model", "hog")
-        if value is None:
-            value = kw.pop("upsample", 1 if model == "hog" else 0)
-        return _DetectStage(int(value), model)
+        if isinstance(value, str):  # detect("cnn"), detect("cnn", tiles)
+            model, upsample = value, arg if arg is not None else upsample
+        elif value is not None:     # detect(2)
+            upsample = value
+        model = model or "hog"
+        if upsample is None:
+            upsample = 1 if model == "hog" else 0
+        return _DetectStage(int(upsample), model)
 
 
 class _EncodeStage(Stage):

@@ -27,6 +27,16 @@ class Pipeline(unittest.TestCase):
         self.assertEqual(faces[0].detector, "hog")
         self.assertEqual(faces.source, path("obama.jpg"))
 
+    def test_detect_cnn(self):
+        for stage in (faceapp.detect("cnn"), faceapp.detect("cnn", 0), faceapp.detect(model="cnn")):
+            faces = (faceapp.read | stage)(path("obama.jpg"))
+            self.assertEqual(len(faces), 1)
+            self.assertEqual(faces[0].detector, "cnn")
+            for got, want in zip(faces[0].box, (144, 608, 389, 363)):  # face_recognition's cnn case, +-25 px
+                self.assertAlmostEqual(got, want, delta=25)
+        with self.assertRaises(ValueError):
+            (faceapp.read | faceapp.detect("mmod"))(path("obama.jpg"))
+
     def test_composition_is_associative_and_equals_calling_in_turn(self):
         a = (faceapp.read | faceapp.detect) | faceapp.encode
         b = faceapp.read | (faceapp.detect | faceapp.encode)
