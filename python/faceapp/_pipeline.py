@@ -13,8 +13,6 @@ import numpy as np
 from . import _faceapp
 from ._faceapp import Image, Faces
 
-# What flows between stages, by name: "source", "image", "faces" (boxes, maybe landmarks), "encoded_faces".
-_KINDS = ("source", "image", "faces", "encoded_faces")
 # An encoded face is still a face: a stage taking faces takes encoded faces too.
 _CONVERTS = {("encoded_faces", "faces")}
 
@@ -24,7 +22,8 @@ def _fits(output, inputs):
 
 
 class Stage:
-    """One stage: a name, the kinds it takes, the kind it gives, and a function. Calling it runs it."""
+    """One stage: a name, the kinds it takes, the kind it gives, and a function. Calling it runs it. The kinds
+    are "source", "image", "faces" and "encoded_faces"."""
 
     def __init__(self, name, inputs, output, fn):
         self.name = name
