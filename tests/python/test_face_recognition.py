@@ -319,6 +319,15 @@ class Test_faceapp_differences(unittest.TestCase):
         with self.assertRaises(TypeError):
             api.face_locations(np.zeros((10, 10, 4), dtype=np.uint8))
 
+    def test_upsampling_is_bounded(self):
+        img = load('obama.jpg')
+        self.assertEqual(len(api.face_locations(img, number_of_times_to_upsample=0)), 1)
+        for n in (-1, 5):
+            with self.assertRaises(ValueError):
+                api.face_locations(img, number_of_times_to_upsample=n)
+        with self.assertRaises(ValueError):
+            api.batch_face_locations([img], batch_size=0)
+
     def test_mode_other_than_rgb_or_l_is_refused(self):
         with self.assertRaises(ValueError):
             api.load_image_file(image_path('obama.jpg'), mode='CMYK')
