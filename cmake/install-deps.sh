@@ -15,6 +15,8 @@ packages=(
   doctest-dev libbenchmark-dev python3 python3-numpy
   # tests/web/test_openapi.py: docs/openapi.yaml read and answers validated against it
   python3-yaml python3-jsonschema
+  # the Python package (python/) and its tests (PIL only to compare load_image_file with), the Flask example
+  pybind11-dev python3-dev python3-pil python3-flask
   # bench/compile_cost.sh: seconds and peak memory of a compile (GNU time, not the shell keyword)
   time
   # examples: command line and web app (libssl-dev: SHA-256 and random tokens)
