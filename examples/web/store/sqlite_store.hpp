@@ -2,7 +2,7 @@
 //
 // Tables: people (id, name, added), encodings (512-byte blobs: 128 little-endian IEEE floats), boxes, sources,
 // thumbnails (JPEG blobs), schema_version, meta. Every add and delete is one transaction, committed with
-// synchronous=FULL before the caller answers (see the README for why FULL).
+// synchronous=FULL before the caller answers (docs/web.md says why FULL).
 #pragma once
 
 #include <sqlite3.h>

@@ -1,5 +1,5 @@
 // The one mapping from the service's errors to HTTP statuses, and the answers the routes give for them: the
-// status the README documents for each kind of error, in JSON for the API and in a page for the forms.
+// status docs/web.md documents for each kind of error, in JSON for the API and in a page for the forms.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -16,7 +16,7 @@
 using faceapp_web::errc;
 using faceapp_web::http_status;
 
-TEST_CASE("each service error has the status the README gives it") {
+TEST_CASE("each service error has the status docs/web.md gives it") {
   const std::pair<errc, int> table[] = {
       {errc::bad_input, 400}, {errc::too_large, 413}, {errc::unsupported, 415}, {errc::not_found, 404},
       {errc::unavailable, 503}, {errc::no_space, 507}, {errc::internal, 500},

@@ -1,4 +1,4 @@
-// The request limits: the one table (flags, units, ranges), the README's table of them, and the server holding
+// The request limits: the one table (flags, units, ranges), docs/web.md's table of them, and the server holding
 // each limit it counts exactly at the boundary: at it, just below and just above.
 #include <doctest/doctest.h>
 
@@ -62,8 +62,8 @@ TEST_CASE("the table has one entry per flag and per field") {
   }
 }
 
-TEST_CASE("the README's table of limits lists every flag with the default the server uses") {
-  std::ifstream in(std::string(FACEAPP_SOURCE_DIR) + "/README.md");
+TEST_CASE("docs/web.md's table of limits lists every flag with the default the server uses") {
+  std::ifstream in(std::string(FACEAPP_SOURCE_DIR) + "/docs/web.md");
   REQUIRE(in);
   std::stringstream text;
   text << in.rdbuf();

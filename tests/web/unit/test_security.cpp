@@ -35,7 +35,7 @@ struct row {
 
 }  // namespace
 
-TEST_CASE("the head of a request passes or is refused with the status the README gives") {
+TEST_CASE("the head of a request passes or is refused with the status docs/web.md gives") {
   const std::string basic_ok = "Basic " + faceapp_web::base64_encode("anyone:s3cret");
   const std::string basic_wrong = "Basic " + faceapp_web::base64_encode("anyone:guess");
   const row table[] = {
