@@ -23,6 +23,7 @@
 #include <string>
 
 #include "http/server.hpp"
+#include "loopback.hpp"
 #include "web/route_table.hpp"
 #include "web/security.hpp"
 
@@ -87,25 +88,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (head.find_first_not_of("\r\n") == std::string::npos || head.find('\0') != std::string::npos) return 0;
   if (head.find("\r\n\r\n") == std::string::npos) head += "\r\n\r\n";
 
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = faceapp_fuzz::connect_loopback(the_server->port(), 5);
   if (fd < 0) return 0;
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(the_server->port()));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  std::size_t done = 0;
-  while (done < head.size()) {
-    const ssize_t n = ::send(fd, head.data() + done, head.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
+  faceapp_fuzz::send_all(fd, head);
   ::shutdown(fd, SHUT_WR);  // no body follows: a head that announces one ends here
   // The first answer, up to the end of its body (what follows the head may be taken for further requests, which
   // the server waits for until their deadline).

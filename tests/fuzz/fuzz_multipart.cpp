@@ -22,6 +22,7 @@
 #include <string>
 
 #include "http/server.hpp"
+#include "loopback.hpp"
 
 namespace {
 
@@ -49,17 +50,6 @@ void start_once() {
     std::fprintf(stderr, "fuzz_multipart: %s\n", failed->c_str());
     std::abort();
   }
-}
-
-bool send_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 }  // namespace
@@ -95,19 +85,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   }
 
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = faceapp_fuzz::connect_loopback(the_server->port(), 10);
   if (fd < 0) return 0;
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<std::uint16_t>(the_server->port()));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  send_all(fd, request);
+  faceapp_fuzz::send_all(fd, request);
   std::string answer;
   char buf[4096];
   int end_errno = 0;

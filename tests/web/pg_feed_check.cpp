@@ -1,6 +1,6 @@
 // The PostgreSQL change feed without the models, so that it also runs under the sanitizers (.ci/run builds it
 // with ThreadSanitizer and with AddressSanitizer + UndefinedBehaviorSanitizer): two face_stores, as two servers
-// would hold them, on the database given (test_pg_feed.py starts a throwaway cluster for it).
+// would hold them, on the database given (tests/web/with_postgres.py starts a throwaway cluster for it).
 //
 //   pg_feed_check postgresql://USER@127.0.0.1:PORT/DBNAME
 //

@@ -1,6 +1,6 @@
 // The records as rows of the results table: one mapping, both stores. Rows written through each store read
 // back as the CSV lines the `record` stage writes for them (faceapp::csv_sink::format of the rows written).
-// PostgreSQL: run through tests/web/test_pg_feed.py, which starts a throwaway cluster and passes its URL.
+// PostgreSQL: run through tests/web/with_postgres.py, which starts a throwaway cluster and passes its URL.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -107,7 +107,7 @@ TEST_CASE("the results mapping on PostgreSQL") {
 #ifdef FACEAPP_WEB_POSTGRESQL
   const auto& args = faceapp::test::args();
   if (args.empty()) {
-    MESSAGE("no database URL given: run through tests/web/test_pg_feed.py (ctest -R web_unit_results_postgres)");
+    MESSAGE("no database URL given: run through tests/web/with_postgres.py (ctest -R web_unit_results_postgres)");
     return;
   }
   faceapp_web::pg_store store(args.front());
