@@ -61,7 +61,8 @@ inline winograd_filter make_winograd_filter(const folded_conv& cv, int m) {
                                       {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                       {0, 0, 1}};
   const int a = m + 2;
-  auto gcoef = [&](int i, int j) { return m == 2 ? g2[i][j] : g4[i][j]; };
+  const double(*const g)[3] = m == 2 ? g2 : g4;  // a + 1 rows of G: 4 for F(2x2,3x3), 6 for F(4x4,3x3)
+  auto gcoef = [g](int i, int j) { return g[i][j]; };
   const std::size_t nin = static_cast<std::size_t>(cv.in);
   const std::size_t nout = static_cast<std::size_t>(cv.out);
   const std::size_t k = 9 * nin;
