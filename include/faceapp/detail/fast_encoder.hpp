@@ -96,15 +96,9 @@ class fast_encoder {
   }
 
   /// The Winograd tile side automatic mode gives a stride-1 3x3 layer of `size` x `size` outputs when `images`
-  /// chips go through it together (0: direct), from bench_encode's BM_encoder_layer_* (Zen 4, AVX-512), as
-  /// direct-convolution work per CPU second against the FMA peak, for 1 / 16 chips:
-  ///   35x35x32:  direct 0.79 / 0.75, F(2x2) 1.06 / 1.10, F(4x4) 1.72 / 1.63
-  ///   17x17x64:  direct 0.91 / 0.85, F(2x2) 1.36 / 1.36, F(4x4) 1.96 / 1.48
-  ///   8x8x128:   direct 0.95 / 0.91, F(2x2) 1.58 / 1.78, F(4x4) 2.66 / 2.19
-  ///   4x4x256:   direct 0.96 / 0.89, F(2x2) 1.01 / 0.84, F(4x4) 0.48 / 1.13
-  ///   2x2x256:   direct 0.33 / 0.97, F(2x2) 0.18 / 0.45
-  /// F(4x4) from 8x8 up; at 4x4 and below direct: there one chip's few tiles leave the GEMM starved, and the
-  /// 1.1-1.3x F(4x4) gains at 16 chips would cost 47 MB of transformed filters for 2% of the encoder's time.
+  /// chips go through it together (0: direct): F(4x4) from 8x8 up, direct below, where one chip's few tiles starve
+  /// the GEMM and F(4x4)'s gain at 16 chips would cost 47 MB of filters for 2% of the time. The per-layer
+  /// measurements (bench_encode's BM_encoder_layer_*) are in bench/README.md, "Winograd per layer".
   [[nodiscard]] static int winograd_tile(int size, int images) noexcept {
     (void)images;
     return size >= 8 ? 4 : 0;
