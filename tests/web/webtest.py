@@ -117,6 +117,17 @@ class Server:
         for chunk in iter(lambda: self.proc.stdout.read1(4096), b""):
             self.output.append(chunk.decode(errors="replace"))
 
+    def logged(self, text, timeout=10):
+        """True once `text` is in the server's output. The server may log after it has answered, and the output
+        is read on another thread: wait for it (up to `timeout` seconds) rather than look once."""
+        deadline = time.time() + timeout
+        while True:
+            if text in "".join(self.output):
+                return True
+            if time.time() >= deadline or self.proc.poll() is not None:
+                return text in "".join(self.output)
+            time.sleep(0.05)
+
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
