@@ -1,22 +1,54 @@
-// faceapp_fit_cnn_boxes <faces dir>: measures how the cnn detector's boxes relate to dlib's HOG boxes of the same
-// faces, the fit detail::cnn_to_hog (stages/detect.hpp) uses so that the landmark models, trained on HOG boxes,
-// see what they expect.
+// faceapp_fit_cnn_boxes <faces dir> [<photo>...]: measures how the cnn detector's boxes relate to dlib's HOG boxes
+// of the same faces, the fit detail::cnn_to_hog (detail/detect_impl.hpp) uses so that the landmark models, trained
+// on HOG boxes, see what they expect.
 //
 // For every photo of <faces dir>/manifest.csv: HOG at upsample 1 and one cnn pass; each cnn box is paired with the
 // HOG box it overlaps most (IoU > 0.3). Prints the pairs and, over all of them, the mean and spread of
-// dx = (HOG centre x - cnn centre x) / cnn width, dy likewise over the height, and side = HOG side / sqrt(cnn w * h).
+// dx = (HOG centre x - cnn centre x) / cnn width, dy likewise over the height, and side = HOG side / sqrt(cnn w * h);
+// the root-mean-square error of the fitted box's top and bottom against HOG's, in % of HOG's side, for the fit in
+// the code and for a fit by the box's aspect (side / h and dy linear in w / h, least squares). Photos named after
+// the folder are checked, not fitted: their cnn box as the network gives it, mapped by either fit, and HOG's box.
 #include <faceapp/detail/detect_impl.hpp>
 #include <faceapp/faceapp.hpp>
 
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
+namespace {
+
+struct pair_of {
+  double l, t, r, b;     // the cnn box
+  double ht, hb, hside;  // HOG's top, bottom and side
+};
+
+// y = a + b x by least squares.
+std::array<double, 2> line_fit(const std::vector<double>& x, const std::vector<double>& y) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const auto n = static_cast<double>(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
+  const double b = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return {(sy - b * sx) / n, b};
+}
+
+struct aspect_fit {
+  std::array<double, 2> side, dy;  // side / h and dy as a + b * (w / h)
+  // top and bottom of the box this fit gives for a cnn box
+  [[nodiscard]] std::array<double, 2> top_bottom(double t, double b, double w) const {
+    const double h = b - t, a = w / h;
+    const double cy = (t + b) / 2 + (dy[0] + dy[1] * a) * h, half = (side[0] + side[1] * a) * h / 2;
+    return {cy - half, cy + half};
+  }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: faceapp_fit_cnn_boxes <folder with manifest.csv and its photos>\n";
+  if (argc < 2) {
+    std::cerr << "usage: faceapp_fit_cnn_boxes <folder with manifest.csv and its photos> [<photo to check>...]\n";
     return 2;
   }
   const auto& model = faceapp::default_cnn_detector_model();
@@ -29,7 +61,8 @@ int main(int argc, char** argv) {
   std::ifstream manifest(dir + "/manifest.csv");
   std::string line;
   std::getline(manifest, line);
-  std::vector<double> dx, dy, side;
+  std::vector<double> dx, dy, side, aspect, side_h;
+  std::vector<pair_of> pairs;
   while (std::getline(manifest, line)) {
     const auto file = line.substr(0, line.find(','));
     const auto img = faceapp::read(dir + "/" + file);
@@ -48,9 +81,14 @@ int main(int argc, char** argv) {
       }
       if (match == nullptr || best <= 0.3) continue;
       const double w = d.right - d.left, h = d.bottom - d.top;
+      const auto hside = static_cast<double>(match->right() - match->left());
       dx.push_back(((match->left() + match->right()) / 2.0 - (d.left + d.right) / 2) / w);
       dy.push_back(((match->top() + match->bottom()) / 2.0 - (d.top + d.bottom) / 2) / h);
-      side.push_back(static_cast<double>(match->right() - match->left()) / std::sqrt(w * h));
+      side.push_back(hside / std::sqrt(w * h));
+      aspect.push_back(w / h);
+      side_h.push_back(hside / h);
+      pairs.push_back({d.left, d.top, d.right, d.bottom, static_cast<double>(match->top()),
+                       static_cast<double>(match->bottom()), hside});
       std::cout << file << ": cnn " << d.left << ' ' << d.top << ' ' << d.right << ' ' << d.bottom << ", hog "
                 << match->left() << ' ' << match->top() << ' ' << match->right() << ' ' << match->bottom() << '\n';
     }
@@ -63,9 +101,50 @@ int main(int argc, char** argv) {
     std::cout << name << ": mean " << mean << ", spread " << std::sqrt(sq / static_cast<double>(v.size())) << '\n';
   };
   std::cout << dx.size() << " faces found by both\n";
-  if (dx.empty()) return 1;
+  if (dx.size() < 2) return 1;
   report("dx", dx);
   report("dy", dy);
   report("side", side);
+
+  const aspect_fit by_aspect{line_fit(aspect, side_h), line_fit(aspect, dy)};
+  const auto in_code = [](const faceapp::detail::ssd::detection& d) {
+    const auto b = faceapp::detail::cnn_box_to_hog(d, 1 << 20, 1 << 20);
+    return std::array<double, 2>{static_cast<double>(b.top), static_cast<double>(b.bottom)};
+  };
+  const auto rms = [&](auto&& fit) {
+    double st = 0, sb = 0;
+    for (const auto& p : pairs) {
+      const auto [t, b] = fit(p);
+      st += std::pow((t - p.ht) / p.hside, 2), sb += std::pow((b - p.hb) / p.hside, 2);
+    }
+    const auto n = static_cast<double>(pairs.size());
+    return std::array<double, 2>{100 * std::sqrt(st / n), 100 * std::sqrt(sb / n)};
+  };
+  const auto code_err = rms([&](const pair_of& p) { return in_code({1, p.l, p.t, p.r, p.b}); });
+  const auto aspect_err = rms([&](const pair_of& p) { return by_aspect.top_bottom(p.t, p.b, p.r - p.l); });
+  std::cout << "fit in the code: top and bottom off HOG's by " << code_err[0] << "% and " << code_err[1]
+            << "% of the side (rms)\n"
+            << "fit by aspect: side / h = " << by_aspect.side[0] << " + " << by_aspect.side[1] << " w / h, dy = "
+            << by_aspect.dy[0] << " + " << by_aspect.dy[1] << " w / h: " << aspect_err[0] << "% and "
+            << aspect_err[1] << "%\n";
+
+  for (int i = 2; i < argc; ++i) {
+    const auto img = faceapp::read(argv[i]);
+    if (!img) {
+      std::cerr << img.error().what() << '\n';
+      return 1;
+    }
+    std::cout << argv[i] << ":\n";
+    for (const auto& h : faceapp::detail::hog_detect(*img, 1)) {
+      std::cout << "  hog top " << h.rect.top() << ", bottom " << h.rect.bottom() << '\n';
+    }
+    for (const auto& d : engine.detect(img->pixels.data, img->width(), img->height(), img->pixels.step)) {
+      const auto code = in_code(d);
+      const auto aspect_tb = by_aspect.top_bottom(d.top, d.bottom, d.right - d.left);
+      std::cout << "  cnn top " << std::lround(d.top) << ", bottom " << std::lround(d.bottom) << " (w / h "
+                << (d.right - d.left) / (d.bottom - d.top) << "); fit in the code " << code[0] << ", " << code[1]
+                << "; fit by aspect " << std::lround(aspect_tb[0]) << ", " << std::lround(aspect_tb[1]) << '\n';
+    }
+  }
   return 0;
 }
