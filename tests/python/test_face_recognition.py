@@ -80,9 +80,13 @@ class Test_face_recognition(unittest.TestCase):
         self.assertEqual(detected_faces[0].top(), 290)
         self.assertEqual(detected_faces[0].bottom(), 558)
 
-    # faceapp's cnn boxes this face with top 310 and bottom 614 (51 and 62 px below the suite's 259 and 552): the
-    # fit of its boxes onto HOG's needs another look. Marked so that the run reports it, and fails the day it
-    # passes ("unexpected success"), so the mark is removed then.
+    # faceapp's cnn boxes this face with top 310 and bottom 614 (51 and 62 px below the suite's 259 and 552). Not
+    # the RGBA file: its pixels are obama2.jpg's with an opaque alpha and both give the same boxes (a case below).
+    # The network's own box, 242 to 634, reaches from the hairline to below the chin of a face tilted back with
+    # the mouth open; mapped onto HOG's box (as the landmark models need) it lands low. HOG's own box, 290 to 558,
+    # is 31 px off the suite's top as well: the suite's figures are dlib's mmod network's, and a box mapped onto
+    # HOG's exactly would still miss them here (docs/python.md has the figures). Marked so that the run reports it, and fails the
+    # day it passes ("unexpected success"), so the mark is removed then.
     @unittest.expectedFailure
     def test_cnn_raw_face_locations_32bit_image(self):
         detected_faces = api._raw_face_locations(load('32bit.png'), model="cnn")
@@ -252,6 +256,18 @@ class Test_faceapp_differences(unittest.TestCase):
     def test_invalid_landmark_model_is_a_value_error(self):
         with self.assertRaises(ValueError):
             api.face_landmarks(load('obama.jpg'), model="medium")
+
+    def test_the_32bit_png_is_boxed_as_the_jpeg_it_was_made_from(self):
+        # 32bit.png is obama2.jpg with an alpha channel: its RGBA pixels reach both detectors as RGB, and the boxes
+        # do not depend on the channels or the alpha (the pixels differ by the JPEG's decoding only).
+        png, jpeg = load('32bit.png'), load('obama2.jpg')
+        self.assertEqual(png.shape, jpeg.shape)
+        self.assertEqual(api.face_locations(png), api.face_locations(jpeg))
+        cnn_png, cnn_jpeg = api.face_locations(png, model="cnn"), api.face_locations(jpeg, model="cnn")
+        self.assertEqual(len(cnn_png), 1)
+        self.assertEqual(len(cnn_jpeg), 1)
+        for a, b in zip(cnn_png[0], cnn_jpeg[0]):
+            self.assertLessEqual(abs(a - b), 1)
 
     def test_known_face_locations_give_the_same_encodings(self):
         img = load('obama.jpg')
