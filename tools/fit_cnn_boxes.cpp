@@ -7,7 +7,9 @@
 // dx = (HOG centre x - cnn centre x) / cnn width, dy likewise over the height, and side = HOG side / sqrt(cnn w * h);
 // the root-mean-square error of the fitted box's top and bottom against HOG's, in % of HOG's side, for the fit in
 // the code and for a fit by the box's aspect (side / h and dy linear in w / h, least squares). Photos named after
-// the folder are checked, not fitted: their cnn box as the network gives it, mapped by either fit, and HOG's box.
+// the folder are checked, not fitted: their cnn box as the network gives it, mapped by either fit, and HOG's box;
+// and the network's box on a square crop 1.5 times its box's longer side centred on it (shifted into the photo),
+// which the network sees without the padding of the whole photo to a square.
 #include <faceapp/detail/detect_impl.hpp>
 #include <faceapp/faceapp.hpp>
 
@@ -144,6 +146,17 @@ int main(int argc, char** argv) {
       std::cout << "  cnn top " << std::lround(d.top) << ", bottom " << std::lround(d.bottom) << " (w / h "
                 << (d.right - d.left) / (d.bottom - d.top) << "); fit in the code " << code[0] << ", " << code[1]
                 << "; fit by aspect " << std::lround(aspect_tb[0]) << ", " << std::lround(aspect_tb[1]) << '\n';
+      const int side = static_cast<int>(std::lround(1.5 * std::max(d.right - d.left, d.bottom - d.top)));
+      if (side > img->width() || side > img->height()) continue;
+      const auto start = [&](double centre, int extent) {
+        return std::clamp(static_cast<int>(std::lround(centre - side / 2.0)), 0, extent - side);
+      };
+      const int x0 = start((d.left + d.right) / 2, img->width()), y0 = start((d.top + d.bottom) / 2, img->height());
+      const cv::Mat crop = img->pixels(cv::Rect(x0, y0, side, side));
+      for (const auto& c : engine.detect(crop.data, crop.cols, crop.rows, crop.step)) {
+        std::cout << "    on a crop of " << side << " px: cnn top " << std::lround(c.top + y0) << ", bottom "
+                  << std::lround(c.bottom + y0) << '\n';
+      }
     }
   }
   return 0;
