@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,17 @@ inline const std::vector<identity_face>& identity_faces() {
     return out;
   }();
   return faces;
+}
+
+/// The largest face of one photo of tests/data/faces, encoded on first use (the cases that need only a few).
+inline const faceapp::encoding& encoding_of(const std::string& file) {
+  static std::map<std::string, faceapp::encoding> cache;
+  if (const auto it = cache.find(file); it != cache.end()) return it->second;
+  const auto found = (faceapp::read | faceapp::encode)(data_file("faces/" + file));
+  if (!found) throw std::runtime_error(found.error().what());
+  const auto largest = found->largest();
+  if (!largest) throw std::runtime_error("no face in " + file);
+  return cache.emplace(file, found->at(*largest).encoding).first->second;
 }
 
 inline std::vector<faceapp::encoding> encodings_of(const std::vector<identity_face>& faces) {
