@@ -92,7 +92,7 @@ int run_encode(const encode_options& opt, const common_options& common) {
     }
   };
 
-  const auto pipeline = faceapp::read | faceapp::detect(detector_of(opt.model)) | faceapp::encode(models);
+  const auto pipeline = encode_pipeline(models, opt.encoding);
   const bool jsonl = opt.format == "jsonl";
   if (opt.header && !jsonl) emit(encode_csv_header());
   const auto print = [&](const faceapp::encoded_faces& found) {
@@ -101,7 +101,7 @@ int run_encode(const encode_options& opt, const common_options& common) {
   const auto failed = [&](const faceapp::stage_error& error) {
     if (errors) errors->write(error_row(error));
   };
-  const bool all_ok = run_over_inputs(pipeline, opt.paths, opt.part, common.jobs, sink.get(), print, failed);
+  const bool all_ok = run_over_inputs(pipeline, opt.encoding.paths, opt.part, common.jobs, sink.get(), print, failed);
 
   // The shard is complete: FILE.errors first, then FILE, whose presence says that both are whole.
   if (rows) {
