@@ -126,7 +126,7 @@ TEST_CASE("cluster groups the identities, writes their chips, and names a bad in
   }
 }
 
-TEST_CASE("cluster's --tolerance: 0 keeps every face apart; without --output nothing is written") {
+TEST_CASE("cluster's --tolerance: 0 keeps every face apart, the default joins two photos of one person") {
   const auto obama = path_of("obama_1.jpg");
   const auto again = path_of("obama_2.jpg");
   const auto apart = parse_cluster_csv(run({"cluster", "--tolerance", "0", obama, again}).out);

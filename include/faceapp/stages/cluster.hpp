@@ -31,7 +31,7 @@ namespace detail {
 std::vector<std::size_t> chinese_whispers_ids(std::span<const encoding> encodings, float tolerance);
 }  // namespace detail
 
-/// `cluster(encodings, tolerance = 0.5)`: a cluster id per encoding, from 0 in order of first appearance.
+/// `cluster(encodings, tolerance = 0.55)`: a cluster id per encoding, from 0 in order of first appearance.
 /// `cluster(many_encoded_faces, tolerance)`: the same over every face of every image, in order (an image's faces,
 /// then the next image's). `cluster(tolerance)` is the function with its tolerance bound. Deterministic for a given
 /// order; thread-safe. Example: `auto ids = cluster(encodings, 0.5);` (ids[i]: the cluster of encodings[i]).
