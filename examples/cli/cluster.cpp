@@ -99,9 +99,7 @@ int run_cluster(const cluster_options& opt, const common_options& common) {
 
   std::string out;
   for (std::size_t i = 0; i < faces.size(); ++i) {
-    const auto& b = faces[i].box;
-    out += csv_field(faces[i].path) + ',' + std::to_string(ids[i]) + ',' + std::to_string(b.top) + ',' +
-           std::to_string(b.right) + ',' + std::to_string(b.bottom) + ',' + std::to_string(b.left) + '\n';
+    out += csv_field(faces[i].path) + ',' + std::to_string(ids[i]) + ',' + box_fields(faces[i].box) + '\n';
   }
   write_out(out);
   if (chips && !write_chips(opt.output, faces, ids)) return exit_error;

@@ -30,8 +30,7 @@ std::string encode_csv_rows(const faceapp::encoded_faces& found) {
   std::string out;
   for (std::size_t i = 0; i < found.size(); ++i) {
     const auto& f = found[i];
-    out += csv_field(found.source()) + ',' + std::to_string(i) + ',' + std::to_string(f.box.top) + ',' +
-           std::to_string(f.box.right) + ',' + std::to_string(f.box.bottom) + ',' + std::to_string(f.box.left);
+    out += csv_field(found.source()) + ',' + std::to_string(i) + ',' + box_fields(f.box);
     for (float v : f.encoding) out += ',' + exact(v);
     out += '\n';
   }

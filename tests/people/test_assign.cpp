@@ -70,30 +70,31 @@ TEST_CASE("assign joins at exactly the tolerance and starts a new cluster just a
 
 TEST_CASE("the assign stage: read | encode | assign(people) sets cluster, name, distance and match") {
   const auto photo = [](const char* file) { return data_file(std::string("faces/") + file).string(); };
-  faceapp::face_clusters people;
-  people.add_person("obama", encoding_of("obama_1.jpg"));
-  const auto pipe = faceapp::read | faceapp::encode | faceapp::assign(people);
-  static_assert(std::is_same_v<decltype(pipe)::output_type, faceapp::encoded_faces>);
-  const auto same = pipe(photo("obama_2.jpg"));
-  REQUIRE(same.has_value());
-  REQUIRE(same->size() == 1);
-  CHECK(same->at(0).cluster == 0);
-  CHECK(same->at(0).name == "obama");
-  CHECK(*same->at(0).match);
-  const auto group = pipe(photo("group_3.jpg"));  // Obama, Biden and a child
-  REQUIRE(group.has_value());
-  REQUIRE(group->size() == 3);
-  int obama = 0;
-  for (const auto& f : *group) obama += f.name == "obama" ? 1 : 0;
-  CHECK(obama == 1);
-  CHECK(people.size() == 3);  // two new clusters: Biden and the child
-
+  SUBCASE("a known person's face joins that person, the others of a group start clusters") {
+    faceapp::face_clusters people;
+    people.add_person("obama", encoding_of("obama_1.jpg"));
+    const auto pipe = faceapp::read | faceapp::encode | faceapp::assign(people);
+    static_assert(std::is_same_v<decltype(pipe)::output_type, faceapp::encoded_faces>);
+    const auto same = pipe(photo("obama_2.jpg"));
+    REQUIRE(same.has_value());
+    REQUIRE(same->size() == 1);
+    CHECK(same->at(0).cluster == 0);
+    CHECK(same->at(0).name == "obama");
+    CHECK(*same->at(0).match);
+    const auto group = pipe(photo("group_3.jpg"));  // Obama, Biden and a child
+    REQUIRE(group.has_value());
+    REQUIRE(group->size() == 3);
+    int obama = 0;
+    for (const auto& f : *group) obama += f.name == "obama" ? 1 : 0;
+    CHECK(obama == 1);
+    CHECK(people.size() == 3);  // two new clusters: Biden and the child
+  }
   SUBCASE("both groupings give the same clusters, each on a fresh face_clusters") {
     faceapp::face_clusters left_people;
     faceapp::face_clusters right_people;
     const auto left = (faceapp::read | faceapp::encode) | faceapp::assign(left_people);
     const auto right = faceapp::read | (faceapp::encode | faceapp::assign(std::ref(right_people)));
-    for (const auto* file : {"obama_1.jpg", "group_3.jpg", "biden_1.jpg"}) {
+    for (const auto* file : {"obama_1.jpg", "biden_1.jpg", "obama_2.jpg"}) {
       const auto l = left(photo(file));
       const auto r = right(photo(file));
       REQUIRE(l.has_value());
@@ -113,7 +114,8 @@ TEST_CASE("the assign stage: read | encode | assign(people) sets cluster, name, 
     CHECK_THROWS_AS((void)faceapp::assign(std::shared_ptr<faceapp::face_clusters>{}), std::invalid_argument);
   }
   SUBCASE("an error passes through and names its stage") {
-    const auto r = pipe(photo("obama_1.jpg") + ".missing");
+    faceapp::face_clusters people;
+    const auto r = (faceapp::read | faceapp::encode | faceapp::assign(people))(photo("obama_1.jpg") + ".missing");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().stage == "read");
   }

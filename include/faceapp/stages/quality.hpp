@@ -71,10 +71,7 @@ struct quality_stage : stage_base<quality_stage<Models>> {
 
   [[nodiscard]] result<faces> run(const faces& in) const { return run(faces(in)); }
   [[nodiscard]] result<faces> run(faces&& in) const {
-    const bool need_landmarks = std::any_of(in.begin(), in.end(), [](const face& f) {
-      return f.landmarks_in_image.size() != 5 && f.landmarks_in_image.size() != 68;
-    });
-    if (need_landmarks) {
+    if (detail::lacks_landmarks(in)) {
       auto lm = detail::landmarks_of(models);
       if (!lm) return fail(name, in.source(), lm.error().what());
       detail::add_landmarks(in, **lm);
