@@ -69,8 +69,7 @@ int run_detect(const detect_options& opt, const common_options& common) {
   const bool ok = run_over_inputs(pipeline, opt.paths, {}, common.jobs, sink.get(), [](const faceapp::faces& found) {
     std::string out;
     for (const auto& f : found) {
-      out += csv_field(found.source()) + ',' + std::to_string(f.box.top) + ',' + std::to_string(f.box.right) + ',' +
-             std::to_string(f.box.bottom) + ',' + std::to_string(f.box.left) + '\n';
+      out += csv_field(found.source()) + ',' + box_fields(f.box) + '\n';
     }
     write_out(out);
   });

@@ -1,5 +1,5 @@
 // faceapp command line: the subcommands' options and entry points. main.cpp turns the arguments into these;
-// commands.cpp and encode.cpp run them.
+// commands.cpp, encode.cpp and cluster.cpp run them.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include <faceapp/core/clusters.hpp>
 #include <faceapp/core/encoding.hpp>
 
 #include "input_paths.hpp"
@@ -43,13 +44,24 @@ struct recognize_options {
   std::string model = "hog";
 };
 
-struct encode_options {
+/// What every subcommand that encodes faces takes (encode, cluster): the inputs and the detector.
+struct encoding_options {
   std::vector<std::string> paths;
+  std::string model = "hog";
+};
+
+struct encode_options {
+  encoding_options encoding;
   std::string format = "csv";
   bool header = false;
   shard part;
   std::string output;  // empty: stdout
-  std::string model = "hog";
+};
+
+struct cluster_options {
+  encoding_options encoding;
+  float tolerance = faceapp::default_cluster_tolerance;
+  std::string output;  // empty: no chips
 };
 
 /// Each returns the program's exit status.
@@ -57,6 +69,7 @@ int run_compare(const compare_options& opt, const common_options& common);
 int run_detect(const detect_options& opt, const common_options& common);
 int run_recognize(const recognize_options& opt, const common_options& common);
 int run_encode(const encode_options& opt, const common_options& common);
+int run_cluster(const cluster_options& opt, const common_options& common);
 
 /// --jobs workers are the only parallelism: makes a multi-threaded BLAS under dlib's network run on one thread.
 void single_threaded_blas();

@@ -30,8 +30,7 @@ std::string encode_csv_rows(const faceapp::encoded_faces& found) {
   std::string out;
   for (std::size_t i = 0; i < found.size(); ++i) {
     const auto& f = found[i];
-    out += csv_field(found.source()) + ',' + std::to_string(i) + ',' + std::to_string(f.box.top) + ',' +
-           std::to_string(f.box.right) + ',' + std::to_string(f.box.bottom) + ',' + std::to_string(f.box.left);
+    out += csv_field(found.source()) + ',' + std::to_string(i) + ',' + box_fields(f.box);
     for (float v : f.encoding) out += ',' + exact(v);
     out += '\n';
   }
@@ -92,7 +91,7 @@ int run_encode(const encode_options& opt, const common_options& common) {
     }
   };
 
-  const auto pipeline = faceapp::read | faceapp::detect(detector_of(opt.model)) | faceapp::encode(models);
+  const auto pipeline = encode_pipeline(models, opt.encoding);
   const bool jsonl = opt.format == "jsonl";
   if (opt.header && !jsonl) emit(encode_csv_header());
   const auto print = [&](const faceapp::encoded_faces& found) {
@@ -101,7 +100,7 @@ int run_encode(const encode_options& opt, const common_options& common) {
   const auto failed = [&](const faceapp::stage_error& error) {
     if (errors) errors->write(error_row(error));
   };
-  const bool all_ok = run_over_inputs(pipeline, opt.paths, opt.part, common.jobs, sink.get(), print, failed);
+  const bool all_ok = run_over_inputs(pipeline, opt.encoding.paths, opt.part, common.jobs, sink.get(), print, failed);
 
   // The shard is complete: FILE.errors first, then FILE, whose presence says that both are whole.
   if (rows) {

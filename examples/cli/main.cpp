@@ -1,10 +1,10 @@
-// faceapp: the command line. compare, detect, recognize and encode faces.
+// faceapp: the command line. compare, detect, recognize, encode and cluster faces.
 //
 // Output formats follow face_recognition's two command-line tools (face_recognition, face_detection) where
 // they overlap, so scripts written for those keep working. Written only against the public headers.
 //
-// This file turns the arguments into options; commands.cpp (compare, detect, recognize) and encode.cpp run
-// them, over the inputs of input_paths.hpp, with the progress bar of progress_bar.hpp.
+// This file turns the arguments into options; commands.cpp (compare, detect, recognize), encode.cpp and
+// cluster.cpp run them, over the inputs of input_paths.hpp, with the progress bar of progress_bar.hpp.
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -27,6 +27,12 @@ void add_model_option(CLI::App& cmd, std::string& model) {
                  "small faces, faster on large photos)")
       ->check(CLI::IsMember({"hog", "cnn"}))
       ->capture_default_str();
+}
+
+/// The inputs and the detector of the subcommands that encode faces (encode, cluster).
+void add_encoding_options(CLI::App& cmd, encoding_options& opt) {
+  cmd.add_option("PATH", opt.paths, "Images, folders of images, or - for paths on stdin")->required();
+  add_model_option(cmd, opt.model);
 }
 
 void add_common_options(CLI::App& cmd, common_options& common) {
@@ -132,13 +138,11 @@ int main(int argc, char** argv) {
 
   encode_options encode_opt;
   auto* encode_cmd = app.add_subcommand("encode", "Print the 128-D encoding of every face");
-  encode_cmd->add_option("PATH", encode_opt.paths, "Images, folders of images, or - for paths on stdin")
-      ->required();
+  add_encoding_options(*encode_cmd, encode_opt.encoding);
   encode_cmd->add_option("-f,--format", encode_opt.format, "Output format")
       ->check(CLI::IsMember({"csv", "jsonl"}))
       ->capture_default_str();
   encode_cmd->add_flag("--header", encode_opt.header, "Start the CSV output with a line of column names");
-  add_model_option(*encode_cmd, encode_opt.model);
   encode_cmd
       ->add_option_function<std::string>(
           "--shard",
@@ -169,6 +173,26 @@ int main(int argc, char** argv) {
       "Example, as the map step of a batch job: find photos -name '*.jpg' | faceapp encode - > encodings.csv;\n"
       "as task K of N: faceapp encode --shard K/N --output part-K.csv - < list.txt (cat the parts to merge).");
 
+  cluster_options cluster_opt;
+  auto* cluster_cmd = app.add_subcommand("cluster", "Group every face of the inputs by person");
+  add_encoding_options(*cluster_cmd, cluster_opt.encoding);
+  cluster_cmd
+      ->add_option("-t,--tolerance", cluster_opt.tolerance,
+                   "Largest distance that links two faces; clusters chain through their links, so keep it under the "
+                   "matching tolerance")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cluster_cmd
+      ->add_option("-o,--output", cluster_opt.output,
+                   "Also write each face's 150x150 chip as DIR/CLUSTER/N.jpg (N from 0 in output order); files 0600, "
+                   "folders 0700")
+      ->type_name("DIR");
+  add_common_options(*cluster_cmd, common);
+  cluster_cmd->footer(
+      "Output: one row per face, PATH,CLUSTER,TOP,RIGHT,BOTTOM,LEFT, in input order; clusters are numbered from 0 in\n"
+      "order of first appearance (dlib's chinese whispers over the faces within --tolerance of each other).\n"
+      "The rows come once every input is encoded.");
+
   try {
     auto args = with_flag_values_joined(argc, argv);
     args.erase(args.begin());  // CLI11 takes the arguments without the program name, last first
@@ -183,5 +207,6 @@ int main(int argc, char** argv) {
   if (*detect_cmd) return run_detect(detect_opt, common);
   if (*recognize_cmd) return run_recognize(recognize_opt, common);
   if (*encode_cmd) return run_encode(encode_opt, common);
+  if (*cluster_cmd) return run_cluster(cluster_opt, common);
   return exit_error;
 }

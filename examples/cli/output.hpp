@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include <faceapp/core/geometry.hpp>
+
 #include "common/csv.hpp"
 
 namespace faceapp_cli {
@@ -26,6 +28,12 @@ inline std::string fixed6(float value) { return format_number("%.6f", static_cas
 
 /// Nine significant digits are enough for any float to read back bit for bit.
 inline std::string exact(float value) { return format_number("%.9g", static_cast<double>(value)); }
+
+/// A face's box as the four CSV fields top,right,bottom,left (face_recognition's order).
+inline std::string box_fields(const faceapp::box& b) {
+  return std::to_string(b.top) + ',' + std::to_string(b.right) + ',' + std::to_string(b.bottom) + ',' +
+         std::to_string(b.left);
+}
 
 inline void write_out(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
 

@@ -13,6 +13,7 @@
 
 #include <faceapp/faceapp.hpp>
 
+#include "commands.hpp"
 #include "input_paths.hpp"
 #include "output.hpp"
 #include "progress_bar.hpp"
@@ -43,6 +44,11 @@ inline faceapp::model_set load_models_or_exit(const std::string& dir) {
     std::exit(exit_error);
   }
   return *std::move(models);
+}
+
+/// The pipeline of the subcommands that encode (encode, cluster): read, detect with --model, encode.
+inline auto encode_pipeline(const faceapp::model_set& models, const encoding_options& opt) {
+  return faceapp::read | faceapp::detect(detector_of(opt.model)) | faceapp::encode(models);
 }
 
 /// Does nothing with an error beyond the line on stderr.

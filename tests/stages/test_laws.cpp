@@ -78,6 +78,7 @@ void check_same(const faceapp::basic_faces<Face>& a, const faceapp::basic_faces<
       CHECK(a[i].distance == b[i].distance);
       CHECK(a[i].name == b[i].name);
       CHECK(a[i].match == b[i].match);
+      CHECK(a[i].cluster == b[i].cluster);
     }
   }
 }
@@ -226,7 +227,7 @@ TEST_CASE("for every three of the real stages, both groupings are well-formed or
   const auto stages =
       std::make_tuple(faceapp::read, faceapp::resize(0.5), faceapp::detect, faceapp::landmarks, faceapp::encode,
                       faceapp::distance_to(ref), faceapp::compare(0.5), faceapp::record(csv),
-                      faceapp::then("largest face", keep_largest));
+                      faceapp::then("largest face", keep_largest), faceapp::quality);
   constexpr std::size_t n = std::tuple_size_v<decltype(stages)>;
   const auto photo = data_file("faces/obama_1.jpg").string();  // 320x240: some 130 pipelines run twice each
   int well_formed = 0;
@@ -266,10 +267,31 @@ TEST_CASE("for every three of the real stages, both groupings are well-formed or
     };
     (for_b_c(std::integral_constant<std::size_t, I>{}), ...);
   }(std::make_index_sequence<n>{});
-  // read | resize | detect | landmarks | encode | distance_to | compare | record | then, and what repeats or skips
-  // (resize | resize, landmarks | landmarks, encode after detect or landmarks, ...): every chain of three.
+  // read | resize | detect | landmarks | quality | encode | distance_to | compare | record | then, and what
+  // repeats or skips (resize | resize, landmarks | landmarks, encode after detect or landmarks, ...): every chain
+  // of three. (assign is not among them: each call adds to its clusters, so two groupings run one after the other
+  // do not see the same clusters; tests/people runs both groupings on fresh clusters.)
   CHECK(well_formed >= 60);
   MESSAGE("well-formed groupings of three stages: " << well_formed);
+}
+
+TEST_CASE("quality and assign compose where their types fit, and nowhere else") {
+  using faceapp::assign_stage;
+  using faceapp::quality_fn;
+  static_assert(pipes<faceapp::detect_fn, quality_fn> && pipes<faceapp::landmarks_fn, quality_fn>);
+  static_assert(pipes<quality_fn, faceapp::encode_fn> && pipes<quality_fn, faceapp::landmarks_fn>);
+  static_assert(!pipes<faceapp::read_fn, quality_fn> && !pipes<faceapp::encode_fn, quality_fn>);
+  static_assert(pipes<faceapp::encode_fn, assign_stage> && pipes<assign_stage, faceapp::compare_fn>);
+  static_assert(!pipes<faceapp::detect_fn, assign_stage> && !pipes<assign_stage, faceapp::encode_fn>);
+  static_assert(left_grouping<faceapp::detect_fn, quality_fn, faceapp::encode_fn> &&
+                right_grouping<faceapp::detect_fn, quality_fn, faceapp::encode_fn>);
+  faceapp::face_clusters people;
+  const auto pipe = faceapp::read | faceapp::detect | faceapp::quality | faceapp::encode | faceapp::assign(people);
+  static_assert(std::is_same_v<decltype(pipe)::output_type, faceapp::encoded_faces>);
+  const auto r = pipe(data_file("faces/obama_1.jpg").string());
+  REQUIRE(r.has_value());
+  REQUIRE(r->size() == 1);
+  CHECK(r->at(0).cluster == 0);
 }
 
 TEST_CASE("then(f): a plain function is a stage; its exceptions become errors that name it") {

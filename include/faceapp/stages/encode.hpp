@@ -54,10 +54,7 @@ struct encode_stage : stage_base<encode_stage<Models>> {
     if (!encoder) return fail(name, in.source(), encoder.error().what());
     const faces* with_landmarks = &in;
     faces filled;
-    const bool need_landmarks = std::any_of(in.begin(), in.end(), [](const face& f) {
-      return f.landmarks_in_image.size() != 5 && f.landmarks_in_image.size() != 68;
-    });
-    if (need_landmarks && !in.empty()) {
+    if (detail::lacks_landmarks(in)) {
       auto lm = detail::landmarks_of(models);
       if (!lm) return fail(name, in.source(), lm.error().what());
       filled = in;

@@ -1,6 +1,7 @@
 // faceapp stage `landmarks`: faces -> faces with 5 or 68 landmark points each.
 #pragma once
 
+#include <algorithm>
 #include <utility>
 
 #include "faceapp/core/result.hpp"
@@ -15,6 +16,13 @@ namespace detail {
 /// Runs the landmark model on every face of `found`, replacing their landmarks. Compiled once, in the runtime
 /// library (src/detect.cpp).
 void add_landmarks(faces& found, const landmark_model& model);
+
+/// Whether a face of `found` has no landmarks yet (neither 5 nor 68 points): encode and quality find them then.
+inline bool lacks_landmarks(const faces& found) {
+  return std::any_of(found.begin(), found.end(), [](const face& f) {
+    return f.landmarks_in_image.size() != 5 && f.landmarks_in_image.size() != 68;
+  });
+}
 }  // namespace detail
 
 /// `landmarks`: faces -> the same faces with landmark points, 5 or 68 per face, whichever model was found
