@@ -46,6 +46,7 @@ struct encoded_face : face {
   std::optional<float> distance;  // to the reference, or to the nearest gallery entry
   std::string name;               // the nearest gallery entry's name (distance_to(gallery))
   std::optional<bool> match;      // distance <= tolerance
+  std::optional<std::size_t> track;  // the tracker's track this face joined (track(tracker), stages/track.hpp)
 };
 
 /// The faces of one image, in the detector's order, with the image they were found in. Behaves like a
