@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "watch.hpp"
 
 namespace {
 
@@ -169,6 +170,10 @@ int main(int argc, char** argv) {
       "Example, as the map step of a batch job: find photos -name '*.jpg' | faceapp encode - > encodings.csv;\n"
       "as task K of N: faceapp encode --shard K/N --output part-K.csv - < list.txt (cat the parts to merge).");
 
+  watch_options watch_opt;
+  auto* watch_cmd = add_watch_command(app, watch_opt);
+  add_common_options(*watch_cmd, common);
+
   try {
     auto args = with_flag_values_joined(argc, argv);
     args.erase(args.begin());  // CLI11 takes the arguments without the program name, last first
@@ -183,5 +188,6 @@ int main(int argc, char** argv) {
   if (*detect_cmd) return run_detect(detect_opt, common);
   if (*recognize_cmd) return run_recognize(recognize_opt, common);
   if (*encode_cmd) return run_encode(encode_opt, common);
+  if (*watch_cmd) return run_watch(watch_opt, common);
   return exit_error;
 }
