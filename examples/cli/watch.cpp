@@ -111,6 +111,16 @@ CLI::App* add_watch_command(CLI::App& app, watch_options& opt) {
 }
 
 int run_watch(const watch_options& opt, const common_options& common) {
+  // The source first: one that does not open ends the run before the models load.
+  auto frames = faceapp::video(opt.source, {.every = opt.every});
+  auto frame = frames.begin();
+  if (frame != frames.end() && !*frame) {
+    const auto& e = frame->error();
+    if (e.stage == "video" && (e.code == faceapp::errc::not_found || e.code == faceapp::errc::unsupported)) {
+      report(e.what());
+      return exit_error;
+    }
+  }
   const auto models = load_models_or_exit(common.model_dir);
   const auto detector = detector_of(opt.model);
   bool all_ok = true;
@@ -139,28 +149,21 @@ int run_watch(const watch_options& opt, const common_options& common) {
   stop_on_signals();
   emit("time,frame,track,name,distance,top,right,bottom,left\n");
   progress_line progress;
-  std::size_t frames = 0;
+  std::size_t analysed = 0;
   std::size_t faces = 0;
   bool frames_failed = false;
-  for (const auto& frame : faceapp::video(opt.source, {.every = opt.every})) {
-    if (stop_requested.load()) break;
-    const auto found = pipeline(frame);
+  for (; frame != frames.end() && !stop_requested.load(); ++frame) {
+    const auto found = pipeline(*frame);
     if (!found) {
-      const auto& e = found.error();
       progress.end();
-      report(e.what());
-      // Nothing came from a source that does not open: not a video at all.
-      if (frames == 0 && e.stage == "video" &&
-          (e.code == faceapp::errc::not_found || e.code == faceapp::errc::unsupported)) {
-        return exit_error;
-      }
+      report(found.error().what());
       frames_failed = true;
       continue;
     }
-    ++frames;
+    ++analysed;
     faces += found->size();
     emit(watch_rows(*found));
-    progress.update(frames, faces, people.tracks().size());
+    progress.update(analysed, faces, people.tracks().size());
   }
   progress.end();
 
