@@ -22,10 +22,12 @@ namespace faceapp_cli {
 
 namespace {
 
-/// Frames are shrunk so that no side exceeds this before detection: HOG on a 1280x720 frame fitted to 640 finds
-/// faces of 40 px and more of the fitted frame (80 px of the frame as decoded) at upsample 1, at a sixth of the
-/// cost of the whole frame (bench/bench_video.cpp).
+/// Frames are shrunk so that no side exceeds this, and HOG runs on them without upsampling: it then finds faces of
+/// 80 px and more of the fitted frame (160 px of a 1280x720 frame), at a third of the CPU time of HOG on the whole
+/// frame and a quarter of the cnn's, the one setting that kept up with 25 fps at --every 5 on a busy 2-core
+/// machine (bench/bench_video.cpp, bench/README.md).
 constexpr int watch_max_side = 640;
+constexpr int watch_upsample = 0;  // the cnn's tiles, for --model cnn: none
 
 std::atomic<bool> stop_requested{false};
 
@@ -103,8 +105,9 @@ CLI::App* add_watch_command(CLI::App& app, watch_options& opt) {
   cmd->footer(
       "Output: CSV rows time,frame,track,name,distance,top,right,bottom,left, one per face of each analysed frame;\n"
       "time in seconds from the start of the source, name empty for an unknown face, distance to the nearest\n"
-      "known person. Frames are shrunk to 640 px on their longest side before detection; boxes are in pixels\n"
-      "of the frame as decoded. At the end, one line per track on stderr (first and last time, name).\n"
+      "known person. Frames are shrunk to 640 px on their longest side before detection (HOG then finds faces of\n"
+      "160 px and more in a 1280x720 frame); boxes are in pixels of the frame as decoded.\n"
+      "At the end, one line per track on stderr (first and last time, name).\n"
       "A stream that stops is opened again up to 3 times (0.25 s, 0.5 s, 1 s apart), each time reported.\n"
       "Exit status: 0 done (or stopped by SIGINT/SIGTERM), 1 some frames failed, 2 the source cannot be opened.");
   return cmd;
@@ -144,8 +147,8 @@ int run_watch(const watch_options& opt, const common_options& common) {
   };
 
   faceapp::tracker people;
-  const auto pipeline = faceapp::fit(watch_max_side) | faceapp::detect(models, detector) | faceapp::encode(models) |
-                        faceapp::distance_to(known, opt.tolerance) | faceapp::track(people);
+  const auto pipeline = faceapp::fit(watch_max_side) | faceapp::detect(models, detector, watch_upsample) |
+                        faceapp::encode(models) | faceapp::distance_to(known, opt.tolerance) | faceapp::track(people);
   stop_on_signals();
   emit("time,frame,track,name,distance,top,right,bottom,left\n");
   progress_line progress;

@@ -110,7 +110,7 @@ std::vector<face_seen> collect(Results&& results, std::size_t& frames, std::vect
 
 }  // namespace
 
-TEST_CASE("video | transform(fit | detect | encode | distance_to | track) names each segment's person, one track each") {
+TEST_CASE("video | transform(fit | detect | encode | distance_to | track): each segment's person, one track each") {
   const auto path = tv::shared_files().mp4.string();
   faceapp::tracker people;
   std::size_t frames = 0;

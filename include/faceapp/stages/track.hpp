@@ -192,7 +192,9 @@ struct track_fn : detail::stage_factory_base {
   [[nodiscard]] track_stage operator()(T&& t) const {
     return track_stage{{}, detail::keep(std::forward<T>(t))};
   }
-  [[nodiscard]] track_stage operator()(std::shared_ptr<faceapp::tracker> t) const { return track_stage{{}, std::move(t)}; }
+  [[nodiscard]] track_stage operator()(std::shared_ptr<faceapp::tracker> t) const {
+    return track_stage{{}, std::move(t)};
+  }
 };
 
 inline constexpr track_fn track{};
