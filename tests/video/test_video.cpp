@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -165,6 +166,29 @@ TEST_CASE("video's errors are values naming the source and the stage") {
     CHECK(s.errors[0].input == url);
     CHECK(s.errors[0].code == faceapp::errc::unsupported);
   }
+}
+
+TEST_CASE("a live stream that drops and comes back is reconnected, reported, and its times carry on") {
+  const auto& files = tv::shared_files();
+  tv::live_stream first(files.first_segment);
+  // A second server on the same port once the first has sent its 2 s and gone, as a camera that restarts.
+  std::optional<tv::live_stream> second;
+  std::thread restart([&] {
+    first.wait();
+    second.emplace(files.first_segment, first.port());
+  });
+  const auto s = read_all(first.url(), {.every = 25, .reconnects = 2, .reconnect_delay = 0.5});
+  restart.join();
+  // 0 and 1 s from the first server, then the same two frames again, 2 s later, from the second.
+  REQUIRE(s.errors.size() == 2);
+  CHECK(s.errors[0].message.find("the stream stopped after frame 49") == 0);
+  CHECK(s.errors[0].message.find("; reconnected at attempt ") != std::string::npos);
+  CHECK(s.errors[1].message.find("did not come back after 2 reconnects") != std::string::npos);
+  REQUIRE(s.indices.size() == 4);
+  CHECK(s.indices == std::vector<std::int64_t>{0, 25, 50, 75});
+  CHECK(s.times[1] == doctest::Approx(1.0));
+  CHECK(s.times[2] == doctest::Approx(2.0));  // the first server's last frame was at 1.96 s
+  CHECK(s.times[3] == doctest::Approx(3.0));
 }
 
 TEST_CASE("a truncated video gives the frames before the cut, in order, then an error value that says so") {

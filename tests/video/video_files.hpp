@@ -91,6 +91,7 @@ struct files {
   fs::path mp4 = dir.dir / "people.mp4";
   fs::path truncated = dir.dir / "people_cut.mp4";
   fs::path text = dir.dir / "notes.mp4";
+  fs::path first_segment = dir.dir / "obama.mp4";  // the first 2 s alone
   fs::path known = dir.dir / "known";
 
   files() {
@@ -120,6 +121,10 @@ struct files {
                              "-g", std::to_string(fps), "-movflags", "+faststart", mp4.string()});
     if (run_program(args) != 0) throw std::runtime_error("ffmpeg could not make " + mp4.string());
 
+    if (run_program({FACEAPP_FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", mp4.string(), "-t",
+                     seconds, "-c", "copy", first_segment.string()}) != 0) {
+      throw std::runtime_error("ffmpeg could not cut " + first_segment.string());
+    }
     const auto size = fs::file_size(mp4);
     fs::copy_file(mp4, truncated);
     fs::resize_file(truncated, size * 6 / 10);
@@ -176,7 +181,7 @@ inline bool listening(int port) {
 /// the constructor returns once it listens, the destructor waits for it (or stops it).
 class live_stream {
  public:
-  explicit live_stream(const fs::path& file) : port_(free_port()) {
+  explicit live_stream(const fs::path& file, int port = free_port()) : port_(port) {
     const std::vector<std::string> args{FACEAPP_FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
                                         "-i", file.string(), "-c", "copy", "-f", "mpegts",
                                         "tcp://127.0.0.1:" + std::to_string(port_) + "?listen=1"};
@@ -193,10 +198,16 @@ class live_stream {
   live_stream& operator=(const live_stream&) = delete;
   ~live_stream() {
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {  // still running (waitpid gives -1 once wait() reaped it)
       ::kill(pid_, SIGTERM);
       ::waitpid(pid_, &status, 0);
     }
+  }
+  [[nodiscard]] int port() const noexcept { return port_; }
+  /// Waits until the server has sent the whole file and gone.
+  void wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
   }
   [[nodiscard]] std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 
