@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -220,6 +221,13 @@ struct video_decoder::impl {
 video_decoder::video_decoder(std::string source, video_options options)
     : impl_(std::make_unique<impl>(std::move(source), options)) {}
 video_decoder::~video_decoder() = default;
-std::optional<result<image>> video_decoder::next() { return impl_->next(); }
+std::optional<result<image>> video_decoder::next() {
+  try {
+    return impl_->next();
+  } catch (const std::exception& e) {  // (bad_alloc, an OpenCV error): the source ends here, as an error value
+    impl_->done = true;
+    return impl_->error(std::string("decoding failed: ") + e.what());
+  }
+}
 
 }  // namespace faceapp::detail

@@ -118,8 +118,12 @@ TEST_CASE("video's read-ahead gives the same frames as reading on the caller's t
     for (const auto& f : frames) {
       REQUIRE(f.has_value());
       indices.push_back(f->frame->index);
-      // A slow reader: the decoder fills the queue up to its bound, and no further.
-      if (indices.size() <= 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // A slow reader: the decoder fills the queue up to its bound (waited for here), and no further.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (indices.size() == 1 && frames.peak_queued() < ahead && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (indices.size() == 1) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     CHECK(indices == direct.indices);
     CHECK(frames.peak_queued() == ahead);
