@@ -11,8 +11,8 @@ packages=(
   libopencv-dev libdlib-dev libdlib-data librange-v3-dev
   # dlib multiplies matrices through libblas.so.3; OpenBLAS is ~15x faster than the reference BLAS
   libopenblas0-pthread libopenblas-pthread-dev
-  # tests and benches
-  doctest-dev libbenchmark-dev python3 python3-numpy
+  # tests and benches (ffmpeg: tests/video makes its videos and serves the live stream at test time)
+  doctest-dev libbenchmark-dev python3 python3-numpy ffmpeg
   # tests/web/test_openapi.py: docs/openapi.yaml read and answers validated against it
   python3-yaml python3-jsonschema
   # the Python package (python/) and its tests (PIL only to compare load_image_file with), the Flask example

@@ -24,6 +24,8 @@ namespace {
 /// face_recognition shrinks images to check so that no side exceeds this before detection.
 constexpr int recognize_max_side = 1600;
 
+}  // namespace
+
 /// The known people: the first face of each image in the folder, named by the file's stem. Warns as
 /// face_recognition does about images with several faces or none. Built at once from the encodings, in the
 /// folder's order.
@@ -47,8 +49,6 @@ std::shared_ptr<const faceapp::gallery> load_known(const std::string& dir, const
   });
   return std::make_shared<const faceapp::gallery>(faceapp::gallery::from_matrix(names, values));
 }
-
-}  // namespace
 
 /// Looked up at run time, so that the program runs on whichever BLAS dlib was built with. A multi-threaded
 /// BLAS under dlib's network would have every worker start its own threads as well, and N workers would then

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <faceapp/core/clusters.hpp>
 #include <faceapp/core/encoding.hpp>
+#include <faceapp/core/gallery.hpp>
+#include <faceapp/faces.hpp>
+#include <faceapp/models/models.hpp>
 
 #include "input_paths.hpp"
 
@@ -70,6 +74,11 @@ int run_detect(const detect_options& opt, const common_options& common);
 int run_recognize(const recognize_options& opt, const common_options& common);
 int run_encode(const encode_options& opt, const common_options& common);
 int run_cluster(const cluster_options& opt, const common_options& common);
+
+/// The known people of a folder (recognize's KNOWN_DIR, watch's --known): the first face of each image, named by
+/// the file's stem; warns about images with several faces or none; clears all_ok when an image cannot be read.
+std::shared_ptr<const faceapp::gallery> load_known(const std::string& dir, const faceapp::model_set& models,
+                                                   faceapp::detector_model detector, unsigned jobs, bool& all_ok);
 
 /// --jobs workers are the only parallelism: makes a multi-threaded BLAS under dlib's network run on one thread.
 void single_threaded_blas();

@@ -15,6 +15,7 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "watch.hpp"
 
 namespace {
 
@@ -193,6 +194,10 @@ int main(int argc, char** argv) {
       "order of first appearance (dlib's chinese whispers over the faces within --tolerance of each other).\n"
       "The rows come once every input is encoded.");
 
+  watch_options watch_opt;
+  auto* watch_cmd = add_watch_command(app, watch_opt);
+  add_common_options(*watch_cmd, common);
+
   try {
     auto args = with_flag_values_joined(argc, argv);
     args.erase(args.begin());  // CLI11 takes the arguments without the program name, last first
@@ -208,5 +213,6 @@ int main(int argc, char** argv) {
   if (*recognize_cmd) return run_recognize(recognize_opt, common);
   if (*encode_cmd) return run_encode(encode_opt, common);
   if (*cluster_cmd) return run_cluster(cluster_opt, common);
+  if (*watch_cmd) return run_watch(watch_opt, common);
   return exit_error;
 }

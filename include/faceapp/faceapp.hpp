@@ -32,3 +32,4 @@
 #include "faceapp/stages/read.hpp"
 #include "faceapp/stages/record.hpp"
 #include "faceapp/stages/resize.hpp"
+#include "faceapp/stages/track.hpp"

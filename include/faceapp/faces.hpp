@@ -47,6 +47,7 @@ struct encoded_face : face {
   std::string name;               // the nearest gallery entry's name (distance_to(gallery))
   std::optional<bool> match;      // distance <= tolerance
   std::optional<std::size_t> cluster;  // the cluster `assign` put it in
+  std::optional<std::size_t> track;  // the tracker's track this face joined (track(tracker), stages/track.hpp)
 };
 
 /// The faces of one image, in the detector's order, with the image they were found in. Behaves like a

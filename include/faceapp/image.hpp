@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include <opencv2/core/mat.hpp>  // cv::Mat only: all of opencv2/core.hpp costs every including file half a second
@@ -10,6 +12,14 @@
 #include "faceapp/core/geometry.hpp"
 
 namespace faceapp {
+
+/// Where a frame of a video sits in its source: its index among the decoded frames (0 first, skipped ones
+/// counted) and its presentation time in seconds from the start of the source.
+struct frame_position {
+  std::int64_t index = 0;
+  double time = 0;
+  friend bool operator==(const frame_position&, const frame_position&) = default;
+};
 
 /// 8-bit RGB pixels (CV_8UC3, R first) plus where they came from. Copies share the pixels (cv::Mat counts
 /// references). `scale_x`/`scale_y` are pixels of this image per pixel of the image as read: resize and fit
@@ -21,6 +31,7 @@ struct image {
   int original_height = 0;
   double scale_x = 1.0;
   double scale_y = 1.0;
+  std::optional<frame_position> frame;  // set by `video` (stages/video.hpp); nothing for a still image
 
   [[nodiscard]] int width() const noexcept { return pixels.cols; }
   [[nodiscard]] int height() const noexcept { return pixels.rows; }
