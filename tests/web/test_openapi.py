@@ -16,7 +16,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 # The route table: where a request is matched, once. The first that exists is read.
 ROUTE_TABLES = ("examples/web/web/route_table.cpp", "examples/web/routes.hpp")
 # Statuses any request may get whatever its route (the document's description lists them).
-ANY_ROUTE = {401, 403, 405, 408, 413, 415, 421, 431, 500, 503}
+ANY_ROUTE = {400, 401, 403, 405, 408, 413, 415, 421, 429, 431, 500, 503}
 
 args = parse_args(__doc__)
 check = Checks()

@@ -4,12 +4,14 @@ backup); `faceapp-web import` reports bad rows by line number and imports the re
 main page and GET /api/faces are paginated and searchable; `--db sqlite:PATH` keeps the gallery and the records
 (a results table) in that file."""
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -203,6 +205,33 @@ try:
     code, _, err = tool("import", "--data", imported, os.path.join(scratch, "no such file.csv"))
     check(code == 1 and "no such file.csv" in err, f"a missing file is an error naming it: {err}")
 
+    # ---- export writes names by the records' formula rule; import takes the guard off again ----
+    formulas = ["=1+1", "@SUM(A1)", "+cmd", "-2", "a;=HYPERLINK(x)", "plain"]
+    src = os.path.join(scratch, "formulas.csv")
+    with open(src, "w") as f:
+        f.write("".join(f"{n},{num([0.03] * 128)}\n" for n in formulas))
+    guarded = os.path.join(scratch, "guarded")
+    old_umask = os.umask(0o022)  # what a shell gives: the import itself must make its files private
+    try:
+        code, _, err = tool("import", "--data", guarded, src)
+    finally:
+        os.umask(old_umask)
+    check(code == 0, f"import of formula-like names: {code} {err}")
+    modes = {name: oct(os.stat(os.path.join(guarded, name)).st_mode & 0o777) for name in os.listdir(guarded)}
+    check(oct(os.stat(guarded).st_mode & 0o777) == "0o700" and modes and set(modes.values()) == {"0o600"},
+          f"an import's folder is 0700 and its files 0600, under umask 022: {oct(os.stat(guarded).st_mode)} {modes}")
+    code, out, err = tool("export", "--data", guarded)
+    cells = [r[0] for r in list(csv.reader(io.StringIO(out)))[1:]]
+    check(cells == ["'=1+1", "'@SUM(A1)", "'+cmd", "'-2", "a;'=HYPERLINK(x)", "plain"],
+          f"export: no cell starts a formula (an apostrophe first, also after ;): {cells}")
+    again = os.path.join(scratch, "guarded-again")
+    with open(os.path.join(scratch, "exported.csv"), "w") as f:
+        f.write(out)
+    code, _, err = tool("import", "--data", again, os.path.join(scratch, "exported.csv"))
+    with contextlib.closing(sqlite3.connect(os.path.join(again, "faceapp.db"))) as db:
+        names_back = [r[0] for r in db.execute("SELECT name FROM people ORDER BY id")]
+    check(code == 0 and names_back == formulas, f"an exported file imports back to the same names: {names_back} {err}")
+
     # ---- pagination and search, on imported people ----
     rows = [f"person {i:03d},{num([((i * 7 + k) % 13) / 100 for k in range(128)])}" for i in range(120)]
     code, _, err = tool("import", "--data", imported, "-", stdin=("\n".join(rows) + "\n").encode())
@@ -260,6 +289,11 @@ try:
     code = subprocess.run([args.server, "--port", "0", "--data", data, "--db", "mysql://x"], capture_output=True,
                           timeout=120)
     check(code.returncode != 0 and b"--db must be" in code.stderr, f"an unknown --db is refused: {code.stderr[-200:]}")
+    code = subprocess.run([args.server, "--port", "0", "--data", data, "--db",
+                           "postgresql://faceapp:hunter2@127.0.0.1:1/faceapp"], capture_output=True, timeout=120)
+    said = code.stdout + code.stderr
+    check(code.returncode == 1 and b"hunter2" not in said and (b".pgpass" in said or b"without PostgreSQL" in said),
+          f"a password in --db is refused, pointing at .pgpass, and never echoed: {said[-300:]}")
 finally:
     shutil.rmtree(scratch, ignore_errors=True)
 

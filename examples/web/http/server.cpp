@@ -139,12 +139,19 @@ MHD_Result server::collect(void* cls, MHD_ValueKind kind, const char* key, const
 }
 
 MHD_Result server::on_form_data(void* cls, MHD_ValueKind, const char* key, const char* filename, const char*,
-                               const char*, const char* data, std::uint64_t, std::size_t size) {
+                               const char*, const char* data, std::uint64_t offset, std::size_t size) {
   auto* ex = static_cast<exchange*>(cls);
   if (key == nullptr) return MHD_YES;
   try {
     auto [it, fresh] = ex->req.form.try_emplace(key);
     if (fresh && ex->req.form.size() > max_form_fields) return MHD_NO;
+    // A field's value arrives in pieces from offset 0 (the first may be empty): a piece at offset 0 after some
+    // of its bytes is the field sent again. Which of two values counts is a guess the routes must not make.
+    if (!fresh && offset == 0 && it->second.started) {
+      ex->repeated_field = key;
+      return MHD_NO;
+    }
+    it->second.started = it->second.started || size > 0;
     if (filename != nullptr) {
       it->second.filename = filename;
       it->second.has_filename = true;
@@ -160,7 +167,11 @@ MHD_Result server::queue(MHD_Connection* c, const response& r, bool close) {
   MHD_Response* out =
       MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (out == nullptr) return MHD_NO;
-  for (const auto& [k, v] : default_headers_) MHD_add_response_header(out, k.c_str(), v.c_str());
+  for (const auto& [k, v] : default_headers_) {
+    const bool replaced =
+        std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, k); });
+    if (!replaced) MHD_add_response_header(out, k.c_str(), v.c_str());
+  }
   MHD_add_response_header(out, "Content-Type", r.content_type.c_str());
   for (const auto& [k, v] : r.headers) MHD_add_response_header(out, k.c_str(), v.c_str());
   if (close) MHD_add_response_header(out, "Connection", "close");
@@ -222,6 +233,14 @@ void server::drop_body(exchange& ex, int status, std::string message) {
   ex.body_bytes = 0;
 }
 
+std::string server::form_problem(const exchange& ex) {
+  if (!ex.repeated_field.empty()) {
+    return "the form field '" + ex.repeated_field.substr(0, 64) + "' is sent more than once";
+  }
+  return "the form data is malformed or cut short (or has more than " + std::to_string(max_form_fields) +
+         " fields)";
+}
+
 const char* server::reason(int status) {
   switch (status) {
     case 400: return "Bad Request";
@@ -267,8 +286,7 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
     } else if (total > limits_.max_buffered_bytes) {
       drop_body(*ex, 503, "the server is receiving too many uploads at once; try again shortly");
     } else if (ex->post != nullptr && MHD_post_process(ex->post, upload_data, n) != MHD_YES) {
-      drop_body(*ex, 400, "the form data is malformed (or has more than " + std::to_string(max_form_fields) +
-                              " fields)");
+      drop_body(*ex, 400, form_problem(*ex));
     }
     return MHD_YES;
   }
@@ -277,7 +295,7 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
   if (ex->post != nullptr) {
     const MHD_Result clean = MHD_destroy_post_processor(ex->post);
     ex->post = nullptr;
-    if (clean != MHD_YES) return refuse(c, *ex, 400, "the form data is malformed or cut short");
+    if (clean != MHD_YES || !ex->repeated_field.empty()) return refuse(c, *ex, 400, form_problem(*ex));
     ex->req.form_parsed = true;
   }
   ++in_flight_;  // before the check: stop() sets closing_, then waits for in_flight_ to be 0
@@ -364,7 +382,7 @@ void server::handle(MHD_Connection* c, exchange& ex) noexcept {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "faceapp-web: internal error on %s: %s\n", ex.req.method.c_str(), e.what());
     try {
-      ex.answer = error_(ex.req, 500, std::string("internal error: ") + e.what());
+      ex.answer = error_(ex.req, 500, "internal error (the server's log has the details)");
       ex.answer.status = 500;
     } catch (...) {
       ex.answer = response{500, "application/json", "{\"error\":\"internal error\"}", {}};

@@ -44,6 +44,7 @@ struct form_part {
   std::string filename;
   bool has_filename = false;
   std::string content;
+  bool started = false;  // some of its bytes have arrived: another part of this name is a repeat
 };
 
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -55,7 +56,8 @@ inline bool iequals(std::string_view a, std::string_view b) {
 struct request {
   std::string method;
   std::string path;  // percent-decoded; may hold any bytes
-  std::string remote;
+  std::string remote;  // the peer's address
+  std::string client;  // the client's address as the security layer decides it (a proxy's X-Forwarded-For)
   std::vector<std::pair<std::string, std::string>> headers;
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> cookies;
@@ -97,6 +99,7 @@ using error_answer = std::function<response(const request&, int status, const st
 
 class server {
  public:
+  /// `default_headers` go on every answer, but for those the answer sets itself.
   server(limits l, head_check check, handler h, error_answer err, std::vector<std::pair<std::string, std::string>>
                                                                        default_headers,
          bool access_log)
@@ -137,6 +140,7 @@ class server {
     bool failed = false;        // an answer was queued early (413, 415, 408, 400): ignore the rest
     int refusal = 0;            // an answer decided while the body was arriving: the rest is read and dropped
     std::string refusal_message;
+    std::string repeated_field;  // a form field sent twice: 400
     std::size_t received = 0;   // body bytes read, kept or dropped
     bool dispatched = false;    // handed to a handler thread; the connection is suspended
     std::atomic<bool> done{false};
@@ -180,6 +184,9 @@ class server {
 
   /// Decides the answer to a request whose body is still arriving, and frees what was kept of that body.
   void drop_body(exchange& ex, int status, std::string message);
+
+  /// Why the form could not be read (a repeated field, malformed data, too many fields).
+  static std::string form_problem(const exchange& ex);
 
   static const char* reason(int status);
 

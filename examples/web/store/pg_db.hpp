@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/errors.hpp"  // unavailable_error
 
@@ -32,6 +33,57 @@ inline std::string shown(std::string_view url) {
   return std::string(url.substr(0, colon)) + ":***" + std::string(url.substr(at));
 }
 
+/// What faceapp-web adds to a --db URL, or why it refuses it.
+struct url_settings {
+  std::optional<std::string> problem;  // the URL is refused (it holds a password, or libpq cannot read it)
+  std::string sslmode;                 // to add ("" when the URL, PGSSLMODE or a local host decides)
+};
+
+/// Whether `host` (one of a URL's hosts) is this machine: a Unix socket directory, localhost or a loopback address.
+inline bool local_host(std::string_view host) {
+  return host.empty() || host.front() == '/' || host.front() == '@' || host == "localhost" ||
+         host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
+}
+
+/// Reads `url` with libpq's own parser. A password in it is refused (it would sit in the process list, the unit
+/// file and shell histories: .pgpass or PGPASSFILE hold it instead). Off this machine the connection must be
+/// encrypted to the right server: sslmode defaults to verify-full there, unless the URL or PGSSLMODE says
+/// otherwise; on a local host or socket nothing is forced.
+inline url_settings settings_of(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    std::string why = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    return {"--db: libpq cannot read the URL: " + why, ""};
+  }
+  const std::unique_ptr<PQconninfoOption, void (*)(PQconninfoOption*)> owned(options, PQconninfoFree);
+  std::string hosts;
+  bool has_sslmode = std::getenv("PGSSLMODE") != nullptr;
+  for (auto* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view key = o->keyword;
+    if (key == "password") {
+      return {"--db must not hold a password (it would show in the process list and in logs): put it in "
+              "~/.pgpass (mode 0600) or in the file PGPASSFILE names, one line HOST:PORT:DBNAME:USER:PASSWORD",
+              ""};
+    }
+    if (key == "sslmode") has_sslmode = true;
+    if (key == "host" || key == "hostaddr") hosts += std::string(o->val) + ",";
+  }
+  if (hosts.empty()) {
+    if (const char* env = std::getenv("PGHOST")) hosts = std::string(env) + ",";
+  }
+  bool local = true;
+  for (std::size_t start = 0; start < hosts.size();) {
+    const auto comma = hosts.find(',', start);
+    local = local && local_host(std::string_view(hosts).substr(start, comma - start));
+    start = comma + 1;
+  }
+  return {std::nullopt, has_sslmode || local ? "" : "verify-full"};
+}
+
 /// A connection; closed on destruction.
 struct conn_deleter {
   void operator()(PGconn* c) const noexcept { PQfinish(c); }
@@ -43,12 +95,21 @@ struct result_deleter {
 };
 using result = std::unique_ptr<PGresult, result_deleter>;
 
-/// Opens a connection; unavailable_error naming the database when it cannot.
+/// Opens a connection; unavailable_error naming the database when it cannot. The URL was checked by
+/// settings_of when the store opened; its sslmode default is added here.
 inline connection connect(const std::string& url) {
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", nullptr};
-  const char* values[] = {url.c_str(), "3", "faceapp-web", "5", "2", "3", nullptr};
-  connection c(PQconnectdbParams(keys, values, 1));
+  const auto settings = settings_of(url);
+  if (settings.problem) throw std::runtime_error(*settings.problem);
+  std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name", "keepalives_idle",
+                                   "keepalives_interval", "keepalives_count"};
+  std::vector<const char*> values = {url.c_str(), "3", "faceapp-web", "5", "2", "3"};
+  if (!settings.sslmode.empty()) {
+    keys.push_back("sslmode");
+    values.push_back(settings.sslmode.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  connection c(PQconnectdbParams(keys.data(), values.data(), 1));
   if (!c) throw unavailable_error("database " + shown(url) + ": out of memory");
   if (PQstatus(c.get()) != CONNECTION_OK) {
     std::string message = PQerrorMessage(c.get());
