@@ -212,7 +212,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--http-threads", http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
       ->capture_default_str();
-  cli.add_flag("--log", access_log, "Print one line per request");
+  cli.add_flag("--log", access_log,
+               "Print one line per request: time, client, method, path, status, bytes, seconds, request id");
   std::string detector = "hog";
   cli.add_option("--detector", detector,
                  "Face detector: hog (dlib's HOG, the default) or cnn (an SSD MobileNetV1 network: more turned and "
@@ -302,6 +303,8 @@ int main(int argc, char** argv) {
         return r.error_answer(req, status, message);
       },
       faceapp_web::security::default_headers(), access_log);
+  svr.observe([&r](const faceapp_web::http::request& req, int status, std::size_t,
+                   std::chrono::steady_clock::duration took, bool handled) { r.answered(req, status, took, handled); });
   if (const auto failed = svr.start(host, port)) {
     std::cerr << "faceapp-web: " << *failed << '\n';
     return 1;

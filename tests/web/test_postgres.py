@@ -10,8 +10,8 @@ tested. Checks:
   same from either server, each answered compare recorded once;
 - kill -9 of one server in the middle of a load: every answered compare is recorded, and requests go on through
   the other server;
-- PostgreSQL stopped: 503 with a JSON error; restarted: the servers reconnect and follow changes again, without
-  a restart.
+- PostgreSQL stopped: 503 with a generic JSON error, /readyz 503 with why, /healthz 200; restarted: the servers
+  reconnect and follow changes again, without a restart, and /readyz is 200.
 
 Everything runs on 127.0.0.1 and is removed at the end. As root (CI), PostgreSQL and nginx run as `nobody`."""
 
@@ -165,6 +165,11 @@ try:
     pg.stop()
     r = request(a.port, "POST", "/api/faces", fields=[("name", "biden")], files=[("image", "obama_1.jpg", obama_1)])
     check(r.status == 503 and json_error(r.body), f"an add while the database is away: 503 JSON ({r.status} {r.body[:200]})")
+    check(f":{pg.port}".encode() not in r.body and b"127.0.0.1" not in r.body,
+          f"the 503 names neither the database's host nor its port (they are in the log): {r.body[:200]}")
+    r = request(a.port, "GET", "/readyz")
+    check(r.status == 503 and b"database" in r.body, f"/readyz while the database is away: 503 with why ({r.status} {r.body!r})")
+    check(request(a.port, "GET", "/healthz").status == 200, "/healthz while the database is away: 200 (it runs)")
     r = request(a.port, "POST", "/api/compare", files=[("a", "x.jpg", obama_1), ("b", "y.jpg", obama_2)])
     check(r.status == 503 and json_error(r.body), f"a compare (its record) while away: 503 JSON ({r.status})")
     r = request(nginx.https_port, "POST", "/api/recognize", files=[("image", "o.jpg", obama_2)], tls=True)
@@ -187,6 +192,8 @@ try:
             break
         time.sleep(0.2)
     check(r.status == 201, f"A works again once the database is back, without a restart ({r.status} {r.body[:200]})")
+    r = request(a.port, "GET", "/readyz")
+    check(r.status == 200 and r.body == b"ready\n", f"/readyz once it is back: 200 ({r.status} {r.body!r})")
     time.sleep(1.0)
     check(recognized_names(b.port, obama_2, "obama_2.jpg") == ["obama"], "B sees A's add after the restart")
     # A's follower reconnected too: a change made on B reaches A.

@@ -115,6 +115,16 @@ class face_store {
     return true;
   }
 
+  /// Seconds since the last catch-up with a shared database began (what the gallery may miss); 0 when the store
+  /// is not shared.
+  [[nodiscard]] double lag_seconds() const noexcept {
+    if (!backend_->shared()) return 0;
+    return std::chrono::duration<double>(clock::now() - clock::time_point(clock::duration(synced_at_.load()))).count();
+  }
+  [[nodiscard]] double max_staleness_seconds() const noexcept {
+    return std::chrono::duration<double>(max_staleness_).count();
+  }
+
   /// Throws unavailable_error when the gallery may miss changes committed more than max_staleness ago.
   void check_fresh() const {
     if (!backend_->shared()) return;
@@ -147,6 +157,7 @@ class face_store {
 
   [[nodiscard]] std::size_t size() const noexcept { return snapshot()->size(); }
   [[nodiscard]] store_backend& backend() noexcept { return *backend_; }
+  [[nodiscard]] const store_backend& backend() const noexcept { return *backend_; }
 
  private:
   using clock = std::chrono::steady_clock;

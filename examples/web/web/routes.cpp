@@ -67,16 +67,16 @@ std::pair<int, std::string> status_of(const std::exception& e, const http::reque
 }  // namespace
 
 std::optional<http::response> routes::check_head(http::request& req) const {
+  auto m = match_route(req.method, req.path);  // first, so that /metrics counts a refusal under its route
+  if (m.what != route::none && m.what != route::wrong_method) req.route = m;
   if (auto refused = security_.check_head(req)) {
     auto r = json::answer({{"error", refused->message}}, refused->status);
     if (refused->ask_for_password) r.set_header("WWW-Authenticate", "Basic realm=\"faceapp\", charset=\"UTF-8\"");
     if (refused->retry_after_s > 0) r.set_header("Retry-After", std::to_string(refused->retry_after_s));
     return r;
   }
-  auto m = match_route(req.method, req.path);
   if (m.what == route::none) return error_answer(req, 404, "not found: " + req.path);
   if (m.what == route::wrong_method) return error_answer(req, 405, "method not allowed");
-  req.route = std::move(m);
   return std::nullopt;
 }
 
@@ -104,6 +104,9 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
     case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
     case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
+    case route::readyz: return readyz(res);
+    case route::metrics: res = {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(s_), {}}; return;
     case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
     case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
   }
@@ -297,6 +300,20 @@ void routes::api_recognize(const http::request& req, http::response& res) {
                                                : nlohmann::json(nullptr)}});
   }
   res = json::answer({{"faces", std::move(faces)}, {"faces_found", r.photo.found}, {"faces_used", r.faces.size()}});
+}
+
+void routes::answered(const http::request& req, int status, std::chrono::steady_clock::duration took, bool handled) {
+  const auto* m = std::any_cast<matched>(&req.route);
+  metrics_.observe(route_name(m != nullptr ? m->what : route::none), req.method, status, took, handled);
+}
+
+/// Ready: the store answers and the gallery is within --max-staleness of it; else 503 with why.
+void routes::readyz(http::response& res) const {
+  if (const auto why = s_.not_ready()) {
+    res = {http_status(errc::unavailable), "text/plain; charset=utf-8", *why + "\n", {}};
+    return;
+  }
+  res = {200, "text/plain; charset=utf-8", "ready\n", {}};
 }
 
 void routes::api_records(http::response& res) const {

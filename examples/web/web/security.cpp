@@ -84,7 +84,7 @@ std::optional<refusal> security::check_head(http::request& req, clock::time_poin
                    "to add a name, e.g. behind a reverse proxy)",
                    false, 0};
   }
-  if (!access_.api_key.empty()) {
+  if (!access_.api_key.empty() && !is_probe_path(req.path)) {
     const auto too_many = [&](long wait) {
       return refusal{429, "too many wrong keys from this address: try again in " + std::to_string(wait) + " s", false,
                      wait};
