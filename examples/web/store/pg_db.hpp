@@ -23,6 +23,25 @@ namespace pg {
 
 inline constexpr int schema_version = 1;
 
+/// How long any wait for the database may last, set on every connection. A transaction elsewhere that holds the
+/// write lock (a node paused mid-add, an operator's open transaction) makes an add give up after lock_timeout_ms
+/// (503, retryable) instead of waiting for it; no statement runs longer than statement_timeout_ms; a session of
+/// ours left idle inside a transaction (a node stopped mid-add) is ended by the server after
+/// idle_in_transaction_timeout_ms, which frees its lock; connecting gives up after connect_timeout_s; data sent
+/// and not acknowledged for tcp_user_timeout_ms (a peer gone without a word) ends the connection.
+inline constexpr int lock_timeout_ms = 2000;
+inline constexpr int statement_timeout_ms = 8000;
+inline constexpr int idle_in_transaction_timeout_ms = 10000;
+inline constexpr int connect_timeout_s = 3;
+inline constexpr int tcp_user_timeout_ms = 10000;
+
+/// The server settings of every session (libpq's `options`).
+inline std::string session_options() {
+  return "-c lock_timeout=" + std::to_string(lock_timeout_ms) + " -c statement_timeout=" +
+         std::to_string(statement_timeout_ms) + " -c idle_in_transaction_session_timeout=" +
+         std::to_string(idle_in_transaction_timeout_ms);
+}
+
 /// The URL without its password, for messages.
 inline std::string shown(std::string_view url) {
   const auto scheme = url.find("://");
@@ -100,9 +119,13 @@ using result = std::unique_ptr<PGresult, result_deleter>;
 inline connection connect(const std::string& url) {
   const auto settings = settings_of(url);
   if (settings.problem) throw std::runtime_error(*settings.problem);
-  std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name", "keepalives_idle",
-                                   "keepalives_interval", "keepalives_count"};
-  std::vector<const char*> values = {url.c_str(), "3", "faceapp-web", "5", "2", "3"};
+  const std::string options = session_options();
+  const std::string connect_timeout = std::to_string(connect_timeout_s);
+  const std::string tcp_user_timeout = std::to_string(tcp_user_timeout_ms);
+  std::vector<const char*> keys = {"dbname",           "connect_timeout", "application_name", "keepalives_idle",
+                                   "keepalives_interval", "keepalives_count", "tcp_user_timeout", "options"};
+  std::vector<const char*> values = {url.c_str(), connect_timeout.c_str(), "faceapp-web", "5", "2", "3",
+                                     tcp_user_timeout.c_str(), options.c_str()};
   if (!settings.sslmode.empty()) {
     keys.push_back("sslmode");
     values.push_back(settings.sslmode.c_str());
@@ -133,9 +156,13 @@ inline result run(PGconn* c, const std::string& url, const char* sql, std::span<
   std::string message = PQerrorMessage(c);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
-  // Class 08: connection exceptions; 57P: the server shutting down; or no connection at all.
+  // Class 08: connection exceptions; 57P: the server shutting down; or no connection at all. And the waits
+  // bounded above, which are worth a retry too: 55P03 lock_timeout, 57014 statement_timeout, 25P03 an idle
+  // transaction ended, 40001/40P01 a serialization failure or deadlock.
   const bool lost = PQstatus(c) != CONNECTION_OK || state == nullptr || std::strncmp(state, "08", 2) == 0 ||
-                    std::strncmp(state, "57P", 3) == 0;
+                    std::strncmp(state, "57P", 3) == 0 || std::strcmp(state, "55P03") == 0 ||
+                    std::strcmp(state, "57014") == 0 || std::strcmp(state, "25P03") == 0 ||
+                    std::strncmp(state, "40", 2) == 0;
   const std::string what = "database " + shown(url) + ": " + message + " (in: " + std::string(sql).substr(0, 60) + ")";
   if (lost) throw unavailable_error(what);
   throw std::runtime_error(what);

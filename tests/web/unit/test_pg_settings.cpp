@@ -1,5 +1,6 @@
 // What faceapp-web makes of a --db postgresql:// URL before it connects: a password in it is refused (with where
-// to put it instead), and sslmode is verify-full off this machine unless the URL or PGSSLMODE says otherwise.
+// to put it instead), sslmode is verify-full off this machine unless the URL or PGSSLMODE says otherwise, and
+// every session's waits are bounded.
 #include <doctest/doctest.h>
 
 #ifdef FACEAPP_WEB_POSTGRESQL
@@ -57,6 +58,17 @@ TEST_CASE("sslmode is verify-full off this machine, and not forced on loopback o
   ::setenv("PGHOST", "db.example.org", 1);  // no host in the URL: libpq takes PGHOST's
   CHECK(pg::settings_of("postgresql:///faceapp").sslmode == "verify-full");
   ::unsetenv("PGHOST");
+}
+
+TEST_CASE("every session bounds its waits, and the lock wait stays well under the 10 s an add may take") {
+  const auto o = pg::session_options();
+  CHECK(o.find("-c lock_timeout=2000") != std::string::npos);
+  CHECK(o.find("-c statement_timeout=8000") != std::string::npos);
+  CHECK(o.find("-c idle_in_transaction_session_timeout=10000") != std::string::npos);
+  // An add waits for the lock after its detection and encoding: the lock's share must leave room for them.
+  CHECK(pg::lock_timeout_ms * 4 <= 10000);
+  CHECK(pg::lock_timeout_ms < pg::statement_timeout_ms);  // the lock gives up first, with its own error
+  CHECK(pg::connect_timeout_s * 1000 < 10000);
 }
 
 #endif
