@@ -192,8 +192,8 @@ try:
             break
         time.sleep(0.2)
     check(r.status == 201, f"A works again once the database is back, without a restart ({r.status} {r.body[:200]})")
-    r = request(a.port, "GET", "/readyz")
-    check(r.status == 200 and r.body == b"ready\n", f"/readyz once it is back: 200 ({r.status} {r.body!r})")
+    ready = request(a.port, "GET", "/readyz")
+    check(ready.status == 200 and ready.body == b"ready\n", f"/readyz once it is back: 200 ({ready.status} {ready.body!r})")
     time.sleep(1.0)
     check(recognized_names(b.port, obama_2, "obama_2.jpg") == ["obama"], "B sees A's add after the restart")
     # A's follower reconnected too: a change made on B reaches A.
