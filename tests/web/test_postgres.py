@@ -15,6 +15,7 @@ tested. Checks:
 
 Everything runs on 127.0.0.1 and is removed at the end. As root (CI), PostgreSQL and nginx run as `nobody`."""
 
+import http.client
 import os
 import re
 import subprocess
@@ -109,6 +110,16 @@ try:
     nginx = Nginx([a.port, b.port])
     print(f"postgres :{pg.port}, nodes :{a.port} :{b.port}, nginx https :{nginx.https_port} "
           f"({time.time() - started:.1f} s)", flush=True)
+    conn = http.client.HTTPSConnection("127.0.0.1", nginx.https_port, timeout=30, context=cluster.TLS)
+    try:
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        answer.read()
+        check(answer.status == 200 and answer.getheader("Strict-Transport-Security", "").startswith("max-age=")
+              and answer.getheader("Server") == "nginx",
+              f"through nginx: HSTS, and no version in Server ({answer.status} {answer.getheaders()})")
+    finally:
+        conn.close()
 
     # An add on A is used on B 1 s later; a delete on B stops the matches on A.
     r = request(a.port, "POST", "/api/faces", fields=[("name", "obama")], files=[("image", "obama_1.jpg", obama_1)])
