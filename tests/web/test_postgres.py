@@ -11,7 +11,8 @@ tested. Checks:
 - kill -9 of one server in the middle of a load: every answered compare is recorded, and requests go on through
   the other server;
 - PostgreSQL stopped: 503 with a generic JSON error, /readyz 503 with why, /healthz 200; restarted: the servers
-  reconnect and follow changes again, without a restart, and /readyz is 200.
+  reconnect and follow changes again, without a restart, and /readyz is 200;
+- PostgreSQL restarted under 8 clients: every compare answered 200 has exactly one record, the others are 503.
 
 Everything runs on 127.0.0.1 and is removed at the end. As root (CI), PostgreSQL and nginx run as `nobody`."""
 
@@ -214,6 +215,39 @@ try:
     check(recognized_names(a.port, obama_2, "obama_2.jpg") == [None], "A follows B's changes after the restart")
     check(not [row for row in record_rows(a.port) if "(x.jpg) vs" in row[1]],
           "the compare answered 503 left no record")
+
+    # PostgreSQL restarted under 8 clients: every compare answered 200 has exactly one record; the others are
+    # 503 (retryable), and the load goes on once it is back.
+    restarted = []
+
+    def restart_pg():
+        time.sleep(1.5)
+        pg.stop()
+        restarted.append(time.time())
+        time.sleep(1.0)
+        pg.start()
+        restarted.append(time.time())
+
+    answered, failures, log = load(nginx.https_port, 8, 15, "pgrestart", on_the_way=restart_pg)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            rows = record_rows(a.port)
+            break
+        except Exception:  # noqa: BLE001 - the records while the servers reconnect
+            time.sleep(0.3)
+    pairs = recorded_pairs(rows, "pgrestart")
+    other = [f for f in failures if " 503 " not in f]
+    print(f"PostgreSQL restarted under 8 clients: {len(answered)} compares answered 200, {len(failures)} refused "
+          f"({len(other)} not 503), {len(pairs)} records", flush=True)
+    check(answered and all(pairs.count(p) == 1 for p in answered),
+          f"every compare answered 200 has exactly one record ({sum(1 for p in answered if pairs.count(p) != 1)} "
+          f"do not)")
+    check(len(pairs) == len(set(pairs)), f"no compare is recorded twice ({len(pairs) - len(set(pairs))})")
+    check(not other, f"the refusals are 503s ({other[:3]})")
+    check([ok for t, ok in log if restarted and t > restarted[-1] + 3.0] != [] and
+          all(ok for t, ok in log if restarted and t > restarted[-1] + 3.0),
+          "3 s after the restart every compare is answered again")
     check(a.proc.poll() is None, "A ran through it all")
     print(f"total {time.time() - started:.1f} s", flush=True)
 except Exception:

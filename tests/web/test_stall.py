@@ -2,10 +2,12 @@
 a node paused mid-add or an operator's open transaction does) for 40 s. Meanwhile recognize keeps answering 200
 from the gallery (the change feed never waits for the lock, and no local mutex is held across a database wait),
 /readyz stays 200, and every add and delete answers 503 (retryable) within 10 s (lock_timeout) and changes
-nothing; once the lock is gone an add answers 201 at once, and is recognized. One throwaway PostgreSQL cluster and
+nothing; once the lock is gone an add answers 201 at once, and is recognized. Then the node itself is stopped
+(SIGSTOP) for longer than --max-staleness and resumed: ready again at once. One throwaway PostgreSQL cluster and
 one server with the systemd unit's arguments (tests/web/cluster.py)."""
 
 import os
+import signal
 import subprocess
 import time
 
@@ -83,6 +85,19 @@ try:
     check(pg.psql("SELECT count(*) FROM people WHERE name = 'biden'") == "1",
           "the adds refused under the lock left nothing behind")
     check(recognized_names(node.port, biden, "biden_1.jpg") == ["biden"], "and the new face is recognized")
+
+    # The node itself stopped (SIGSTOP) for longer than --max-staleness, then resumed: it catches up at once.
+    node.proc.send_signal(signal.SIGSTOP)
+    time.sleep(6)
+    node.proc.send_signal(signal.SIGCONT)
+    t0 = time.time()
+    while time.time() - t0 < 5 and request(node.port, "GET", "/readyz").status != 200:
+        time.sleep(0.1)
+    caught_up = time.time() - t0
+    check(caught_up < 2, f"resumed after 6 s stopped: ready again in {caught_up:.2f} s")
+    check(recognized_names(node.port, obama_2, "obama_2.jpg") == ["obama"], "and recognizes")
+    r = request(node.port, "POST", "/api/faces", fields=[("name", "obama 2")], files=[("image", "o.jpg", obama_2)])
+    check(r.status == 201, f"and adds ({r.status})")
 except Exception:
     if node:
         print(f"--- node output:\n{''.join(node.output)[-3000:]}")
