@@ -180,7 +180,8 @@ try:
     check(f":{pg.port}".encode() not in r.body and b"127.0.0.1" not in r.body,
           f"the 503 names neither the database's host nor its port (they are in the log): {r.body[:200]}")
     r = request(a.port, "GET", "/readyz")
-    check(r.status == 503 and b"database" in r.body, f"/readyz while the database is away: 503 with why ({r.status} {r.body!r})")
+    check(r.status == 503 and b"database" in r.body,
+          f"/readyz while the database is away: 503 with why ({r.status} {r.body!r})")
     check(request(a.port, "GET", "/healthz").status == 200, "/healthz while the database is away: 200 (it runs)")
     r = request(a.port, "POST", "/api/compare", files=[("a", "x.jpg", obama_1), ("b", "y.jpg", obama_2)])
     check(r.status == 503 and json_error(r.body), f"a compare (its record) while away: 503 JSON ({r.status})")
@@ -205,7 +206,8 @@ try:
         time.sleep(0.2)
     check(r.status == 201, f"A works again once the database is back, without a restart ({r.status} {r.body[:200]})")
     ready = request(a.port, "GET", "/readyz")
-    check(ready.status == 200 and ready.body == b"ready\n", f"/readyz once it is back: 200 ({ready.status} {ready.body!r})")
+    check(ready.status == 200 and ready.body == b"ready\n",
+          f"/readyz once it is back: 200 ({ready.status} {ready.body!r})")
     time.sleep(1.0)
     check(recognized_names(b.port, obama_2, "obama_2.jpg") == ["obama"], "B sees A's add after the restart")
     # A's follower reconnected too: a change made on B reaches A.

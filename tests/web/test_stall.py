@@ -35,9 +35,9 @@ try:
 
     # Another session takes the write lock and keeps its transaction open (a running statement, so no idle
     # timeout of the server ends it) for HOLD_S seconds.
-    holder = subprocess.Popen([pg_bin("psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "faceapp", "-d", "faceapp",
-                               "-v", "ON_ERROR_STOP=1", "-c",
-                               f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); SELECT pg_sleep({HOLD_S}); COMMIT;"],
+    hold = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); SELECT pg_sleep({HOLD_S}); COMMIT;"
+    holder = subprocess.Popen([pg_bin("psql"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", "faceapp", "-d",
+                               "faceapp", "-v", "ON_ERROR_STOP=1", "-c", hold],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=unprivileged,
                               cwd=cluster.WORK)
     deadline = time.time() + 10

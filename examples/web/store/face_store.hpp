@@ -35,16 +35,16 @@ using gallery_snapshot = gallery_type::view;
 /// Every change is committed to the database first and then published to the in-memory gallery, so nothing
 /// answered is only in memory. An embedded store's writes take one writer mutex, so the gallery's ids keep
 /// increasing; a shared store's do not, since no local mutex is held across a wait for the database: a stalled
-/// transaction elsewhere makes an add wait (until the database's lock_timeout) without holding up anyone here. Readers take a
-/// snapshot under the gallery's own short lock, never the writer mutex; pages and thumbnails are read from the
-/// database.
+/// transaction elsewhere makes an add wait (until the database's lock_timeout) without holding up anyone here.
+/// Readers take a snapshot under the gallery's own short lock, never a writer's mutex; pages and thumbnails are
+/// read from the database.
 ///
 /// A shared store (PostgreSQL, several servers): the gallery follows the database's change feed instead. A
 /// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
 /// the last one applied, in change-number order; a local add or delete commits and then catches up the same way,
 /// so it is in the gallery before it is answered. A catch-up reads the changes without a lock and applies them
-/// under the apply mutex, skipping those another catch-up applied meanwhile. When the database goes away the thread reconnects with a
-/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
+/// under the apply mutex, skipping those another catch-up applied meanwhile. When the database goes away the
+/// thread reconnects with a growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
 /// the last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:

@@ -262,3 +262,18 @@ TEST_CASE("a thumbnail may be cached by the browser only, and no other site may 
   CHECK(has("Cross-Origin-Resource-Policy", "same-origin"));
   CHECK(has("ETag", "\"face-1\""));
 }
+
+TEST_CASE("wrong keys of at most 10000 addresses are remembered; past that a wrong key is 429, the right one passes") {
+  const security s(access_options{"s3cret-s3cret-s3", {"127.0.0.1"}, {}, 5});
+  const auto t0 = security::clock::now();
+  for (std::size_t i = 0; i < security::max_tracked_addresses; ++i) {
+    const std::string peer = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+                             std::to_string(i % 256);
+    REQUIRE(status_of(s, from(peer, "wrong"), t0) == 401);
+  }
+  CHECK(status_of(s, from("192.0.2.200", "wrong"), t0) == 429);             // the 10001st: cannot be counted
+  CHECK(status_of(s, from("192.0.2.200", "s3cret-s3cret-s3"), t0) == 0);  // the right key still passes
+  CHECK(status_of(s, from("10.0.0.0", "wrong"), t0) == 401);               // one already counted: 2 of 5
+  // Once the first ones' minute is over they are forgotten, and a new address is counted again.
+  CHECK(status_of(s, from("192.0.2.200", "wrong"), t0 + security::key_failure_window) == 401);
+}
