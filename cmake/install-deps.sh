@@ -32,6 +32,9 @@ packages=(
   # faceapp-web on several machines (deploy/nginx, deploy/systemd): the PostgreSQL store's libpq, and the
   # PostgreSQL server and nginx that its test starts as throwaway instances
   libpq-dev postgresql nginx-light
+  # faceapp-web's /metrics test checks the scrape with promtool (Debian's prometheus package brings it); the
+  # systemd unit's test rates it with systemd-analyze security --offline=yes
+  prometheus systemd
 )
 
 missing=()

@@ -76,7 +76,6 @@ bool write_chips(const std::string& dir, const std::vector<found_face>& faces, c
 }  // namespace
 
 int run_cluster(const cluster_options& opt, const common_options& common) {
-  ::umask(077);  // what it writes is the operator's only: chips 0600, folders 0700
   const auto models = load_models_or_exit(common.model_dir);
   const auto sink = open_record(common.record_file);
   const bool chips = !opt.output.empty();

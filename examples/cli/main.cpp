@@ -1,10 +1,12 @@
-// faceapp: the command line. compare, detect, recognize, encode and cluster faces.
+// faceapp: the command line. compare, detect, recognize, encode and cluster faces; watch a video.
 //
 // Output formats follow face_recognition's two command-line tools (face_recognition, face_detection) where
 // they overlap, so scripts written for those keep working. Written only against the public headers.
 //
-// This file turns the arguments into options; commands.cpp (compare, detect, recognize), encode.cpp and
-// cluster.cpp run them, over the inputs of input_paths.hpp, with the progress bar of progress_bar.hpp.
+// This file turns the arguments into options; commands.cpp (compare, detect, recognize), encode.cpp,
+// cluster.cpp and watch.cpp run them, over the inputs of input_paths.hpp, with the progress bar of progress_bar.hpp.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -74,6 +76,9 @@ std::vector<std::string> with_flag_values_joined(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Its outputs (encodings, records of whose face is in which photo) are personal data: files 0600, directories
+  // 0700, whatever the caller's umask.
+  ::umask(077);
   CLI::App app{"faceapp: find, compare and recognise faces in images (dlib's HOG detector and 128-D encoder)",
                "faceapp"};
   app.require_subcommand(1);

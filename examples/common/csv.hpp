@@ -1,5 +1,5 @@
 // faceapp's example programs: a CSV field as RFC 4180 writes it, for files that must read back exactly (the
-// command line's outputs, faceapp-web's export). The records the library writes use faceapp::detail::csv_cell,
+// command line's outputs). The records the library writes and faceapp-web's export use faceapp::detail::csv_cell,
 // which also defuses spreadsheet formulas; these fields are data to be read back, so nothing is added to them.
 #pragma once
 

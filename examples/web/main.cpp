@@ -135,6 +135,9 @@ std::string load_api_key(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The gallery, the records, kept uploads and an import's database are the operator's alone: files 0600,
+  // directories 0700. First, before any subcommand can create a file.
+  ::umask(077);
   // `faceapp-web import ...` and `faceapp-web export ...` (store/import_export.hpp): no server.
   if (argc > 1 && faceapp_web::is_tool_command(argv[1])) return faceapp_web::run_tool(argc, argv);
 
@@ -144,8 +147,6 @@ int main(int argc, char** argv) {
   // free, and few arenas keep the rest compact.
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_ARENA_MAX, 4);
-  // The gallery, the records and kept uploads are the operator's alone: files 0600, directories 0700.
-  ::umask(077);
 
   faceapp_web::service_options o;
   std::string host = "127.0.0.1";
@@ -156,6 +157,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"faceapp-web: remember faces and recognize them, in a browser or through a JSON API"};
   std::string api_key_file;
   std::vector<std::string> allowed_hosts;
+  std::vector<std::string> trusted_proxies;
   bool insecure_no_auth = false;
   cli.add_option("--host", host, "Address to listen on (anything but loopback needs an API key)")
       ->capture_default_str();
@@ -180,6 +182,10 @@ int main(int argc, char** argv) {
   cli.add_option("--allowed-host", allowed_hosts,
                  "A host name (or name:port) requests may be addressed to, besides the bound address; repeat it. "
                  "Behind a reverse proxy: the public name")
+      ->take_all();
+  cli.add_option("--trusted-proxy", trusted_proxies,
+                 "The numeric address of a reverse proxy whose X-Forwarded-For names the client (for the access "
+                 "log and the count of wrong keys); repeat it. From any other peer the header is ignored")
       ->take_all();
   // The limits of a request: one flag per entry of http/limits.hpp's table, in its units, with its range.
   for (const auto& spec : faceapp_web::http::limit_table) {
@@ -206,7 +212,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--http-threads", http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")
       ->capture_default_str();
-  cli.add_flag("--log", access_log, "Print one line per request");
+  cli.add_flag("--log", access_log,
+               "Print one line per request: time, client, method, path, status, bytes, seconds, request id");
   std::string detector = "hog";
   cli.add_option("--detector", detector,
                  "Face detector: hog (dlib's HOG, the default) or cnn (an SSD MobileNetV1 network: more turned and "
@@ -224,6 +231,19 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "faceapp-web: " << e.what() << '\n';
     return 1;
+  }
+  if (const auto problem = faceapp_web::security::key_problem(access.api_key); problem && !access.api_key.empty()) {
+    std::cerr << "faceapp-web: refusing to start: " << *problem << '\n';
+    return 1;
+  }
+  access.max_key_failures = limits.max_key_failures;
+  for (const auto& proxy : trusted_proxies) {
+    const auto numeric = addresses_of(proxy);
+    if (numeric.size() != 1 || numeric.front() != proxy) {
+      std::cerr << "faceapp-web: --trusted-proxy " << proxy << " is not a numeric IPv4 or IPv6 address\n";
+      return 1;
+    }
+    access.trusted_proxies.push_back(proxy);
   }
   const auto bound = addresses_of(host);
   if (bound.empty()) {
@@ -283,6 +303,8 @@ int main(int argc, char** argv) {
         return r.error_answer(req, status, message);
       },
       faceapp_web::security::default_headers(), access_log);
+  svr.observe([&r](const faceapp_web::http::request& req, int status, std::size_t,
+                   std::chrono::steady_clock::duration took, bool handled) { r.answered(req, status, took, handled); });
   if (const auto failed = svr.start(host, port)) {
     std::cerr << "faceapp-web: " << *failed << '\n';
     return 1;

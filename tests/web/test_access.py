@@ -1,11 +1,13 @@
 """faceapp-web decides who may talk to it: cross-site state changes are refused (Origin / Sec-Fetch-Site, and a
 CSRF token in the pages' forms), foreign Host headers are refused (DNS rebinding), with a key every API request
-needs X-API-Key and the pages HTTP Basic, and it will not listen beyond loopback without a key unless told to,
-loudly. Scripts that send no browser headers keep working."""
+needs X-API-Key and the pages HTTP Basic (keys of 16 bytes at least; 20 wrong keys from an address, then 429), and
+it will not listen beyond loopback without a key unless told to, loudly. Scripts that send no browser headers keep
+working."""
 
 import base64
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -136,8 +138,40 @@ try:
     check(server.request("GET", "/faceapp", headers=basic("", key)).status == 200, "any user name, even empty")
     r = server.post("/api/recognize", files=[("image", "o.jpg", photo)], headers={"X-API-Key": key})
     check(r.status == 200, f"an API request with the key works: {r.status}")
+    check(r.headers.get("Cache-Control") == "no-store", f"an API answer is not to be cached: {r.headers}")
+    # ---- wrong keys from one address: --max-key-failures (20) answered 401, then 429 for the rest of the minute
+    guesser = "127.0.0.3"
+    statuses = [server.request("GET", "/api/faces", headers={"X-API-Key": f"guess {i}"}, source=guesser).status
+                for i in range(20)]
+    check(statuses == [401] * 20, f"the first 20 wrong keys from an address: 401 each: {statuses}")
+    r = server.request("GET", "/api/faces", headers={"X-API-Key": "guess 20"}, source=guesser)
+    check(r.status == 429 and json_error(r.body) and 1 <= int(r.headers.get("Retry-After", "0")) <= 60,
+          f"the 21st: 429 with Retry-After: {r.status} {r.headers.get('Retry-After')} {r.body[:100]!r}")
+    more = {server.request("GET", "/api/faces", headers={"X-API-Key": f"guess {i}"}, source=guesser).status
+            for i in range(21, 40)}
+    check(more == {429}, f"up to the 40th: 429: {more}")
+    r = server.request("GET", "/api/faces", headers={"X-API-Key": key}, source=guesser)
+    check(r.status == 429, f"the held-back address gets 429 even with the right key (no oracle): {r.status}")
+    r = server.request("GET", "/api/faces", headers={"X-API-Key": key}, source="127.0.0.4")
+    check(r.status == 200, f"another address is not held back: {r.status}")
+    r = server.request("GET", "/", source=guesser)
+    check(r.status == 429 and r.headers.get("Cache-Control") == "no-store", f"nor are its pages: {r.status}")
 finally:
     server.cleanup()
+
+# ---- a key shorter than 16 bytes refuses to start (from the file or the environment) ----
+for short in ("abcd", "k" * 15):
+    with open(key_file, "w") as f:
+        f.write(short + "\n")
+    p = subprocess.run([args.server, "--port", "0", "--data", key_dir, "--api-key-file", key_file],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 1 and f"{len(short)} bytes" in p.stderr and "at least 16" in p.stderr,
+          f"a {len(short)}-byte key in a file refuses to start: {p.returncode} {p.stderr[-200:]!r}")
+p = subprocess.run([args.server, "--port", "0", "--data", key_dir], capture_output=True, text=True, timeout=60,
+                   env={**os.environ, "FACEAPP_API_KEY": "abcd"})
+check(p.returncode == 1 and "at least 16" in p.stderr, f"and from FACEAPP_API_KEY: {p.returncode} {p.stderr[-200:]!r}")
+with open(key_file, "w") as f:
+    f.write(key + "\n")
 
 # The key from the environment instead of a file.
 server = Server(args.server, env={**os.environ, "FACEAPP_API_KEY": key}).start()
@@ -166,8 +200,7 @@ try:
           "--host 0.0.0.0 with a key starts and serves (over loopback here)")
 finally:
     server.cleanup()
-    os.remove(key_file)
-    os.rmdir(key_dir)
+    shutil.rmtree(key_dir, ignore_errors=True)
     os.rmdir(data_dir)
 
 check.done()

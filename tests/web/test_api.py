@@ -69,6 +69,9 @@ try:
             people[identity] = body["id"]
             t = server.get(body["thumbnail"])
             check(t.status == 200 and t.body[:3] == b"\xff\xd8\xff", f"thumbnail of {file} is a JPEG")
+            check(t.headers.get("Cross-Origin-Resource-Policy") == "same-origin"
+                  and t.headers.get("Cache-Control") == "private, max-age=86400",
+                  f"a thumbnail: no other site may embed it, only the browser may keep it: {t.headers}")
     r = server.get("/api/faces")
     listed = {f["name"]: f["id"] for f in r.json()["faces"]}
     check(r.status == 200 and listed == people, f"GET /api/faces lists what was added: {listed}")
@@ -191,6 +194,18 @@ try:
         check(is_json_error(r, 404), f"DELETE {path}: {r.status} {r.body[:200]}")
     r = server.get("/faces/999999/thumbnail.jpg")
     check(r.status == 404, f"thumbnail of an unknown id: {r.status}")
+    # A repeated field is refused, not joined or picked: which of two images was checked would be a guess.
+    twice = [("image", "obama_1.jpg", photo("obama_1.jpg")), ("image", "biden_1.jpg", photo("biden_1.jpg"))]
+    r = server.post("/api/recognize", files=twice)
+    check(is_json_error(r, 400) and "'image'" in r.json()["error"],
+          f"a repeated image field: {r.status} {r.body[:200]}")
+    r = server.post("/api/faces", fields=[("name", "a"), ("name", "b")], files=twice[:1])
+    check(is_json_error(r, 400) and "'name'" in r.json()["error"], f"a repeated text field: {r.status} {r.body[:200]}")
+    r = server.post("/api/compare", fields=[("tolerance", "0.5")], files=twice)
+    check(is_json_error(r, 400), f"a compare with two 'image' fields (and no a, b) is still 400: {r.status}")
+    for path in ("/api/faces", "/", "/faceapp"):
+        r = server.get(path)
+        check(r.headers.get("Cache-Control") == "no-store", f"GET {path} is not to be cached: {r.headers}")
     r = server.get("/api/nothing")
     check(is_json_error(r, 404), f"unknown API path: {r.status}")
     check(len(records(server)) == count, "refused requests are not recorded")

@@ -1,5 +1,5 @@
-"""faceapp-web against docs/openapi.yaml: every /api route of the route table is documented and every documented
-route is in it; every documented route and method is served (not a route miss, not 405); and real answers of
+"""faceapp-web against docs/openapi.yaml: every /api route of the route table (and /healthz, /readyz, /metrics) is
+documented and every documented route is in it; every documented route and method is served (not a route miss, not 405); and real answers of
 compare, recognize, add, list, delete and records have a documented status, content type and schema.
 Needs python3-yaml and python3-jsonschema (cmake/install-deps.sh installs them)."""
 
@@ -16,7 +16,7 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 # The route table: where a request is matched, once. The first that exists is read.
 ROUTE_TABLES = ("examples/web/web/route_table.cpp", "examples/web/routes.hpp")
 # Statuses any request may get whatever its route (the document's description lists them).
-ANY_ROUTE = {401, 403, 405, 408, 413, 415, 421, 431, 500, 503}
+ANY_ROUTE = {400, 401, 403, 405, 408, 413, 415, 421, 429, 431, 500, 503}
 
 args = parse_args(__doc__)
 check = Checks()
@@ -46,7 +46,7 @@ def served_routes():
     check(table is not None, f"a route table is one of {ROUTE_TABLES}")
     routes = set()
     for line in open(table) if table else ():
-        exact = re.search(r'p == "(/api/[^"]*)"', line)
+        exact = re.search(r'p == "(/api/[^"]*|/healthz|/readyz|/metrics)"', line)
         segment = re.search(r'segment_route\("(/api/[^"]*)", "([^"]*)"\)', line)
         if not (exact or segment):
             continue
@@ -193,6 +193,8 @@ try:
     r = server.get("/api/records")
     check(r.status == 200 and len(r.text.splitlines()) > 1, f"records: {r.status}")
     conforms("GET", "/api/records", r, "records")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        conforms("GET", path, server.get(path), path)
 
     if added is not None:
         r = server.request("DELETE", f"/api/faces/{added}")

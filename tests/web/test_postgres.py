@@ -10,11 +10,13 @@ tested. Checks:
   same from either server, each answered compare recorded once;
 - kill -9 of one server in the middle of a load: every answered compare is recorded, and requests go on through
   the other server;
-- PostgreSQL stopped: 503 with a JSON error; restarted: the servers reconnect and follow changes again, without
-  a restart.
+- PostgreSQL stopped: 503 with a generic JSON error, /readyz 503 with why, /healthz 200; restarted: the servers
+  reconnect and follow changes again, without a restart, and /readyz is 200;
+- PostgreSQL restarted under 8 clients: every compare answered 200 has exactly one record, the others are 503.
 
 Everything runs on 127.0.0.1 and is removed at the end. As root (CI), PostgreSQL and nginx run as `nobody`."""
 
+import http.client
 import os
 import re
 import subprocess
@@ -109,6 +111,16 @@ try:
     nginx = Nginx([a.port, b.port])
     print(f"postgres :{pg.port}, nodes :{a.port} :{b.port}, nginx https :{nginx.https_port} "
           f"({time.time() - started:.1f} s)", flush=True)
+    conn = http.client.HTTPSConnection("127.0.0.1", nginx.https_port, timeout=30, context=cluster.TLS)
+    try:
+        conn.request("GET", "/healthz")
+        answer = conn.getresponse()
+        answer.read()
+        check(answer.status == 200 and answer.getheader("Strict-Transport-Security", "").startswith("max-age=")
+              and answer.getheader("Server") == "nginx",
+              f"through nginx: HSTS, and no version in Server ({answer.status} {answer.getheaders()})")
+    finally:
+        conn.close()
 
     # An add on A is used on B 1 s later; a delete on B stops the matches on A.
     r = request(a.port, "POST", "/api/faces", fields=[("name", "obama")], files=[("image", "obama_1.jpg", obama_1)])
@@ -165,6 +177,12 @@ try:
     pg.stop()
     r = request(a.port, "POST", "/api/faces", fields=[("name", "biden")], files=[("image", "obama_1.jpg", obama_1)])
     check(r.status == 503 and json_error(r.body), f"an add while the database is away: 503 JSON ({r.status} {r.body[:200]})")
+    check(f":{pg.port}".encode() not in r.body and b"127.0.0.1" not in r.body,
+          f"the 503 names neither the database's host nor its port (they are in the log): {r.body[:200]}")
+    r = request(a.port, "GET", "/readyz")
+    check(r.status == 503 and b"database" in r.body,
+          f"/readyz while the database is away: 503 with why ({r.status} {r.body!r})")
+    check(request(a.port, "GET", "/healthz").status == 200, "/healthz while the database is away: 200 (it runs)")
     r = request(a.port, "POST", "/api/compare", files=[("a", "x.jpg", obama_1), ("b", "y.jpg", obama_2)])
     check(r.status == 503 and json_error(r.body), f"a compare (its record) while away: 503 JSON ({r.status})")
     r = request(nginx.https_port, "POST", "/api/recognize", files=[("image", "o.jpg", obama_2)], tls=True)
@@ -187,6 +205,9 @@ try:
             break
         time.sleep(0.2)
     check(r.status == 201, f"A works again once the database is back, without a restart ({r.status} {r.body[:200]})")
+    ready = request(a.port, "GET", "/readyz")
+    check(ready.status == 200 and ready.body == b"ready\n",
+          f"/readyz once it is back: 200 ({ready.status} {ready.body!r})")
     time.sleep(1.0)
     check(recognized_names(b.port, obama_2, "obama_2.jpg") == ["obama"], "B sees A's add after the restart")
     # A's follower reconnected too: a change made on B reaches A.
@@ -196,6 +217,39 @@ try:
     check(recognized_names(a.port, obama_2, "obama_2.jpg") == [None], "A follows B's changes after the restart")
     check(not [row for row in record_rows(a.port) if "(x.jpg) vs" in row[1]],
           "the compare answered 503 left no record")
+
+    # PostgreSQL restarted under 8 clients: every compare answered 200 has exactly one record; the others are
+    # 503 (retryable), and the load goes on once it is back.
+    restarted = []
+
+    def restart_pg():
+        time.sleep(1.5)
+        pg.stop()
+        restarted.append(time.time())
+        time.sleep(1.0)
+        pg.start()
+        restarted.append(time.time())
+
+    answered, failures, log = load(nginx.https_port, 8, 15, "pgrestart", on_the_way=restart_pg)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            rows = record_rows(a.port)
+            break
+        except Exception:  # noqa: BLE001 - the records while the servers reconnect
+            time.sleep(0.3)
+    pairs = recorded_pairs(rows, "pgrestart")
+    other = [f for f in failures if " 503 " not in f]
+    print(f"PostgreSQL restarted under 8 clients: {len(answered)} compares answered 200, {len(failures)} refused "
+          f"({len(other)} not 503), {len(pairs)} records", flush=True)
+    check(answered and all(pairs.count(p) == 1 for p in answered),
+          f"every compare answered 200 has exactly one record ({sum(1 for p in answered if pairs.count(p) != 1)} "
+          f"do not)")
+    check(len(pairs) == len(set(pairs)), f"no compare is recorded twice ({len(pairs) - len(set(pairs))})")
+    check(not other, f"the refusals are 503s ({other[:3]})")
+    check([ok for t, ok in log if restarted and t > restarted[-1] + 3.0] != [] and
+          all(ok for t, ok in log if restarted and t > restarted[-1] + 3.0),
+          "3 s after the restart every compare is answered again")
     check(a.proc.poll() is None, "A ran through it all")
     print(f"total {time.time() - started:.1f} s", flush=True)
 except Exception:

@@ -1,15 +1,18 @@
 """faceapp-web's gallery in its database (DIR/faceapp.db): every answered add and delete survives a restart and a
 kill -9 in the middle of adds and deletes; a gallery.json of the earlier versions is migrated (and kept as a
-backup); `faceapp-web import` reports bad rows by line number and imports the rest; `export` gives them back; the
+backup); `faceapp-web import` reports bad rows by line number and imports the rest, makes its files 0600, and a
+kill -9 in the middle keeps the committed batches whole; `export` gives them back, formulas defused; the
 main page and GET /api/faces are paginated and searchable; `--db sqlite:PATH` keeps the gallery and the records
 (a results table) in that file."""
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -203,6 +206,63 @@ try:
     code, _, err = tool("import", "--data", imported, os.path.join(scratch, "no such file.csv"))
     check(code == 1 and "no such file.csv" in err, f"a missing file is an error naming it: {err}")
 
+    # ---- export writes names by the records' formula rule; import takes the guard off again ----
+    formulas = ["=1+1", "@SUM(A1)", "+cmd", "-2", "a;=HYPERLINK(x)", "plain"]
+    src = os.path.join(scratch, "formulas.csv")
+    with open(src, "w") as f:
+        f.write("".join(f"{n},{num([0.03] * 128)}\n" for n in formulas))
+    guarded = os.path.join(scratch, "guarded")
+    old_umask = os.umask(0o022)  # what a shell gives: the import itself must make its files private
+    try:
+        code, _, err = tool("import", "--data", guarded, src)
+    finally:
+        os.umask(old_umask)
+    check(code == 0, f"import of formula-like names: {code} {err}")
+    modes = {name: oct(os.stat(os.path.join(guarded, name)).st_mode & 0o777) for name in os.listdir(guarded)}
+    check(oct(os.stat(guarded).st_mode & 0o777) == "0o700" and modes and set(modes.values()) == {"0o600"},
+          f"an import's folder is 0700 and its files 0600, under umask 022: {oct(os.stat(guarded).st_mode)} {modes}")
+    code, out, err = tool("export", "--data", guarded)
+    cells = [r[0] for r in list(csv.reader(io.StringIO(out)))[1:]]
+    check(cells == ["'=1+1", "'@SUM(A1)", "'+cmd", "'-2", "a;'=HYPERLINK(x)", "plain"],
+          f"export: no cell starts a formula (an apostrophe first, also after ;): {cells}")
+    again = os.path.join(scratch, "guarded-again")
+    with open(os.path.join(scratch, "exported.csv"), "w") as f:
+        f.write(out)
+    code, _, err = tool("import", "--data", again, os.path.join(scratch, "exported.csv"))
+    with contextlib.closing(sqlite3.connect(os.path.join(again, "faceapp.db"))) as db:
+        names_back = [r[0] for r in db.execute("SELECT name FROM people ORDER BY id")]
+    check(code == 0 and names_back == formulas, f"an exported file imports back to the same names: {names_back} {err}")
+
+    # ---- kill -9 during an import: the batches committed before it stay, whole; nothing of the one in progress ----
+    crashed = os.path.join(scratch, "import-killed")
+    row_text = num([0.04] * 128)
+    p = subprocess.Popen([args.server, "import", "--data", crashed, "-"], stdin=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    batch = 50_000  # store/import_export.cpp's import_batch_rows
+    p.stdin.write("".join(f"bulk {i},{row_text}\n" for i in range(batch + 7_000)).encode())
+    p.stdin.flush()  # the first batch is complete and committed; the second waits for more input
+    last, idle = None, 0
+    deadline = time.time() + 120
+    while idle < 10 and time.time() < deadline:  # 1 s without CPU time and asleep: blocked on stdin
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        now = (fields[0], int(fields[11]) + int(fields[12]))
+        idle = idle + 1 if now == last and now[0] == "S" else 0
+        last = now
+        time.sleep(0.1)
+    p.kill()
+    p.wait()
+    with contextlib.closing(sqlite3.connect(os.path.join(crashed, "faceapp.db"))) as db:
+        check(db.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "after kill -9 the database is intact")
+        kept = db.execute("SELECT count(*) FROM people").fetchone()[0]
+        encodings = db.execute("SELECT count(*) FROM encodings").fetchone()[0]
+    check(kept == batch and encodings == batch,
+          f"kill -9 during an import: the committed batch is kept whole, nothing of the next ({kept}, {encodings})")
+    code, _, err = tool("import", "--data", crashed, "-", stdin=f"after the crash,{row_text}\n".encode())
+    with contextlib.closing(sqlite3.connect(os.path.join(crashed, "faceapp.db"))) as db:
+        last_name = db.execute("SELECT name FROM people ORDER BY id DESC LIMIT 1").fetchone()[0]
+    check(code == 0 and last_name == "after the crash", f"and imports go on afterwards: {code} {err[-200:]}")
+
     # ---- pagination and search, on imported people ----
     rows = [f"person {i:03d},{num([((i * 7 + k) % 13) / 100 for k in range(128)])}" for i in range(120)]
     code, _, err = tool("import", "--data", imported, "-", stdin=("\n".join(rows) + "\n").encode())
@@ -260,6 +320,11 @@ try:
     code = subprocess.run([args.server, "--port", "0", "--data", data, "--db", "mysql://x"], capture_output=True,
                           timeout=120)
     check(code.returncode != 0 and b"--db must be" in code.stderr, f"an unknown --db is refused: {code.stderr[-200:]}")
+    code = subprocess.run([args.server, "--port", "0", "--data", data, "--db",
+                           "postgresql://faceapp:hunter2@127.0.0.1:1/faceapp"], capture_output=True, timeout=120)
+    said = code.stdout + code.stderr
+    check(code.returncode == 1 and b"hunter2" not in said and (b".pgpass" in said or b"without PostgreSQL" in said),
+          f"a password in --db is refused, pointing at .pgpass, and never echoed: {said[-300:]}")
 finally:
     shutil.rmtree(scratch, ignore_errors=True)
 

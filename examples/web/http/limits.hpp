@@ -16,7 +16,9 @@
 //    stay idle longer than idle_timeout;
 //  - at most max_connections connections, max_connections_per_ip per client address: more are closed at accept;
 //  - at most max_buffered_bytes of request bodies held at once over all connections: more is 503 (so that many
-//    connections each sending a body just under the limit cannot exhaust memory together).
+//    connections each sending a body just under the limit cannot exhaust memory together);
+//  - at most max_key_failures wrong API keys from one client address in a minute: then 429 for the rest of it
+//    (web/security.cpp counts them).
 #pragma once
 
 #include <array>
@@ -38,6 +40,7 @@ struct limits {
   std::size_t header_timeout_s = 10;
   std::size_t request_timeout_s = 60;
   std::size_t idle_timeout_s = 30;
+  std::size_t max_key_failures = 20;  // wrong API keys per client address per minute (the security layer holds it)
   unsigned handler_threads = 16;  // not a limit of a request: how many handle them at once (--http-threads)
 };
 
@@ -52,7 +55,7 @@ struct limit_spec {
   std::string_view help;
 };
 
-inline constexpr std::array<limit_spec, 9> limit_table{{
+inline constexpr std::array<limit_spec, 10> limit_table{{
     {"--max-body-mb", &limits::max_body_bytes, 20, 1, 1024,
      "Largest request body in MB, however it is framed (larger: 413)"},
     {"--max-header-kb", &limits::max_header_bytes, 10, 4, 1024,
@@ -69,6 +72,9 @@ inline constexpr std::array<limit_spec, 9> limit_table{{
      "Seconds a request's head and body may take to arrive, in all (later: 408 or closed)"},
     {"--idle-timeout", &limits::idle_timeout_s, 0, 1, 3600,
      "Seconds a connection may go without sending or taking a byte"},
+    {"--max-key-failures", &limits::max_key_failures, 0, 1, 100000,
+     "Wrong API keys one client address may send in a minute; then every request from it is 429 until the minute "
+     "(from its first wrong key) is over"},
 }};
 
 /// The limit as its flag counts it (MB, KB or itself).

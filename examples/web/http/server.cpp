@@ -1,6 +1,10 @@
 // faceapp-web's HTTP layer: the server (see server.hpp and limits.hpp).
 #include "http/server.hpp"
 
+#include <faceapp/detail/csv.hpp>  // utc_timestamp
+
+#include "util.hpp"  // random_hex
+
 namespace faceapp_web::http {
 
 std::optional<std::string> server::start(const std::string& host, int port) {
@@ -139,12 +143,19 @@ MHD_Result server::collect(void* cls, MHD_ValueKind kind, const char* key, const
 }
 
 MHD_Result server::on_form_data(void* cls, MHD_ValueKind, const char* key, const char* filename, const char*,
-                               const char*, const char* data, std::uint64_t, std::size_t size) {
+                               const char*, const char* data, std::uint64_t offset, std::size_t size) {
   auto* ex = static_cast<exchange*>(cls);
   if (key == nullptr) return MHD_YES;
   try {
     auto [it, fresh] = ex->req.form.try_emplace(key);
     if (fresh && ex->req.form.size() > max_form_fields) return MHD_NO;
+    // A field's value arrives in pieces from offset 0 (the first may be empty): a piece at offset 0 after some
+    // of its bytes is the field sent again. Which of two values counts is a guess the routes must not make.
+    if (!fresh && offset == 0 && it->second.started) {
+      ex->repeated_field = key;
+      return MHD_NO;
+    }
+    it->second.started = it->second.started || size > 0;
     if (filename != nullptr) {
       it->second.filename = filename;
       it->second.has_filename = true;
@@ -156,21 +167,34 @@ MHD_Result server::on_form_data(void* cls, MHD_ValueKind, const char* key, const
   }
 }
 
-MHD_Result server::queue(MHD_Connection* c, const response& r, bool close) {
+MHD_Result server::queue(MHD_Connection* c, const exchange& ex, const response& r, bool close) {
   MHD_Response* out =
       MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (out == nullptr) return MHD_NO;
-  for (const auto& [k, v] : default_headers_) MHD_add_response_header(out, k.c_str(), v.c_str());
+  for (const auto& [k, v] : default_headers_) {
+    const bool replaced =
+        std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, k); });
+    if (!replaced) MHD_add_response_header(out, k.c_str(), v.c_str());
+  }
   MHD_add_response_header(out, "Content-Type", r.content_type.c_str());
   for (const auto& [k, v] : r.headers) MHD_add_response_header(out, k.c_str(), v.c_str());
+  MHD_add_response_header(out, "X-Request-Id", ex.req.id.c_str());
   if (close) MHD_add_response_header(out, "Connection", "close");
   const MHD_Result ok = MHD_queue_response(c, static_cast<unsigned>(r.status), out);
   MHD_destroy_response(out);
   return ok;
 }
 
-void server::log(const request& req, int status) const {
+void server::answered(const exchange& ex, const response& r) const {
+  const auto took = std::chrono::steady_clock::now() - ex.start;
+  if (observer_) {
+    try {
+      observer_(ex.req, r.status, r.body.size(), took, ex.dispatched);
+    } catch (...) {  // a count lost is no reason to lose the answer
+    }
+  }
   if (!access_log_) return;
+  const auto& req = ex.req;
   std::string path;
   for (char ch : req.path) {
     const auto u = static_cast<unsigned char>(ch);
@@ -182,7 +206,11 @@ void server::log(const request& req, int status) const {
       path += ch;
     }
   }
-  std::printf("%s %s %d\n", req.method.c_str(), path.c_str(), status);
+  // time, client, method, path, status, body bytes, seconds since the head began, request id
+  const std::string& client = req.client.empty() ? req.remote : req.client;
+  std::printf("%s %s %s %s %d %zu %.3f %s\n", faceapp::detail::utc_timestamp().c_str(), client.c_str(),
+              req.method.c_str(), path.c_str(), r.status, r.body.size(), std::chrono::duration<double>(took).count(),
+              req.id.c_str());
   std::fflush(stdout);
 }
 
@@ -195,11 +223,12 @@ MHD_Result server::refuse(MHD_Connection* c, exchange& ex, int status, const std
     r = response{status, "application/json", "{\"error\":\"request refused\"}", {}};
   }
   r.status = status;
-  log(ex.req, status);
-  if (!mid_body) return queue(c, r, true);
+  answered(ex, r);
+  if (!mid_body) return queue(c, ex, r, true);
   const auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   if (info != nullptr) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\nConnection: close\r\n";
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\nConnection: close\r\n" +
+                      "X-Request-Id: " + ex.req.id + "\r\n";
     for (const auto& [k, v] : default_headers_) out += k + ": " + v + "\r\n";
     out += "Content-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n\r\n";
     out += r.body;
@@ -220,6 +249,14 @@ void server::drop_body(exchange& ex, int status, std::string message) {
   ex.req.form.clear();
   buffered_.fetch_sub(ex.body_bytes);
   ex.body_bytes = 0;
+}
+
+std::string server::form_problem(const exchange& ex) {
+  if (!ex.repeated_field.empty()) {
+    return "the form field '" + ex.repeated_field.substr(0, 64) + "' is sent more than once";
+  }
+  return "the form data is malformed or cut short (or has more than " + std::to_string(max_form_fields) +
+         " fields)";
 }
 
 const char* server::reason(int status) {
@@ -243,8 +280,8 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
   }
   if (ex->dispatched) {  // resumed: the handler thread has answered
     if (!ex->done.load()) return MHD_YES;
-    log(ex->req, ex->answer.status);
-    return queue(c, ex->answer, false);
+    answered(*ex, ex->answer);
+    return queue(c, *ex, ex->answer, false);
   }
   if (*upload_data_size != 0) {
     const std::size_t n = *upload_data_size;
@@ -267,8 +304,7 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
     } else if (total > limits_.max_buffered_bytes) {
       drop_body(*ex, 503, "the server is receiving too many uploads at once; try again shortly");
     } else if (ex->post != nullptr && MHD_post_process(ex->post, upload_data, n) != MHD_YES) {
-      drop_body(*ex, 400, "the form data is malformed (or has more than " + std::to_string(max_form_fields) +
-                              " fields)");
+      drop_body(*ex, 400, form_problem(*ex));
     }
     return MHD_YES;
   }
@@ -277,7 +313,7 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
   if (ex->post != nullptr) {
     const MHD_Result clean = MHD_destroy_post_processor(ex->post);
     ex->post = nullptr;
-    if (clean != MHD_YES) return refuse(c, *ex, 400, "the form data is malformed or cut short");
+    if (clean != MHD_YES || !ex->repeated_field.empty()) return refuse(c, *ex, 400, form_problem(*ex));
     ex->req.form_parsed = true;
   }
   ++in_flight_;  // before the check: stop() sets closing_, then waits for in_flight_ to be 0
@@ -297,6 +333,7 @@ MHD_Result server::begin(MHD_Connection* c, const char* url, const char* method,
   auto& ex = *owned;
   ex.buffered = &buffered_;
   *con_cls = owned.release();  // on_completed deletes it
+  ex.req.id = random_hex(8);
   ex.req.method = method != nullptr ? method : "";
   ex.req.path = url != nullptr ? url : "";
   if (const auto* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -344,8 +381,8 @@ MHD_Result server::begin(MHD_Connection* c, const char* url, const char* method,
   if (check_) {
     if (auto refused = check_(ex.req)) {
       ex.failed = true;
-      log(ex.req, refused->status);
-      return queue(c, *refused, true);
+      answered(ex, *refused);
+      return queue(c, ex, *refused, true);
     }
   }
   if (ex.refusal == 0 && (ex.req.content_type == "multipart/form-data" ||
@@ -364,7 +401,7 @@ void server::handle(MHD_Connection* c, exchange& ex) noexcept {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "faceapp-web: internal error on %s: %s\n", ex.req.method.c_str(), e.what());
     try {
-      ex.answer = error_(ex.req, 500, std::string("internal error: ") + e.what());
+      ex.answer = error_(ex.req, 500, "internal error (the server's log has the details)");
       ex.answer.status = 500;
     } catch (...) {
       ex.answer = response{500, "application/json", "{\"error\":\"internal error\"}", {}};

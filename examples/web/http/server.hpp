@@ -44,6 +44,7 @@ struct form_part {
   std::string filename;
   bool has_filename = false;
   std::string content;
+  bool started = false;  // some of its bytes have arrived: another part of this name is a repeat
 };
 
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -55,7 +56,9 @@ inline bool iequals(std::string_view a, std::string_view b) {
 struct request {
   std::string method;
   std::string path;  // percent-decoded; may hold any bytes
-  std::string remote;
+  std::string id;      // this request's id: in the access log and the answer's X-Request-Id
+  std::string remote;  // the peer's address
+  std::string client;  // the client's address as the security layer decides it (a proxy's X-Forwarded-For)
   std::vector<std::pair<std::string, std::string>> headers;
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> cookies;
@@ -94,9 +97,14 @@ using head_check = std::function<std::optional<response>(request&)>;
 using handler = std::function<void(const request&, response&)>;
 /// Builds the answer for an error the HTTP layer finds itself (413, 415, 408, 431, 400, 500).
 using error_answer = std::function<response(const request&, int status, const std::string& message)>;
+/// Told of every answer as it is queued: its status, body bytes, time since the head began, and whether the
+/// handler ran (false: refused by the head check or by this layer).
+using answer_observer = std::function<void(const request&, int status, std::size_t bytes,
+                                           std::chrono::steady_clock::duration took, bool handled)>;
 
 class server {
  public:
+  /// `default_headers` go on every answer, but for those the answer sets itself.
   server(limits l, head_check check, handler h, error_answer err, std::vector<std::pair<std::string, std::string>>
                                                                        default_headers,
          bool access_log)
@@ -110,6 +118,9 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
   ~server() { stop(); }
+
+  /// Sets what is told of every answer (before start).
+  void observe(answer_observer o) { observer_ = std::move(o); }
 
   /// Listens on `host`:`port` (0: any free port). Returns an error message, or nothing when it listens.
   std::optional<std::string> start(const std::string& host, int port);
@@ -137,6 +148,7 @@ class server {
     bool failed = false;        // an answer was queued early (413, 415, 408, 400): ignore the rest
     int refusal = 0;            // an answer decided while the body was arriving: the rest is read and dropped
     std::string refusal_message;
+    std::string repeated_field;  // a form field sent twice: 400
     std::size_t received = 0;   // body bytes read, kept or dropped
     bool dispatched = false;    // handed to a handler thread; the connection is suspended
     std::atomic<bool> done{false};
@@ -168,9 +180,10 @@ class server {
   static MHD_Result on_form_data(void* cls, MHD_ValueKind, const char* key, const char* filename, const char*,
                                  const char*, const char* data, std::uint64_t, std::size_t size);
 
-  MHD_Result queue(MHD_Connection* c, const response& r, bool close);
+  MHD_Result queue(MHD_Connection* c, const exchange& ex, const response& r, bool close);
 
-  void log(const request& req, int status) const;
+  /// An answer is going out: the observer, and the access log line with --log.
+  void answered(const exchange& ex, const response& r) const;
 
   /// Answers an error found here, in the form the routes use (JSON for the API, a page otherwise), and closes.
   /// libmicrohttpd queues answers only before the body or after all of it; in the middle (a body over the limit,
@@ -180,6 +193,9 @@ class server {
 
   /// Decides the answer to a request whose body is still arriving, and frees what was kept of that body.
   void drop_body(exchange& ex, int status, std::string message);
+
+  /// Why the form could not be read (a repeated field, malformed data, too many fields).
+  static std::string form_problem(const exchange& ex);
 
   static const char* reason(int status);
 
@@ -205,6 +221,7 @@ class server {
   error_answer error_;
   std::vector<std::pair<std::string, std::string>> default_headers_;
   bool access_log_ = false;
+  answer_observer observer_;
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
   std::atomic<int> in_flight_{0};

@@ -169,8 +169,11 @@ analysed face_service::detect_now(const upload& u) const {
   const faceapp::read_options limits{.max_pixels = options_.max_pixels,
                                      .max_bytes = static_cast<std::int64_t>(options_.max_body_bytes)};
   const auto find = faceapp::read(limits) | faceapp::fit(options_.max_side) | faceapp::detect(options_.detector);
-  auto found = find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
+  auto found = [&] {
+    const timed t(stats_.detect);
+    return find(faceapp::source::from_bytes(std::vector<std::uint8_t>(u.bytes.begin(), u.bytes.end()),
                                                 u.file_name));
+  }();
   if (!found) {
     const auto& e = found.error();
     throw service_error(e.code == faceapp::errc::too_large     ? errc::too_large
@@ -208,10 +211,16 @@ recognition face_service::recognize(upload u, float tolerance, bool display) {
   return pool_
       .submit([this, u = std::move(u), tolerance, display] {
         recognition r{detect_now(u), {}, tolerance};
-        auto encoded = faceapp::encode(r.photo.faces);
+        auto encoded = [&] {
+          const timed t(stats_.encode);
+          return faceapp::encode(r.photo.faces);
+        }();
         if (!encoded) throw service_error(errc::internal, u.file_name + ": " + encoded.error().message);
         store_.check_fresh();
-        auto scored = faceapp::distance_to(store_.snapshot(), tolerance)(*std::move(encoded));
+        auto scored = [&] {
+          const timed t(stats_.scan);
+          return faceapp::distance_to(store_.snapshot(), tolerance)(*std::move(encoded));
+        }();
         if (!scored) throw service_error(errc::internal, u.file_name + ": " + scored.error().message);
         r.faces = *scored;
         record(*std::move(scored));
@@ -232,7 +241,10 @@ comparison face_service::compare(upload a, upload b, float tolerance, bool displ
   const auto job = [this, display](upload u) {
     side s{detect_now(u), {}, {}};
     s.used = s.photo.faces.largest();
-    if (s.used) s.face = encode_one(s.photo.faces, *s.used, u.file_name);
+    if (s.used) {
+      const timed t(stats_.encode);
+      s.face = encode_one(s.photo.faces, *s.used, u.file_name);
+    }
     finish(s.photo, display);
     return s;
   };
@@ -273,7 +285,10 @@ person face_service::add_face(std::string name, upload u) {
                  if (!largest) {
                    throw service_error(errc::bad_input, "no face found in the photo; try a sharper, frontal photo");
                  }
-                 auto face = encode_one(photo.faces, *largest, u.file_name);
+                 auto face = [&] {
+                   const timed t(stats_.encode);
+                   return encode_one(photo.faces, *largest, u.file_name);
+                 }();
                  auto thumb = thumbnail_of(photo.faces.image, face);
                  finish(photo, false);
                  return found{std::move(photo), std::move(face), std::move(thumb)};
@@ -297,6 +312,21 @@ people_listing face_service::search(std::string_view query, std::string_view pag
 std::optional<std::string> face_service::thumbnail(std::uint64_t id) const { return store_.thumbnail(id); }
 
 std::size_t face_service::gallery_size() const { return store_.size(); }
+
+std::optional<std::string> face_service::not_ready() const {
+  try {
+    store_.backend().ping();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "faceapp-web: not ready: %s\n", e.what());
+    return "the database cannot be reached";
+  }
+  if (const double lag = store_.lag_seconds(); lag > store_.max_staleness_seconds()) {
+    char why[96];
+    std::snprintf(why, sizeof why, "the gallery is %.1f s behind the database (more than --max-staleness)", lag);
+    return std::string(why);
+  }
+  return std::nullopt;
+}
 
 std::string face_service::records_csv() const {
   const std::string header = std::string(faceapp::csv_sink::header) + "\n";

@@ -24,6 +24,7 @@
 
 #include "service/errors.hpp"
 #include "service/listing.hpp"
+#include "service/stats.hpp"
 #include "store/face_store.hpp"
 #include "work_pool.hpp"
 
@@ -126,6 +127,13 @@ class face_service {
   [[nodiscard]] const service_options& options() const noexcept { return options_; }
   [[nodiscard]] unsigned workers() const noexcept { return pool_.size(); }
   [[nodiscard]] face_store& store() noexcept { return store_; }
+  /// The stages' times, for /metrics.
+  [[nodiscard]] const service_stats& stats() const noexcept { return stats_; }
+  /// Seconds the gallery may lag behind a shared database (0 without one).
+  [[nodiscard]] double lag_seconds() const noexcept { return store_.lag_seconds(); }
+  /// Why the service cannot answer every request now (the store unreachable, the gallery too far behind), or
+  /// nothing when it can.
+  [[nodiscard]] std::optional<std::string> not_ready() const;
 
  private:
   analysed detect_now(const upload& u) const;
@@ -134,6 +142,7 @@ class face_service {
   void record(faceapp::encoded_faces rows) const;
 
   service_options options_;
+  mutable service_stats stats_;  // written by const calls too: measuring is not a change of the service
   face_store store_;
   std::unique_ptr<faceapp::record_sink> records_;  // results.csv, or the database's results table
   results_store* db_records_ = nullptr;            // with a database: where records_ writes

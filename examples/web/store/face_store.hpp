@@ -32,16 +32,19 @@ using gallery_type = faceapp::gallery;
 /// changes once published; taking one copies a shared_ptr under a mutex held for that copy only.
 using gallery_snapshot = gallery_type::view;
 
-/// Every change is committed to the database first and then published to the in-memory gallery, under one
-/// writer mutex, so the gallery's ids keep increasing and nothing answered is only in memory. Readers take a
-/// snapshot under the gallery's own short lock, never the writer mutex; pages and thumbnails are read from the
-/// database.
+/// Every change is committed to the database first and then published to the in-memory gallery, so nothing
+/// answered is only in memory. An embedded store's writes take one writer mutex, so the gallery's ids keep
+/// increasing; a shared store's do not, since no local mutex is held across a wait for the database: a stalled
+/// transaction elsewhere makes an add wait (until the database's lock_timeout) without holding up anyone here.
+/// Readers take a snapshot under the gallery's own short lock, never a writer's mutex; pages and thumbnails are
+/// read from the database.
 ///
 /// A shared store (PostgreSQL, several servers): the gallery follows the database's change feed instead. A
 /// thread waits for the database's notifications (or half a second, as a poll), then applies every change after
 /// the last one applied, in change-number order; a local add or delete commits and then catches up the same way,
-/// so it is in the gallery before it is answered. When the database goes away the thread reconnects with a
-/// growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
+/// so it is in the gallery before it is answered. A catch-up reads the changes without a lock and applies them
+/// under the apply mutex, skipping those another catch-up applied meanwhile. When the database goes away the
+/// thread reconnects with a growing pause (0.1 s to 2 s) and catches up from the changes table. A recognize is refused (unavailable) while
 /// the last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:
@@ -93,26 +96,38 @@ class face_store {
   person add(std::string name, const faceapp::encoding& e, std::string source, faceapp::box box,
              std::string thumbnail) {
     new_face f{std::move(name), e, std::move(source), box, std::move(thumbnail), faceapp::utc_timestamp()};
+    if (backend_->shared()) {
+      auto p = backend_->add(f);  // committed
+      catch_up_after_write();
+      return p;
+    }
     const std::lock_guard writer(write_mutex_);
     auto p = backend_->add(f);  // committed
-    if (backend_->shared()) {
-      catch_up_after_write();
-    } else {
-      gallery_.add(p.id, p.name, e);
-    }
+    gallery_.add(p.id, p.name, e);
     return p;
   }
 
   /// Removes the face with this id; false when there is none.
   bool remove(std::uint64_t id) {
+    if (backend_->shared()) {
+      if (!backend_->remove(id)) return false;  // committed
+      catch_up_after_write();
+      return true;
+    }
     const std::lock_guard writer(write_mutex_);
     if (!backend_->remove(id)) return false;  // committed
-    if (backend_->shared()) {
-      catch_up_after_write();
-    } else {
-      gallery_.erase(id);
-    }
+    gallery_.erase(id);
     return true;
+  }
+
+  /// Seconds since the last catch-up with a shared database began (what the gallery may miss); 0 when the store
+  /// is not shared.
+  [[nodiscard]] double lag_seconds() const noexcept {
+    if (!backend_->shared()) return 0;
+    return std::chrono::duration<double>(clock::now() - clock::time_point(clock::duration(synced_at_.load()))).count();
+  }
+  [[nodiscard]] double max_staleness_seconds() const noexcept {
+    return std::chrono::duration<double>(max_staleness_).count();
   }
 
   /// Throws unavailable_error when the gallery may miss changes committed more than max_staleness ago.
@@ -129,8 +144,31 @@ class face_store {
   /// Applies every change committed after the last one applied (a shared store). Throws unavailable_error when
   /// the database cannot be reached.
   void catch_up() {
-    const std::lock_guard writer(write_mutex_);
-    catch_up_locked();
+    const auto started = clock::now();  // everything committed before this is in the answer
+    std::uint64_t from = 0;
+    {
+      const std::lock_guard apply(apply_mutex_);
+      from = applied_;
+    }
+    std::vector<change> found;  // read without a lock: the read may wait for the database
+    backend_->changes_since(from, [&](const change& c) { found.push_back(c); });
+    {
+      const std::lock_guard apply(apply_mutex_);
+      for (const auto& c : found) {
+        if (c.seq <= applied_) continue;  // another catch-up applied it meanwhile
+        if (!c.added) {
+          gallery_.erase(c.id);
+        } else if (!c.gone) {
+          gallery_.add(c.id, c.name, c.encoding);
+        }
+        applied_ = c.seq;
+      }
+    }
+    // The newest catch-up's start, whichever finishes last.
+    auto seen = synced_at_.load();
+    while (seen < started.time_since_epoch().count() &&
+           !synced_at_.compare_exchange_weak(seen, started.time_since_epoch().count())) {
+    }
   }
 
   [[nodiscard]] std::optional<person> find(std::uint64_t id) const { return backend_->find(id); }
@@ -147,27 +185,16 @@ class face_store {
 
   [[nodiscard]] std::size_t size() const noexcept { return snapshot()->size(); }
   [[nodiscard]] store_backend& backend() noexcept { return *backend_; }
+  [[nodiscard]] const store_backend& backend() const noexcept { return *backend_; }
 
  private:
   using clock = std::chrono::steady_clock;
-
-  void catch_up_locked() {
-    const auto started = clock::now();  // everything committed before this is in the answer
-    applied_ = backend_->changes_since(applied_, [this](const change& c) {
-      if (!c.added) {
-        gallery_.erase(c.id);
-      } else if (!c.gone) {
-        gallery_.add(c.id, c.name, c.encoding);
-      }
-    });
-    synced_at_.store(started.time_since_epoch().count());
-  }
 
   /// After a committed write: the write is done whatever happens here; when the database went away just
   /// after the commit, the follower applies it once the database is back.
   void catch_up_after_write() {
     try {
-      catch_up_locked();
+      catch_up();
     } catch (const unavailable_error&) {
     }
   }
@@ -195,8 +222,9 @@ class face_store {
 
   std::unique_ptr<store_backend> backend_;
   gallery_type gallery_;
-  std::mutex write_mutex_;
-  std::uint64_t applied_ = 0;  // the last change applied (under write_mutex_)
+  std::mutex write_mutex_;      // an embedded store's writes, with their gallery change
+  std::mutex apply_mutex_;      // a shared store's catch-ups applying changes; never held across a database wait
+  std::uint64_t applied_ = 0;  // the last change applied (under apply_mutex_)
   clock::duration max_staleness_;
   std::atomic<clock::rep> synced_at_{0};  // when the last successful catch-up started
   std::jthread follower_;                 // last: stopped before the rest goes

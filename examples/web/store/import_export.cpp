@@ -18,7 +18,6 @@
 #include <faceapp/detail/csv.hpp>
 #include <nlohmann/json.hpp>
 
-#include "common/csv.hpp"
 #include "common/names.hpp"
 #include "store/import_export.hpp"
 #include "store/sqlite_store.hpp"
@@ -37,6 +36,23 @@ inline std::string_view trim(std::string_view s) {
 }
 
 using faceapp_examples::name_problem;  // the one name rule, as the web form checks it
+
+/// A name as export wrote it, without the apostrophes faceapp::detail::csv_cell put before a formula's first
+/// character (at the start, or after a `,` `;` or tab), so that an exported file imports back as it was. A name
+/// that itself has an apostrophe just there loses it.
+inline std::string without_formula_guard(std::string name) {
+  const auto starts_formula = [](char c) { return c == '=' || c == '+' || c == '-' || c == '@'; };
+  std::string out;
+  out.reserve(name.size());
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const bool guard = name[i] == '\'' && i + 1 < name.size() &&
+                       (i == 0 ? starts_formula(name[1]) || name[1] == '\t'
+                               : starts_formula(name[i + 1]) &&
+                                     (name[i - 1] == ',' || name[i - 1] == ';' || name[i - 1] == '\t'));
+    if (!guard) out += name[i];
+  }
+  return out;
+}
 
 /// One CSV line: name (optionally "quoted", "" for a quote) then 128 numbers. Returns the problem, if any.
 inline std::optional<std::string> parse_csv_line(std::string_view line, new_face& f) {
@@ -89,6 +105,7 @@ inline std::optional<std::string> parse_csv_line(std::string_view line, new_face
     return std::to_string(count) + " values after the name, expected 128";
   }
   if (problem) return problem;
+  f.name = without_formula_guard(std::move(f.name));
   return name_problem(f.name);
 }
 
@@ -162,7 +179,9 @@ inline import_summary import_faces(std::istream& in, const std::string& label, s
   return s;
 }
 
-/// Writes every face as CSV (header "name,e0,...,e127"), in id order.
+/// Writes every face as CSV (header "name,e0,...,e127"), in id order. Names are written by the records' rule
+/// (faceapp::detail::csv_cell): one that a spreadsheet would run as a formula gets an apostrophe first, which
+/// import takes off again.
 inline std::uint64_t export_faces(const store_backend& store, std::FILE* out) {
   std::string buf = "name";
   for (std::size_t i = 0; i < faceapp::encoding_size; ++i) buf += ",e" + std::to_string(i);
@@ -175,7 +194,7 @@ inline std::uint64_t export_faces(const store_backend& store, std::FILE* out) {
     buf.clear();
   };
   store.load([&](std::uint64_t, std::string_view name, const faceapp::encoding& e) {
-    buf += faceapp_examples::csv_field(name);
+    buf += faceapp::detail::csv_cell(name);
     char num[32];
     for (float v : e) {
       buf += ',';

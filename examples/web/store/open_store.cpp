@@ -19,7 +19,7 @@ std::unique_ptr<store_backend> open_store(const std::string& db, const std::file
 #ifdef FACEAPP_WEB_POSTGRESQL
     return std::make_unique<pg_store>(db);
 #else
-    throw std::runtime_error("--db " + db.substr(0, db.find('@')) +
+    throw std::runtime_error("--db " + db.substr(0, db.find("://") + 3) +
                              "...: this faceapp-web was built without PostgreSQL (install libpq-dev and rebuild)");
 #endif
   }

@@ -212,6 +212,12 @@ class pg_store final : public store_backend, public results_store {
   [[nodiscard]] bool shared() const noexcept override { return true; }
   [[nodiscard]] std::string describe() const override { return pg::shown(url_); }
 
+  void ping() const override {
+    auto c = take();
+    pg::run(c.get(), url_, "SELECT 1");
+    give_back(std::move(c));
+  }
+
   /// Appends record rows to the results table in one statement (all or none).
   void insert_results(std::span<const faceapp::record_row> rows) override {
     if (rows.empty()) return;

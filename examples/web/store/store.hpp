@@ -106,6 +106,8 @@ class store_backend {
 
   /// For messages: where the data lives.
   [[nodiscard]] virtual std::string describe() const = 0;
+  /// Throws unavailable_error when the store cannot be reached now (an embedded one always can).
+  virtual void ping() const {}
 };
 
 /// A database that also keeps the records, in a `results` table with the CSV's columns (`--db`). Thread-safe.

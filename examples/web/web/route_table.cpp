@@ -6,6 +6,29 @@
 
 namespace faceapp_web {
 
+std::string_view route_name(route r) noexcept {
+  switch (r) {
+    case route::none:
+    case route::wrong_method: return "unmatched";
+    case route::main_page: return "main_page";
+    case route::add_face_form: return "add_face_form";
+    case route::delete_face_form: return "delete_face_form";
+    case route::thumbnail: return "thumbnail";
+    case route::faceapp_page: return "faceapp_page";
+    case route::faceapp_form: return "faceapp_form";
+    case route::api_compare: return "api_compare";
+    case route::api_add_face: return "api_add_face";
+    case route::api_list_faces: return "api_list_faces";
+    case route::api_delete_face: return "api_delete_face";
+    case route::api_recognize: return "api_recognize";
+    case route::api_records: return "api_records";
+    case route::healthz: return "healthz";
+    case route::readyz: return "readyz";
+    case route::metrics: return "metrics";
+  }
+  return "unmatched";
+}
+
 matched match_route(std::string_view method, std::string_view p) {
   const bool get = method == "GET" || method == "HEAD";
   const bool post = method == "POST";
@@ -28,6 +51,9 @@ matched match_route(std::string_view method, std::string_view p) {
   if (p == "/api/compare") return pick(post, route::api_compare);
   if (p == "/api/recognize") return pick(post, route::api_recognize);
   if (p == "/api/records") return pick(get, route::api_records);
+  if (p == "/healthz") return pick(get, route::healthz);
+  if (p == "/readyz") return pick(get, route::readyz);
+  if (p == "/metrics") return pick(get, route::metrics);
   if (p == "/api/faces") return get ? matched{route::api_list_faces, {}} : pick(post, route::api_add_face);
   if (auto id = segment_route("/faces/", "/delete")) return pick(post, route::delete_face_form, *id);
   if (auto id = segment_route("/faces/", "/thumbnail.jpg")) return pick(get, route::thumbnail, *id);

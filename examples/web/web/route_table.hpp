@@ -9,8 +9,14 @@ namespace faceapp_web {
 
 enum class route {
   none, wrong_method, main_page, add_face_form, delete_face_form, thumbnail, faceapp_page, faceapp_form,
-  api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records
+  api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records, healthz, readyz, metrics
 };
+
+/// The route's name, as /metrics labels it ("unmatched" for none and wrong_method).
+std::string_view route_name(route r) noexcept;
+
+/// Routes that answer without the key: whether the process runs and can serve, for probes that carry none.
+inline bool is_probe_path(std::string_view path) { return path == "/healthz" || path == "/readyz"; }
 
 struct matched {
   route what = route::none;

@@ -53,32 +53,30 @@ std::string query_value(const http::request& req, const std::string& name) {
   return it != req.query.end() ? it->second : std::string();
 }
 
-/// The status and message of an exception from the service: its error's status, or 500 (logged) for anything
-/// that is not a service error.
+/// The status and message of an exception from the service: its error's status, or 500 for anything that is not
+/// a service error. A server error's details (database hosts, paths) go to the log; the client gets the
+/// status's generic message (web/status.hpp).
 std::pair<int, std::string> status_of(const std::exception& e, const http::request& req) {
-  if (const auto* s = dynamic_cast<const service_error*>(&e)) {
-    const int status = http_status(s->code);
-    if (status >= 500 && s->code != errc::unavailable) {
-      std::fprintf(stderr, "faceapp-web: %s %s: %d %s\n", req.method.c_str(), req.path.c_str(), status, e.what());
-    }
-    return {status, e.what()};
-  }
-  std::fprintf(stderr, "faceapp-web: internal error on %s %s: %s\n", req.method.c_str(), req.path.c_str(), e.what());
-  return {500, std::string("internal error: ") + e.what()};
+  const auto* s = dynamic_cast<const service_error*>(&e);
+  const int status = s != nullptr ? http_status(s->code) : 500;
+  if (status < 500) return {status, e.what()};
+  std::fprintf(stderr, "faceapp-web: %s %s: %d %s\n", req.method.c_str(), req.path.c_str(), status, e.what());
+  return {status, public_message(status)};
 }
 
 }  // namespace
 
 std::optional<http::response> routes::check_head(http::request& req) const {
+  auto m = match_route(req.method, req.path);  // first, so that /metrics counts a refusal under its route
+  if (m.what != route::none && m.what != route::wrong_method) req.route = m;
   if (auto refused = security_.check_head(req)) {
     auto r = json::answer({{"error", refused->message}}, refused->status);
     if (refused->ask_for_password) r.set_header("WWW-Authenticate", "Basic realm=\"faceapp\", charset=\"UTF-8\"");
+    if (refused->retry_after_s > 0) r.set_header("Retry-After", std::to_string(refused->retry_after_s));
     return r;
   }
-  auto m = match_route(req.method, req.path);
   if (m.what == route::none) return error_answer(req, 404, "not found: " + req.path);
   if (m.what == route::wrong_method) return error_answer(req, 405, "method not allowed");
-  req.route = std::move(m);
   return std::nullopt;
 }
 
@@ -106,6 +104,9 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
     case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
     case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
+    case route::readyz: return readyz(res);
+    case route::metrics: res = {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(s_), {}}; return;
     case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
     case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
   }
@@ -149,7 +150,8 @@ void routes::main_page(const http::request& req, http::response& res) const {
     }
     page(req, res, pages::main_page(o_, s_.search(query_value(req, "q"), query_value(req, "page")), message, false));
   } catch (const unavailable_error& e) {  // the list comes from the database
-    page(req, res, pages::main_page(o_, {}, e.what(), true), http_status(e.code));
+    const auto [status, message] = status_of(e, req);
+    page(req, res, pages::main_page(o_, {}, message, true), status);
   }
 }
 
@@ -188,7 +190,8 @@ void routes::delete_face_form(const http::request& req, http::response& res, con
       return;
     }
   } catch (const unavailable_error& e) {  // the database is away: nothing was deleted
-    page(req, res, pages::main_page(o_, {}, e.what(), true), http_status(e.code));
+    const auto [status, message] = status_of(e, req);
+    page(req, res, pages::main_page(o_, {}, message, true), status);
     return;
   }
   res = html_answer("", 303);
@@ -207,10 +210,10 @@ void routes::thumbnail(const http::request& req, http::response& res, const std:
   }
   const std::string etag = "\"face-" + std::to_string(*id) + "\"";
   if (const auto* match = req.header("If-None-Match"); match != nullptr && match->find(etag) != std::string::npos) {
-    res = {304, "image/jpeg", "", {{"Cache-Control", "private, max-age=86400"}, {"ETag", etag}}};
+    res = {304, "image/jpeg", "", security::thumbnail_headers(etag)};
     return;
   }
-  res = {200, "image/jpeg", std::move(*jpeg), {{"Cache-Control", "private, max-age=86400"}, {"ETag", etag}}};
+  res = {200, "image/jpeg", std::move(*jpeg), security::thumbnail_headers(etag)};
 }
 
 void routes::faceapp_page(const http::request& req, http::response& res) const {
@@ -297,6 +300,20 @@ void routes::api_recognize(const http::request& req, http::response& res) {
                                                : nlohmann::json(nullptr)}});
   }
   res = json::answer({{"faces", std::move(faces)}, {"faces_found", r.photo.found}, {"faces_used", r.faces.size()}});
+}
+
+void routes::answered(const http::request& req, int status, std::chrono::steady_clock::duration took, bool handled) {
+  const auto* m = std::any_cast<matched>(&req.route);
+  metrics_.observe(route_name(m != nullptr ? m->what : route::none), req.method, status, took, handled);
+}
+
+/// Ready: the store answers and the gallery is within --max-staleness of it; else 503 with why.
+void routes::readyz(http::response& res) const {
+  if (const auto why = s_.not_ready()) {
+    res = {http_status(errc::unavailable), "text/plain; charset=utf-8", *why + "\n", {}};
+    return;
+  }
+  res = {200, "text/plain; charset=utf-8", "ready\n", {}};
 }
 
 void routes::api_records(http::response& res) const {

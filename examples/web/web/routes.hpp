@@ -8,6 +8,7 @@
 
 #include "http/server.hpp"
 #include "service/service.hpp"
+#include "web/metrics.hpp"
 #include "web/route_table.hpp"
 #include "web/security.hpp"
 
@@ -23,6 +24,9 @@ class routes {
 
   /// Answers the whole request.
   void handle(const http::request& req, http::response& res);
+
+  /// Counts an answer for /metrics (the HTTP layer's observer).
+  void answered(const http::request& req, int status, std::chrono::steady_clock::duration took, bool handled);
 
   /// An error: {"error": ...} for the API, a page otherwise.
   [[nodiscard]] http::response error_answer(const http::request& req, int status, const std::string& message) const;
@@ -45,11 +49,13 @@ class routes {
   void api_delete_face(http::response& res, const std::string& id_text);
   void api_recognize(const http::request& req, http::response& res);
   void api_records(http::response& res) const;
+  void readyz(http::response& res) const;
   [[nodiscard]] people_listing first_page_or_empty() const;
 
   face_service& s_;
   const service_options& o_;
   security security_;
+  request_metrics metrics_;
 };
 
 }  // namespace faceapp_web

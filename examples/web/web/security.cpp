@@ -1,6 +1,7 @@
 // faceapp-web's web layer: the security checks (see security.hpp).
 #include "web/security.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "util.hpp"
@@ -16,26 +17,98 @@ bool well_formed_token(const std::string& t) {
 
 }  // namespace
 
-std::optional<refusal> security::check_head(const http::request& req) const {
+std::optional<std::string> security::key_problem(const std::string& key) {
+  if (key.size() >= min_api_key_bytes) return std::nullopt;
+  return "the API key is " + std::to_string(key.size()) + " bytes long; it must have at least " +
+         std::to_string(min_api_key_bytes) + " (e.g. head -c 32 /dev/urandom | base64)";
+}
+
+std::string security::client_of(const http::request& req) const {
+  const auto trusted = [&](std::string_view a) {
+    return std::find(access_.trusted_proxies.begin(), access_.trusted_proxies.end(), a) !=
+           access_.trusted_proxies.end();
+  };
+  const auto* forwarded = req.header("X-Forwarded-For");
+  if (forwarded == nullptr || !trusted(req.remote)) return req.remote;
+  // From the right: each trusted proxy appended the address it was reached from; the first other one is the
+  // client (what lies left of it is whatever the client chose to send).
+  std::string_view rest = *forwarded;
+  std::string client = req.remote;
+  while (!rest.empty()) {
+    const auto comma = rest.rfind(',');
+    auto item = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty() || item.size() > 45 || item.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos) {
+      break;  // not an address: keep the last trusted hop
+    }
+    client = std::string(item);
+    if (!trusted(item)) break;
+  }
+  return client;
+}
+
+long security::blocked_for(const std::string& client, clock::time_point now) const {
+  const std::lock_guard lock(failures_mutex_);
+  const auto it = failures_.find(client);
+  if (it == failures_.end()) return 0;
+  const auto end = it->second.since + key_failure_window;
+  if (now >= end) {
+    failures_.erase(it);
+    return 0;
+  }
+  if (it->second.count < access_.max_key_failures) return 0;
+  return std::max<long>(1, static_cast<long>(std::chrono::ceil<std::chrono::seconds>(end - now).count()));
+}
+
+bool security::count_failure(const std::string& client, clock::time_point now) const {
+  const std::lock_guard lock(failures_mutex_);
+  auto it = failures_.find(client);
+  if (it == failures_.end()) {
+    if (failures_.size() >= max_tracked_addresses) {
+      std::erase_if(failures_, [&](const auto& f) { return now >= f.second.since + key_failure_window; });
+      if (failures_.size() >= max_tracked_addresses) return false;
+    }
+    it = failures_.emplace(client, failures{0, now}).first;
+  }
+  ++it->second.count;
+  return true;
+}
+
+std::optional<refusal> security::check_head(http::request& req, clock::time_point now) const {
+  req.client = client_of(req);
   if (const auto* host = req.header("Host"); host != nullptr && !host_allowed(*host)) {
     return refusal{421,
                    "this server does not answer for the host name in the request (start it with --allowed-host NAME "
                    "to add a name, e.g. behind a reverse proxy)",
-                   false};
+                   false, 0};
   }
-  if (!access_.api_key.empty() && !authorized(req)) {
-    const bool api = is_api_path(req.path);
-    return refusal{401,
-                   api ? "missing or wrong API key: send it in the X-API-Key header"
-                       : "this server needs its key: give it as the password",
-                   !api};
+  if (!access_.api_key.empty() && !is_probe_path(req.path)) {
+    const auto too_many = [&](long wait) {
+      return refusal{429, "too many wrong keys from this address: try again in " + std::to_string(wait) + " s", false,
+                     wait};
+    };
+    if (const long wait = blocked_for(req.client, now); wait > 0) return too_many(wait);
+    if (!authorized(req)) {
+      // Only a key that was sent counts: a browser's first request, which carries none, is not a guess.
+      const bool guessed = req.header("X-API-Key") != nullptr || req.header("Authorization") != nullptr;
+      if (guessed && !count_failure(req.client, now)) {
+        return too_many(static_cast<long>(key_failure_window.count()));
+      }
+      const bool api = is_api_path(req.path);
+      return refusal{401,
+                     api ? "missing or wrong API key: send it in the X-API-Key header"
+                         : "this server needs its key: give it as the password",
+                     !api, 0};
+    }
   }
   const bool changes = req.method != "GET" && req.method != "HEAD";
   if (changes && !same_origin(req)) {
     return refusal{403,
                    "cross-site request refused: state-changing requests must come from this server's own pages "
                    "(Origin / Sec-Fetch-Site)",
-                   false};
+                   false, 0};
   }
   return std::nullopt;
 }
@@ -126,10 +199,17 @@ std::string security::session_token(const http::request& req, http::response& re
   return token;
 }
 
+std::vector<std::pair<std::string, std::string>> security::thumbnail_headers(const std::string& etag) {
+  return {{"Cache-Control", "private, max-age=86400"}, {"ETag", etag}, {"Cross-Origin-Resource-Policy", "same-origin"}};
+}
+
 std::vector<std::pair<std::string, std::string>> security::default_headers() {
   // same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the pages' own form
   // posts, which the cross-site check refuses as it must. Other sites still get no Referer.
-  return {{"X-Content-Type-Options", "nosniff"},
+  // no-store: the answers name people and hold their encodings; an answer that may be kept (a thumbnail) says so
+  // itself, and its Cache-Control then replaces this one.
+  return {{"Cache-Control", "no-store"},
+          {"X-Content-Type-Options", "nosniff"},
           {"Referrer-Policy", "same-origin"},
           {"Content-Security-Policy",
            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; form-action 'self'; "

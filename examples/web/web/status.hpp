@@ -19,4 +19,13 @@ constexpr int http_status(errc c) noexcept {
   return 500;
 }
 
+/// What a client is told of a server error (5xx): the details stay in the log.
+constexpr const char* public_message(int status) noexcept {
+  switch (status) {
+    case 503: return "the service is unavailable for a moment (nothing was changed): try again shortly";
+    case 507: return "the server's disk is full: nothing was saved";
+    default: return "internal error (the server's log has the details)";
+  }
+}
+
 }  // namespace faceapp_web

@@ -40,7 +40,7 @@ struct fixture {
     o.workers = 1;
     return o;
   }()};
-  faceapp_web::routes routes{service, {"", {"127.0.0.1"}}};
+  faceapp_web::routes routes{service, {"", {"127.0.0.1"}, {}, 20}};
 
   /// The answer to a request, through the head check (as the server runs it) and the handler.
   faceapp_web::http::response answer(faceapp_web::http::request req) {

@@ -2,6 +2,7 @@
 // the forms, and the headers of every answer.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,8 +24,8 @@ request make(std::string method, std::string path, std::vector<std::pair<std::st
   return r;
 }
 
-const access_options loopback{"", {"127.0.0.1", "localhost", "[::1]", "faces.example.org:8443"}};
-const access_options keyed{"s3cret", {"127.0.0.1"}};
+const access_options loopback{"", {"127.0.0.1", "localhost", "[::1]", "faces.example.org:8443"}, {}, 20};
+const access_options keyed{"s3cret", {"127.0.0.1"}, {}, 20};
 
 struct row {
   const char* what;
@@ -87,7 +88,8 @@ TEST_CASE("the head of a request passes or is refused with the status docs/web.m
   for (const auto& r : table) {
     CAPTURE(r.what);
     const security s(*r.access);
-    const auto refused = s.check_head(r.req);
+    auto req = r.req;
+    const auto refused = s.check_head(req);
     CHECK((refused ? refused->status : 0) == r.status);
     if (refused) CHECK_FALSE(refused->message.empty());
   }
@@ -95,8 +97,10 @@ TEST_CASE("the head of a request passes or is refused with the status docs/web.m
 
 TEST_CASE("a page without the key asks the browser for it; the API does not") {
   const security s(keyed);
-  const auto page = s.check_head(make("GET", "/", {{"Host", "127.0.0.1"}}));
-  const auto api = s.check_head(make("GET", "/api/faces", {{"Host", "127.0.0.1"}}));
+  auto page_req = make("GET", "/", {{"Host", "127.0.0.1"}});
+  auto api_req = make("GET", "/api/faces", {{"Host", "127.0.0.1"}});
+  const auto page = s.check_head(page_req);
+  const auto api = s.check_head(api_req);
   REQUIRE(page);
   REQUIRE(api);
   CHECK(page->ask_for_password);
@@ -161,6 +165,7 @@ TEST_CASE("every answer forbids sniffing, framing and foreign scripts") {
     return std::string();
   };
   CHECK(value("X-Content-Type-Options") == "nosniff");
+  CHECK(value("Cache-Control") == "no-store");  // the answers name people: no cache keeps them
   CHECK(value("Referrer-Policy") == "same-origin");
   const auto csp = value("Content-Security-Policy");
   CHECK(csp.find("default-src 'none'") != std::string::npos);
@@ -174,4 +179,101 @@ TEST_CASE("host names split into name and port") {
   CHECK(security::split_host("[::1]") == std::pair<std::string, std::string>{"[::1]", ""});
   CHECK(security::split_host("::1") == std::pair<std::string, std::string>{"::1", ""});  // bare v6: no port
   CHECK(security::split_host("host") == std::pair<std::string, std::string>{"host", ""});
+}
+
+TEST_CASE("an API key shorter than 16 bytes is refused at start, one of 16 is taken") {
+  CHECK(security::key_problem(std::string(15, 'k')).has_value());
+  CHECK(security::key_problem("abcd")->find("4 bytes") != std::string::npos);
+  CHECK_FALSE(security::key_problem(std::string(16, 'k')).has_value());
+  CHECK_FALSE(security::key_problem(std::string(17, 'k')).has_value());
+}
+
+namespace {
+
+request from(const std::string& peer, const std::string& key,
+             std::vector<std::pair<std::string, std::string>> more = {}) {
+  auto r = make("GET", "/api/faces", {{"Host", "127.0.0.1"}});
+  if (!key.empty()) r.headers.emplace_back("X-API-Key", key);
+  for (auto& h : more) r.headers.push_back(std::move(h));
+  r.remote = peer;
+  return r;
+}
+
+int status_of(const security& s, request r, security::clock::time_point now) {
+  const auto refused = s.check_head(r, now);
+  return refused ? refused->status : 0;
+}
+
+}  // namespace
+
+TEST_CASE("wrong keys are counted per client address: the limit-th is still 401, the next request 429") {
+  const security s(access_options{"s3cret-s3cret-s3", {"127.0.0.1"}, {"10.0.0.1"}, 3});
+  const auto t0 = security::clock::now();
+  CHECK(status_of(s, from("192.0.2.7", "wrong"), t0) == 401);
+  CHECK(status_of(s, from("192.0.2.7", ""), t0) == 401);  // no key sent: not a guess, not counted
+  CHECK(status_of(s, from("192.0.2.7", "wrong"), t0) == 401);
+  CHECK(status_of(s, from("192.0.2.7", "s3cret-s3cret-s3"), t0) == 0);  // two wrong: the right key passes
+  CHECK(status_of(s, from("192.0.2.7", "wrong"), t0) == 401);           // the third (the limit): still 401
+  SUBCASE("past the limit every request from the address is 429, the right key too, with Retry-After") {
+    auto r = from("192.0.2.7", "wrong");
+    const auto refused = s.check_head(r, t0 + std::chrono::seconds(1));
+    REQUIRE(refused);
+    CHECK(refused->status == 429);
+    CHECK(refused->retry_after_s == 59);
+    CHECK(status_of(s, from("192.0.2.7", "s3cret-s3cret-s3"), t0) == 429);
+  }
+  SUBCASE("another address is not held back") {
+    CHECK(status_of(s, from("192.0.2.8", "wrong"), t0) == 401);
+    CHECK(status_of(s, from("192.0.2.8", "s3cret-s3cret-s3"), t0) == 0);
+  }
+  SUBCASE("a minute after its first wrong key the address starts afresh") {
+    CHECK(status_of(s, from("192.0.2.7", "s3cret-s3cret-s3"), t0 + security::key_failure_window -
+                                                                  std::chrono::milliseconds(1)) == 429);
+    CHECK(status_of(s, from("192.0.2.7", "wrong"), t0 + security::key_failure_window) == 401);
+    CHECK(status_of(s, from("192.0.2.7", "s3cret-s3cret-s3"), t0 + security::key_failure_window) == 0);
+  }
+  SUBCASE("behind a trusted proxy the client is the address it forwards, not the proxy") {
+    CHECK(status_of(s, from("10.0.0.1", "s3cret-s3cret-s3", {{"X-Forwarded-For", "192.0.2.99"}}), t0) == 0);
+    CHECK(status_of(s, from("10.0.0.1", "s3cret-s3cret-s3", {{"X-Forwarded-For", "192.0.2.7"}}), t0) == 429);
+  }
+}
+
+TEST_CASE("X-Forwarded-For names the client only when a trusted proxy sent it") {
+  const security s(access_options{"", {"127.0.0.1"}, {"10.0.0.1", "10.0.0.2"}, 20});
+  CHECK(s.client_of(from("192.0.2.1", "", {{"X-Forwarded-For", "198.51.100.1"}})) == "192.0.2.1");  // untrusted peer
+  CHECK(s.client_of(from("10.0.0.1", "")) == "10.0.0.1");  // a proxy without the header
+  CHECK(s.client_of(from("10.0.0.1", "", {{"X-Forwarded-For", "198.51.100.1"}})) == "198.51.100.1");
+  // The client may send its own header: what the proxies appended, from the right, decides.
+  CHECK(s.client_of(from("10.0.0.1", "", {{"X-Forwarded-For", "6.6.6.6, 198.51.100.1, 10.0.0.2"}})) ==
+        "198.51.100.1");
+  CHECK(s.client_of(from("10.0.0.1", "", {{"X-Forwarded-For", "2001:db8::1"}})) == "2001:db8::1");
+  CHECK(s.client_of(from("10.0.0.1", "", {{"X-Forwarded-For", "not an address"}})) == "10.0.0.1");
+}
+
+TEST_CASE("a thumbnail may be cached by the browser only, and no other site may embed it") {
+  const auto headers = security::thumbnail_headers("\"face-1\"");
+  const auto has = [&](const std::string& k, const std::string& v) {
+    for (const auto& h : headers) {
+      if (h.first == k && h.second == v) return true;
+    }
+    return false;
+  };
+  CHECK(has("Cache-Control", "private, max-age=86400"));
+  CHECK(has("Cross-Origin-Resource-Policy", "same-origin"));
+  CHECK(has("ETag", "\"face-1\""));
+}
+
+TEST_CASE("wrong keys of at most 10000 addresses are remembered; past that a wrong key is 429, the right one passes") {
+  const security s(access_options{"s3cret-s3cret-s3", {"127.0.0.1"}, {}, 5});
+  const auto t0 = security::clock::now();
+  for (std::size_t i = 0; i < security::max_tracked_addresses; ++i) {
+    const std::string peer = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+                             std::to_string(i % 256);
+    REQUIRE(status_of(s, from(peer, "wrong"), t0) == 401);
+  }
+  CHECK(status_of(s, from("192.0.2.200", "wrong"), t0) == 429);             // the 10001st: cannot be counted
+  CHECK(status_of(s, from("192.0.2.200", "s3cret-s3cret-s3"), t0) == 0);  // the right key still passes
+  CHECK(status_of(s, from("10.0.0.0", "wrong"), t0) == 401);               // one already counted: 2 of 5
+  // Once the first ones' minute is over they are forgotten, and a new address is counted again.
+  CHECK(status_of(s, from("192.0.2.200", "wrong"), t0 + security::key_failure_window) == 401);
 }
