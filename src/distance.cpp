@@ -14,4 +14,22 @@ squared_distances_fn squared_distances_kernel(simd_level level) noexcept {
   return &squared_distances_portable;
 }
 
+
+squared_distances_int8_fn squared_distances_int8_kernel(simd_level level) noexcept {
+#if FACEAPP_X86_SIMD
+  if (level != simd_level::portable) return &squared_distances_int8_avx2;
+#endif
+  (void)level;
+  return &squared_distances_int8_portable;
+}
+
+squared_distances_float16_fn squared_distances_float16_kernel(simd_level level) noexcept {
+#if FACEAPP_X86_SIMD
+  static const bool f16c = __builtin_cpu_supports("f16c");
+  if (level != simd_level::portable && f16c) return &squared_distances_float16_avx2;
+#endif
+  (void)level;
+  return &squared_distances_float16_portable;
+}
+
 }  // namespace faceapp::detail

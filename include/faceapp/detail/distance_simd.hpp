@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "faceapp/core/encoding.hpp"
+#include "faceapp/detail/compact_codes.hpp"
 #include "faceapp/detail/cpu_features.hpp"
 #include "faceapp/detail/distance_kernels.hpp"
 
@@ -80,6 +81,62 @@ __attribute__((target("avx512f"))) inline void squared_distances_avx512(const fl
   __m512 q[8];
   for (int j = 0; j < 8; ++j) q[j] = _mm512_loadu_ps(query + 16 * j);
   for (std::size_t i = 0; i < n; ++i) out[i] = squared_distance_avx512(base + i * encoding_size, q);
+}
+
+/// AVX2 + FMA, int8 rows: 8 codes widened to floats, times the row's power-of-two scale (exact), per step.
+__attribute__((target("avx2,fma"))) inline void squared_distances_int8_avx2(const std::int8_t* __restrict codes,
+                                                                           const float* __restrict scales,
+                                                                           std::size_t n,
+                                                                           const float* __restrict query,
+                                                                           float* __restrict out) noexcept {
+  __m256 q[16];
+  for (int j = 0; j < 16; ++j) q[j] = _mm256_loadu_ps(query + 8 * j);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* c = codes + i * encoding_size;
+    const __m256 s = _mm256_set1_ps(scales[i]);
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    for (int j = 0; j < 16; j += 2) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8 * j));
+      const __m256 x0 = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)));
+      const __m256 x1 = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8))));
+      const __m256 d0 = _mm256_sub_ps(q[j], x0);
+      const __m256 d1 = _mm256_sub_ps(q[j + 1], x1);
+      acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+      acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+    }
+    const __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    out[i] = _mm_cvtss_f32(sum);
+  }
+}
+
+/// AVX2 + FMA + F16C, float16 rows: 8 halves converted (exactly) to floats per step.
+__attribute__((target("avx2,fma,f16c"))) inline void squared_distances_float16_avx2(
+    const std::uint16_t* __restrict halves, std::size_t n, const float* __restrict query,
+    float* __restrict out) noexcept {
+  __m256 q[16];
+  for (int j = 0; j < 16; ++j) q[j] = _mm256_loadu_ps(query + 8 * j);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint16_t* h = halves + i * encoding_size;
+    __m256 acc0 = _mm256_setzero_ps();
+    __m256 acc1 = _mm256_setzero_ps();
+    for (int j = 0; j < 16; j += 2) {
+      const __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 8 * j)));
+      const __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 8 * j + 8)));
+      const __m256 d0 = _mm256_sub_ps(q[j], x0);
+      const __m256 d1 = _mm256_sub_ps(q[j + 1], x1);
+      acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+      acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+    }
+    const __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    out[i] = _mm_cvtss_f32(sum);
+  }
 }
 
 #endif  // FACEAPP_X86_SIMD
