@@ -2,6 +2,7 @@
 // core reads memory, which BM_memory_read measures in the same run.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -15,6 +16,8 @@
 #include "bench_common.hpp"
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/detail/aligned_allocator.hpp"
+#include "faceapp/detail/compact_codes.hpp"
+#include "faceapp/detail/exact_rerank.hpp"
 #include "faceapp/detail/distance_simd.hpp"
 
 namespace {
@@ -262,6 +265,48 @@ void BM_gallery_scan(benchmark::State& state) {
   faceapp::bench::report_peak_rss(state);
 }
 
+/// How many rows the error bound sends to the float32 re-score (arg 1: 1 int8, 2 float16; k = arg 2), over the
+/// same queries as BM_gallery_scan: the compact scan of detail::scan_blocks with the gallery's candidate
+/// consumer over one flat array of codes. Counters: candidates a query (mean) and the residual bound R.
+void BM_rerank_candidates(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto codes = static_cast<faceapp::compact_codes>(state.range(1));
+  const auto k = static_cast<std::size_t>(state.range(2));
+  const auto& m = matrix_of(n);
+  std::vector<std::int8_t> int8(codes == faceapp::compact_codes::int8 ? n * encoding_size : 0);
+  std::vector<float> scales(int8.empty() ? 0 : n);
+  std::vector<std::uint16_t> halves(int8.empty() ? n * encoding_size : 0);
+  double residual = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float* x = m.data() + i * encoding_size;
+    residual = std::max(residual, int8.empty() ? faceapp::detail::quantize_float16(x, halves.data() + i * encoding_size)
+                                               : faceapp::detail::quantize_int8(x, int8.data() + i * encoding_size, scales[i]));
+  }
+  const auto level = faceapp::detail::best_simd_level();
+  const auto k8 = faceapp::detail::squared_distances_int8_kernel(level);
+  const auto k16 = faceapp::detail::squared_distances_float16_kernel(level);
+  const auto rows = [&](std::size_t first, std::size_t count, const float* q, float* out) {
+    if (int8.empty()) {
+      k16(halves.data() + first * encoding_size, count, q, out);
+    } else {
+      k8(int8.data() + first * encoding_size, scales.data() + first, count, q, out);
+    }
+  };
+  const auto queries = queries_of(n, 64);
+  std::size_t total = 0;
+  std::size_t asked = 0;
+  for (auto _ : state) {
+    const float* q = queries[asked++ % queries.size()].data();
+    std::vector<faceapp::detail::candidates_of_blocks> parts(1, faceapp::detail::candidates_of_blocks(k, residual));
+    faceapp::detail::scan_blocks(rows, n, &q, 1, [&](std::size_t, std::size_t first, const float* block,
+                                                     std::size_t count) { parts[0](first, block, count); });
+    total += faceapp::detail::merge_candidates(parts).first.size();
+  }
+  state.counters["candidates"] = static_cast<double>(total) / static_cast<double>(asked);
+  state.counters["residual"] = residual;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
 /// All faces of one photo (arg 1 queries) matched in one pass (nearest_each) against the same queries one at a
 /// time (arg 2: 0 one pass, 1 one query at a time); float32, one thread. Items: rows x queries.
 void BM_gallery_many(benchmark::State& state) {
@@ -344,6 +389,7 @@ BENCHMARK(BM_gallery_scan)
     ->Args({20000, 0, 1})->Args({20000, 0, 2})->Args({50000, 0, 1})->Args({50000, 0, 2})
     ->Args({100000, 0, 1})->Args({100000, 0, 2})
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
+BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
 BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);
 BENCHMARK(BM_distance_naive)->Arg(1000)->Arg(100000)->Arg(1000000);
 BENCHMARK(BM_distance_scan)->Arg(1000)->Arg(100000)->Arg(1000000)->Repetitions(bandwidth_repetitions);

@@ -105,6 +105,12 @@ def gallery_scan_rows(get, row):
         if one and two:
             row("two threads vs one, float32, N = %d (parallel_min_rows)" % n,
                 "%.2fx (%.2f -> %.2f ms)" % (seconds(one) / seconds(two), seconds(one) * 1e3, seconds(two) * 1e3))
+    for codes, name in ((1, "int8"), (2, "float16")):
+        for k in (1, 10):
+            run = get("BM_rerank_candidates/1000000/%d/%d" % (codes, k))
+            if run:
+                row("rows re-scored in float32 a query, %s, k = %d, 1M rows (bound R = %.2g)" % (
+                    name, k, run["residual"]), "%.1f" % run["candidates"])
     one_pass, each = get("BM_gallery_many/1000000/8/0"), get("BM_gallery_many/1000000/8/1")
     if one_pass and each:
         row("8 queries at 1M: one pass (nearest_each) vs one at a time",
