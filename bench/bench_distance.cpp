@@ -265,6 +265,71 @@ void BM_gallery_scan(benchmark::State& state) {
   faceapp::bench::report_peak_rss(state);
 }
 
+/// The n encodings of matrix_of(n) as int8 codes and scales, or float16 halves, flat; made once per (n, codes).
+struct flat_codes {
+  std::vector<std::int8_t> int8;
+  std::vector<float> scales;
+  std::vector<std::uint16_t> halves;
+  double residual = 0;
+};
+const flat_codes& codes_of(std::size_t n, faceapp::compact_codes codes) {
+  static std::map<std::pair<std::size_t, faceapp::compact_codes>, flat_codes> made;
+  auto& f = made[{n, codes}];
+  if (f.int8.empty() && f.halves.empty()) {
+    const auto& m = matrix_of(n);
+    if (codes == faceapp::compact_codes::int8) {
+      f.int8.resize(n * encoding_size);
+      f.scales.resize(n);
+    } else {
+      f.halves.resize(n * encoding_size);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* x = m.data() + i * encoding_size;
+      f.residual = std::max(f.residual, f.int8.empty()
+                                            ? faceapp::detail::quantize_float16(x, f.halves.data() + i * encoding_size)
+                                            : faceapp::detail::quantize_int8(x, f.int8.data() + i * encoding_size,
+                                                                             f.scales[i]));
+    }
+  }
+  return f;
+}
+
+/// Rows of flat codes for detail::scan_blocks, through the kernels of one instruction set.
+struct flat_rows {
+  const flat_codes& f;
+  faceapp::detail::simd_level level;
+  void operator()(std::size_t first, std::size_t count, const float* q, float* out) const {
+    if (f.int8.empty()) {
+      faceapp::detail::squared_distances_float16_kernel(level)(f.halves.data() + first * encoding_size, count, q, out);
+    } else {
+      faceapp::detail::squared_distances_int8_kernel(level)(f.int8.data() + first * encoding_size,
+                                                            f.scales.data() + first, count, q, out);
+    }
+  }
+};
+
+/// The compact kernels alone over 1M flat codes (arg 1: 1 int8, 2 float16), forced to one instruction set.
+void BM_compact_kernel_level(benchmark::State& state, faceapp::detail::simd_level level) {
+  if (!faceapp::detail::simd_supported(level)) {
+    state.SkipWithError("this CPU lacks the instruction set");
+    return;
+  }
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& f = codes_of(n, static_cast<faceapp::compact_codes>(state.range(1)));
+  const auto q = query();
+  const float* queries[] = {q.data()};
+  for (auto _ : state) {
+    faceapp::detail::nearest_of_blocks best;
+    faceapp::detail::scan_blocks(flat_rows{f, level}, n, queries, 1,
+                                 [&](std::size_t, std::size_t first, const float* block, std::size_t count) {
+                                   best(first, block, count);
+                                 });
+    benchmark::DoNotOptimize(best.hit());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetLabel(state.range(1) == 1 ? "int8" : "float16");
+}
+
 /// How many rows the error bound sends to the float32 re-score (arg 1: 1 int8, 2 float16; k = arg 2), over the
 /// same queries as BM_gallery_scan: the compact scan of detail::scan_blocks with the gallery's candidate
 /// consumer over one flat array of codes. Counters: candidates a query (mean) and the residual bound R.
@@ -272,26 +337,9 @@ void BM_rerank_candidates(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto codes = static_cast<faceapp::compact_codes>(state.range(1));
   const auto k = static_cast<std::size_t>(state.range(2));
-  const auto& m = matrix_of(n);
-  std::vector<std::int8_t> int8(codes == faceapp::compact_codes::int8 ? n * encoding_size : 0);
-  std::vector<float> scales(int8.empty() ? 0 : n);
-  std::vector<std::uint16_t> halves(int8.empty() ? n * encoding_size : 0);
-  double residual = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* x = m.data() + i * encoding_size;
-    residual = std::max(residual, int8.empty() ? faceapp::detail::quantize_float16(x, halves.data() + i * encoding_size)
-                                               : faceapp::detail::quantize_int8(x, int8.data() + i * encoding_size, scales[i]));
-  }
-  const auto level = faceapp::detail::best_simd_level();
-  const auto k8 = faceapp::detail::squared_distances_int8_kernel(level);
-  const auto k16 = faceapp::detail::squared_distances_float16_kernel(level);
-  const auto rows = [&](std::size_t first, std::size_t count, const float* q, float* out) {
-    if (int8.empty()) {
-      k16(halves.data() + first * encoding_size, count, q, out);
-    } else {
-      k8(int8.data() + first * encoding_size, scales.data() + first, count, q, out);
-    }
-  };
+  const auto& f = codes_of(n, codes);
+  const double residual = f.residual;
+  const flat_rows rows{f, faceapp::detail::best_simd_level()};
   const auto queries = queries_of(n, 64);
   std::size_t total = 0;
   std::size_t asked = 0;
@@ -389,6 +437,8 @@ BENCHMARK(BM_gallery_scan)
     ->Args({20000, 0, 1})->Args({20000, 0, 2})->Args({50000, 0, 1})->Args({50000, 0, 2})
     ->Args({100000, 0, 1})->Args({100000, 0, 2})
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
+BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1, 2}});
+BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});
 BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
 BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);
 BENCHMARK(BM_distance_naive)->Arg(1000)->Arg(100000)->Arg(1000000);

@@ -149,7 +149,8 @@ using squared_distances_int8_fn = void (*)(const std::int8_t* __restrict, const 
 using squared_distances_float16_fn = void (*)(const std::uint16_t* __restrict, std::size_t,
                                               const float* __restrict, float* __restrict) noexcept;
 
-/// The compact kernels for `level` (AVX2 + FMA, with F16C for float16, or portable), from the runtime library.
+/// The compact kernels for `level`, from the runtime library: int8 has AVX-512, AVX2 + FMA and portable
+/// variants; float16 AVX2 + FMA + F16C (also at the AVX-512 level) and portable.
 [[nodiscard]] squared_distances_int8_fn squared_distances_int8_kernel(simd_level level) noexcept;
 [[nodiscard]] squared_distances_float16_fn squared_distances_float16_kernel(simd_level level) noexcept;
 

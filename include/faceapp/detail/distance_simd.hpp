@@ -139,6 +139,33 @@ __attribute__((target("avx2,fma,f16c"))) inline void squared_distances_float16_a
   }
 }
 
+/// AVX-512, int8 rows: 16 codes widened to floats, times the row's power-of-two scale (exact), per step. (The
+/// conversions are the zero-masked forms with an all-ones mask, for GCC 12's -Wuninitialized, as above.)
+__attribute__((target("avx512f"))) inline void squared_distances_int8_avx512(const std::int8_t* __restrict codes,
+                                                                            const float* __restrict scales,
+                                                                            std::size_t n,
+                                                                            const float* __restrict query,
+                                                                            float* __restrict out) noexcept {
+  constexpr __mmask16 all = 0xFFFF;
+  __m512 q[8];
+  for (int j = 0; j < 8; ++j) q[j] = _mm512_loadu_ps(query + 16 * j);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* c = codes + i * encoding_size;
+    const __m512 s = _mm512_set1_ps(scales[i]);
+    __m512 acc0 = _mm512_setzero_ps();
+    __m512 acc1 = _mm512_setzero_ps();
+    for (int j = 0; j < 8; j += 2) {
+      const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j));
+      const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j + 16));
+      const __m512 d0 = _mm512_sub_ps(q[j], _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r0))));
+      const __m512 d1 = _mm512_sub_ps(q[j + 1], _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r1))));
+      acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+      acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+    }
+    out[i] = horizontal_sum_avx512(_mm512_add_ps(acc0, acc1));
+  }
+}
+
 #endif  // FACEAPP_X86_SIMD
 
 }  // namespace faceapp::detail
