@@ -308,7 +308,8 @@ struct flat_rows {
   }
 };
 
-/// The compact kernels alone over 1M flat codes (arg 1: 1 int8, 2 float16), forced to one instruction set.
+/// The compact kernels alone over 1M flat codes (arg 1: 1 int8, 2 float16), forced to one instruction set
+/// (float16 has no AVX-512 kernel of its own: it runs the F16C one there).
 void BM_compact_kernel_level(benchmark::State& state, faceapp::detail::simd_level level) {
   if (!faceapp::detail::simd_supported(level)) {
     state.SkipWithError("this CPU lacks the instruction set");
@@ -437,7 +438,7 @@ BENCHMARK(BM_gallery_scan)
     ->Args({20000, 0, 1})->Args({20000, 0, 2})->Args({50000, 0, 1})->Args({50000, 0, 2})
     ->Args({100000, 0, 1})->Args({100000, 0, 2})
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
-BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1, 2}});
+BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1}});
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});
 BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
 BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);

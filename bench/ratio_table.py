@@ -105,6 +105,10 @@ def gallery_scan_rows(get, row):
         if one and two:
             row("two threads vs one, float32, N = %d (parallel_min_rows)" % n,
                 "%.2fx (%.2f -> %.2f ms)" % (seconds(one) / seconds(two), seconds(one) * 1e3, seconds(two) * 1e3))
+    wide, narrow = get("BM_compact_kernel_level/avx512/1000000/1"), get("BM_compact_kernel_level/avx2/1000000/1")
+    if wide and narrow:
+        row("int8 compact kernel alone at 1M, AVX-512 vs AVX2", "%.2fx by CPU time" % (
+            narrow["cpu_time"] / wide["cpu_time"]))
     for codes, name in ((1, "int8"), (2, "float16")):
         for k in (1, 10):
             run = get("BM_rerank_candidates/1000000/%d/%d" % (codes, k))
