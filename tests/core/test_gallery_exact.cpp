@@ -269,3 +269,22 @@ TEST_CASE("gallery many queries: nearest_each and top_k_each equal one query at 
   CHECK(v->nearest_each({}).empty());
   CHECK(v->top_k_each(queries, 0).front().empty());
 }
+
+TEST_CASE("gallery compact codes: more equal rows within the bound than the candidate list prunes at") {
+  std::mt19937 rng(17);
+  const auto row = random_encoding(rng);
+  encoding q = row;
+  q[0] += 0.01F;
+  encoding nearer = row;
+  nearer[0] += 1e-5F;  // nearer to q than every copy, by far less than a quantization step
+  // k = 1 prunes its candidates first past 2 x (k + scan_block); every copy stays within the bound
+  const std::size_t copies = 2 * (1 + faceapp::detail::scan_block) + 1;
+  for (const auto codes : both_codes) {
+    pair_of_galleries g({.chunk_rows = 4096, .codes = codes});
+    for (std::size_t i = 0; i < copies; ++i) g.add(row);
+    g.add(nearer);
+    g.check({q, row});
+    CHECK(g.coded.snapshot()->nearest(q)->row == copies);  // the last row
+    CHECK(g.coded.snapshot()->nearest(row)->row == 0);      // a tie of copies: the first
+  }
+}

@@ -256,20 +256,20 @@ class gallery_view {
       const detail::gallery_slot& s = dir_->slots[c];
       const std::size_t first_of_chunk = c * chunk_rows_;
       const auto masked_f = [&](std::size_t q, std::size_t start, const float* block, std::size_t count) {
-            if (!s.dead) {
-              f(q, first_of_chunk + start, block, count);
-              return;
-            }
-            alignas(64) float masked[detail::scan_block];
-            std::copy_n(block, count, masked);
-            const auto& bits = *s.dead;
-            for (std::size_t w = start / 64; w < (start + count + 63) / 64; ++w) {
-              for (std::uint64_t m = bits[w]; m != 0; m &= m - 1) {
-                const std::size_t r = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
-                if (r >= start && r < start + count) masked[r - start] = std::numeric_limits<float>::infinity();
-              }
-            }
-            f(q, first_of_chunk + start, static_cast<const float*>(masked), count);
+        if (!s.dead) {
+          f(q, first_of_chunk + start, block, count);
+          return;
+        }
+        alignas(64) float masked[detail::scan_block];
+        std::copy_n(block, count, masked);
+        const auto& bits = *s.dead;
+        for (std::size_t w = start / 64; w < (start + count + 63) / 64; ++w) {
+          for (std::uint64_t m = bits[w]; m != 0; m &= m - 1) {
+            const std::size_t r = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
+            if (r >= start && r < start + count) masked[r - start] = std::numeric_limits<float>::infinity();
+          }
+        }
+        f(q, first_of_chunk + start, static_cast<const float*>(masked), count);
       };
       const detail::gallery_chunk& ch = *s.data;
       if (codes == compact_codes::int8) {

@@ -18,6 +18,14 @@ namespace faceapp::detail {
 
 #if FACEAPP_X86_SIMD
 
+/// Sum of the 8 lanes.
+__attribute__((target("avx2,fma"))) inline float horizontal_sum_avx2(__m256 v) noexcept {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
 /// AVX2 + FMA: an encoding is 16 ymm registers; two accumulators halve the FMA dependency chain.
 __attribute__((target("avx2,fma"))) inline void squared_distances_avx2(const float* __restrict base, std::size_t n,
                                                                       const float* __restrict query,
@@ -36,11 +44,7 @@ __attribute__((target("avx2,fma"))) inline void squared_distances_avx2(const flo
       acc0 = _mm256_fmadd_ps(d0, d0, acc0);
       acc1 = _mm256_fmadd_ps(d1, d1, acc1);
     }
-    const __m256 acc = _mm256_add_ps(acc0, acc1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    out[i] = _mm_cvtss_f32(s);
+    out[i] = horizontal_sum_avx2(_mm256_add_ps(acc0, acc1));
   }
 }
 
@@ -105,11 +109,7 @@ __attribute__((target("avx2,fma"))) inline void squared_distances_int8_avx2(cons
       acc0 = _mm256_fmadd_ps(d0, d0, acc0);
       acc1 = _mm256_fmadd_ps(d1, d1, acc1);
     }
-    const __m256 acc = _mm256_add_ps(acc0, acc1);
-    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-    out[i] = _mm_cvtss_f32(sum);
+    out[i] = horizontal_sum_avx2(_mm256_add_ps(acc0, acc1));
   }
 }
 
@@ -131,11 +131,7 @@ __attribute__((target("avx2,fma,f16c"))) inline void squared_distances_float16_a
       acc0 = _mm256_fmadd_ps(d0, d0, acc0);
       acc1 = _mm256_fmadd_ps(d1, d1, acc1);
     }
-    const __m256 acc = _mm256_add_ps(acc0, acc1);
-    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-    out[i] = _mm_cvtss_f32(sum);
+    out[i] = horizontal_sum_avx2(_mm256_add_ps(acc0, acc1));
   }
 }
 
