@@ -76,7 +76,8 @@ const gallery& gallery_with(std::size_t n, faceapp::compact_codes codes, unsigne
   if (!g) {
     const std::vector<std::string> names(n);
     g = std::make_unique<gallery>(gallery::from_matrix(
-        names, matrix_of(n), faceapp::gallery_options{.codes = codes, .scan_threads = threads, .parallel_min_rows = 0}));
+        names, matrix_of(n),
+        faceapp::gallery_options{.codes = codes, .scan_threads = threads, .parallel_min_rows = 0}));
   }
   return *g;
 }
@@ -261,7 +262,9 @@ void BM_gallery_scan(benchmark::State& state) {
                                                                         : 2 * encoding_size;
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * row_bytes));
-  state.SetLabel(codes == faceapp::compact_codes::none ? "float32" : codes == faceapp::compact_codes::int8 ? "int8" : "float16");
+  state.SetLabel(codes == faceapp::compact_codes::none   ? "float32"
+                 : codes == faceapp::compact_codes::int8 ? "int8"
+                                                         : "float16");
   faceapp::bench::report_peak_rss(state);
 }
 

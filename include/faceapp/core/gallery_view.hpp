@@ -182,7 +182,8 @@ class gallery_view {
   }
 
   /// top_k for each query, in one pass over the rows: the same answers as one query at a time.
-  [[nodiscard]] std::vector<std::vector<gallery_match>> top_k_each(std::span<const encoding> queries, std::size_t k) const {
+  [[nodiscard]] std::vector<std::vector<gallery_match>> top_k_each(std::span<const encoding> queries,
+                                                                   std::size_t k) const {
     const auto hits = search(queries, std::min(k, live_));
     std::vector<std::vector<gallery_match>> out(hits.size());
     for (std::size_t q = 0; q < hits.size(); ++q) {
@@ -224,7 +225,9 @@ class gallery_view {
   void check(std::size_t row) const {
     if (row >= rows_) throw std::out_of_range("gallery::view: row out of range");
   }
-  [[nodiscard]] const detail::gallery_slot& slot_of(std::size_t row) const noexcept { return dir_->slots[row / chunk_rows_]; }
+  [[nodiscard]] const detail::gallery_slot& slot_of(std::size_t row) const noexcept {
+    return dir_->slots[row / chunk_rows_];
+  }
   [[nodiscard]] std::uint64_t key_unchecked(std::size_t row) const noexcept {
     return slot_of(row).data->keys[row % chunk_rows_];
   }
@@ -335,7 +338,8 @@ class gallery_view {
     if (exact.empty()) return out;
     std::vector<const float*> exact_pointers;
     for (const auto q : exact) exact_pointers.push_back(pointers[q]);
-    std::vector<std::vector<detail::top_k_of_blocks>> best(exact.size(), std::vector(parts, detail::top_k_of_blocks(k)));
+    std::vector<std::vector<detail::top_k_of_blocks>> best(exact.size(),
+                                                           std::vector(parts, detail::top_k_of_blocks(k)));
     detail::run_parts(parts, [&](unsigned p) {
       scan(exact_pointers.data(), exact_pointers.size(), compact_codes::none, part_begin(p), part_begin(p + 1),
            [&](std::size_t q, std::size_t first, const float* block, std::size_t count) {

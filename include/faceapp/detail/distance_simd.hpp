@@ -153,8 +153,10 @@ __attribute__((target("avx512f"))) inline void squared_distances_int8_avx512(con
     for (int j = 0; j < 8; j += 2) {
       const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j));
       const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j + 16));
-      const __m512 d0 = _mm512_sub_ps(q[j], _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r0))));
-      const __m512 d1 = _mm512_sub_ps(q[j + 1], _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r1))));
+      const __m512 x0 = _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r0)));
+      const __m512 x1 = _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r1)));
+      const __m512 d0 = _mm512_sub_ps(q[j], x0);
+      const __m512 d1 = _mm512_sub_ps(q[j + 1], x1);
       acc0 = _mm512_fmadd_ps(d0, d0, acc0);
       acc1 = _mm512_fmadd_ps(d1, d1, acc1);
     }

@@ -55,7 +55,9 @@ class candidates_of_blocks {
     best_(first, block, count);
     const float bound = rerank_bound(best_.worst(), residual_);
     for (std::size_t j = 0; j < count; ++j) {
-      if (block[j] <= bound && block[j] < std::numeric_limits<float>::infinity()) kept_.push_back({first + j, block[j]});
+      if (block[j] <= bound && block[j] < std::numeric_limits<float>::infinity()) {
+        kept_.push_back({first + j, block[j]});
+      }
     }
     if (kept_.size() > next_prune_) {  // many rows within the bound (duplicates) do not make this quadratic
       prune(bound);
