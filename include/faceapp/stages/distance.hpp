@@ -95,7 +95,9 @@ struct distance_to_stage : stage_base<distance_to_stage<Reference>> {
     } else {
       for (auto& f : in.items) reference.score(f, known_of(known));
     }
-    for (auto& f : in.items) f.match = f.distance.has_value() && *f.distance <= tolerance;
+    for (auto& f : in.items) {
+      f.match = f.distance.has_value() && *f.distance <= tolerance;
+    }
     return std::move(in);
   }
 
