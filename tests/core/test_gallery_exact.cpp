@@ -288,3 +288,22 @@ TEST_CASE("gallery compact codes: more equal rows within the bound than the cand
     CHECK(g.coded.snapshot()->nearest(row)->row == 0);      // a tie of copies: the first
   }
 }
+
+TEST_CASE("gallery compact codes: the re-score window needs both rows' residuals, 2R past the best code") {
+  // From a zero query, x (128 values of 90.52/128, step 1/128) is nearer than y (19 values of 117.48/64, step
+  // 1/64) by 0.0004, but its codes round up and y's round down: x's approximate distance is 1.76 R above y's.
+  // A window of one R past the best approximate distance would miss x.
+  encoding x;
+  for (auto& v : x) v = 90.52F / 128;
+  encoding y{};
+  for (std::size_t j = 0; j < 19; ++j) y[j] = 117.48F / 64;
+  pair_of_galleries g({.chunk_rows = 64, .codes = compact_codes::int8});
+  g.add(y);
+  g.add(x);
+  const encoding zero{};
+  REQUIRE(g.plain.snapshot()->nearest(zero)->row == 1);  // x, in float32
+  const double r = g.coded.snapshot()->code_residual();
+  CHECK(r == doctest::Approx(std::sqrt(128.0) * 0.48 / 128).epsilon(1e-4));
+  CHECK(g.coded.snapshot()->nearest(zero)->row == 1);
+  g.check({zero});
+}
