@@ -2,17 +2,22 @@
 // core reads memory, which BM_memory_read measures in the same run.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench_common.hpp"
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/detail/aligned_allocator.hpp"
+#include "faceapp/detail/compact_codes.hpp"
+#include "faceapp/detail/exact_rerank.hpp"
 #include "faceapp/detail/distance_simd.hpp"
 
 namespace {
@@ -63,6 +68,39 @@ encoding query() {
   return random_encoding(rng);
 }
 
+/// The same n encodings in a gallery with these options (codes, scan threads), built once per (n, options);
+/// names left empty: the scans do not read them.
+const gallery& gallery_with(std::size_t n, faceapp::compact_codes codes, unsigned threads) {
+  static std::map<std::tuple<std::size_t, faceapp::compact_codes, unsigned>, std::unique_ptr<gallery>> made;
+  auto& g = made[{n, codes, threads}];
+  if (!g) {
+    const std::vector<std::string> names(n);
+    g = std::make_unique<gallery>(gallery::from_matrix(
+        names, matrix_of(n),
+        faceapp::gallery_options{.codes = codes, .scan_threads = threads, .parallel_min_rows = 0}));
+  }
+  return *g;
+}
+
+/// Queries near a stored row (a known face seen again: the usual recognize), 1 in 8 a stranger.
+std::vector<encoding> queries_of(std::size_t n, std::size_t count) {
+  std::mt19937 rng(99);
+  std::normal_distribution<float> noise(0.0F, 0.02F);
+  const auto& m = matrix_of(n);
+  std::vector<encoding> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i % 8 == 7) {
+      out.push_back(random_encoding(rng));
+      continue;
+    }
+    encoding e;
+    const std::size_t row = (i * 7919 + 13) % n;
+    for (std::size_t j = 0; j < encoding_size; ++j) e[j] = m[row * encoding_size + j] + noise(rng);
+    out.push_back(e);
+  }
+  return out;
+}
+
 // ---- the bandwidth baseline: the fastest way to read the same bytes -------------------------------------
 
 float sum_portable(const float* p, std::size_t n) {
@@ -76,15 +114,16 @@ float sum_portable(const float* p, std::size_t n) {
 }
 
 #if FACEAPP_X86_SIMD
+/// One encoding (512 bytes, 8 loads) a step into 8 accumulators, as the scan reads: with 4 over 256 bytes a step
+/// this measured below the distance scan's own rate on a shared Zen 4 (the limit must not be the slower reader).
 __attribute__((target("avx512f"))) float sum_avx512(const float* p, std::size_t n) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (std::size_t i = 0; i < n; i += 64) {
-    a0 = _mm512_add_ps(a0, _mm512_loadu_ps(p + i));
-    a1 = _mm512_add_ps(a1, _mm512_loadu_ps(p + i + 16));
-    a2 = _mm512_add_ps(a2, _mm512_loadu_ps(p + i + 32));
-    a3 = _mm512_add_ps(a3, _mm512_loadu_ps(p + i + 48));
+  __m512 a[8];
+  for (auto& v : a) v = _mm512_setzero_ps();
+  for (std::size_t i = 0; i < n; i += 128) {
+    for (int j = 0; j < 8; ++j) a[j] = _mm512_add_ps(a[j], _mm512_loadu_ps(p + i + 16 * j));
   }
-  return faceapp::detail::horizontal_sum_avx512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  for (int j = 1; j < 8; ++j) a[0] = _mm512_add_ps(a[0], a[j]);
+  return faceapp::detail::horizontal_sum_avx512(a[0]);
 }
 #endif
 
@@ -99,6 +138,24 @@ void BM_memory_read(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto& values = matrix_of(n);
   for (auto _ : state) benchmark::DoNotOptimize(sum_floats(values.data(), values.size()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(values.size() * sizeof(float)));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  faceapp::bench::report_peak_rss(state);
+}
+
+/// The machine's two-core read bandwidth: each of two threads sums its half of the same bytes.
+void BM_memory_read_2threads(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& values = matrix_of(n);
+  const std::size_t half = (n / 2) * encoding_size;
+  for (auto _ : state) {
+    float a = 0;
+    std::thread other([&] { a = sum_floats(values.data() + half, values.size() - half); });
+    const float b = sum_floats(values.data(), half);
+    other.join();
+    benchmark::DoNotOptimize(a + b);
+  }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
                           static_cast<std::int64_t>(values.size() * sizeof(float)));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
@@ -189,6 +246,137 @@ void BM_topk_scan(benchmark::State& state) {
   faceapp::bench::report_peak_rss(state);
 }
 
+/// gallery::view::nearest with a compact copy (arg 1: 0 none, 1 int8, 2 float16) on 1 or 2 threads (arg 2):
+/// the compact scan, then the float32 re-score of the rows within its error bound. Queries near stored rows
+/// (one in eight a stranger), cycled. Bytes: what the scan streams (codes + scales, or float32 rows).
+void BM_gallery_scan(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto codes = static_cast<faceapp::compact_codes>(state.range(1));
+  const auto threads = static_cast<unsigned>(state.range(2));
+  const auto snapshot = gallery_with(n, codes, threads).snapshot();
+  const auto queries = queries_of(n, 64);
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(snapshot->nearest(queries[i++ % queries.size()]));
+  const std::size_t row_bytes = codes == faceapp::compact_codes::none ? sizeof(encoding)
+                                : codes == faceapp::compact_codes::int8 ? encoding_size + sizeof(float)
+                                                                        : 2 * encoding_size;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * row_bytes));
+  state.SetLabel(codes == faceapp::compact_codes::none   ? "float32"
+                 : codes == faceapp::compact_codes::int8 ? "int8"
+                                                         : "float16");
+  faceapp::bench::report_peak_rss(state);
+}
+
+/// The n encodings of matrix_of(n) as int8 codes and scales, or float16 halves, flat; made once per (n, codes).
+struct flat_codes {
+  std::vector<std::int8_t> int8;
+  std::vector<float> scales;
+  std::vector<std::uint16_t> halves;
+  double residual = 0;
+};
+const flat_codes& codes_of(std::size_t n, faceapp::compact_codes codes) {
+  static std::map<std::pair<std::size_t, faceapp::compact_codes>, flat_codes> made;
+  auto& f = made[{n, codes}];
+  if (f.int8.empty() && f.halves.empty()) {
+    const auto& m = matrix_of(n);
+    if (codes == faceapp::compact_codes::int8) {
+      f.int8.resize(n * encoding_size);
+      f.scales.resize(n);
+    } else {
+      f.halves.resize(n * encoding_size);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float* x = m.data() + i * encoding_size;
+      f.residual = std::max(f.residual, f.int8.empty()
+                                            ? faceapp::detail::quantize_float16(x, f.halves.data() + i * encoding_size)
+                                            : faceapp::detail::quantize_int8(x, f.int8.data() + i * encoding_size,
+                                                                             f.scales[i]));
+    }
+  }
+  return f;
+}
+
+/// Rows of flat codes for detail::scan_blocks, through the kernels of one instruction set.
+struct flat_rows {
+  const flat_codes& f;
+  faceapp::detail::simd_level level;
+  void operator()(std::size_t first, std::size_t count, const float* q, float* out) const {
+    if (f.int8.empty()) {
+      faceapp::detail::squared_distances_float16_kernel(level)(f.halves.data() + first * encoding_size, count, q, out);
+    } else {
+      faceapp::detail::squared_distances_int8_kernel(level)(f.int8.data() + first * encoding_size,
+                                                            f.scales.data() + first, count, q, out);
+    }
+  }
+};
+
+/// The compact kernels alone over 1M flat codes (arg 1: 1 int8, 2 float16), forced to one instruction set
+/// (float16 has no AVX-512 kernel of its own: it runs the F16C one there).
+void BM_compact_kernel_level(benchmark::State& state, faceapp::detail::simd_level level) {
+  if (!faceapp::detail::simd_supported(level)) {
+    state.SkipWithError("this CPU lacks the instruction set");
+    return;
+  }
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& f = codes_of(n, static_cast<faceapp::compact_codes>(state.range(1)));
+  const auto q = query();
+  const float* queries[] = {q.data()};
+  for (auto _ : state) {
+    faceapp::detail::nearest_of_blocks best;
+    faceapp::detail::scan_blocks(flat_rows{f, level}, n, queries, 1,
+                                 [&](std::size_t, std::size_t first, const float* block, std::size_t count) {
+                                   best(first, block, count);
+                                 });
+    benchmark::DoNotOptimize(best.hit());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetLabel(state.range(1) == 1 ? "int8" : "float16");
+}
+
+/// How many rows the error bound sends to the float32 re-score (arg 1: 1 int8, 2 float16; k = arg 2), over the
+/// same queries as BM_gallery_scan: the compact scan of detail::scan_blocks with the gallery's candidate
+/// consumer over one flat array of codes. Counters: candidates a query (mean) and the residual bound R.
+void BM_rerank_candidates(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto codes = static_cast<faceapp::compact_codes>(state.range(1));
+  const auto k = static_cast<std::size_t>(state.range(2));
+  const auto& f = codes_of(n, codes);
+  const double residual = f.residual;
+  const flat_rows rows{f, faceapp::detail::best_simd_level()};
+  const auto queries = queries_of(n, 64);
+  std::size_t total = 0;
+  std::size_t asked = 0;
+  for (auto _ : state) {
+    const float* q = queries[asked++ % queries.size()].data();
+    std::vector<faceapp::detail::candidates_of_blocks> parts(1, faceapp::detail::candidates_of_blocks(k, residual));
+    faceapp::detail::scan_blocks(rows, n, &q, 1, [&](std::size_t, std::size_t first, const float* block,
+                                                     std::size_t count) { parts[0](first, block, count); });
+    total += faceapp::detail::merge_candidates(parts).first.size();
+  }
+  state.counters["candidates"] = static_cast<double>(total) / static_cast<double>(asked);
+  state.counters["residual"] = residual;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+}
+
+/// All faces of one photo (arg 1 queries) matched in one pass (nearest_each) against the same queries one at a
+/// time (arg 2: 0 one pass, 1 one query at a time); float32, one thread. Items: rows x queries.
+void BM_gallery_many(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto count = static_cast<std::size_t>(state.range(1));
+  const auto snapshot = gallery_with(n, faceapp::compact_codes::none, 1).snapshot();
+  const auto queries = queries_of(n, count);
+  for (auto _ : state) {
+    if (state.range(2) == 0) {
+      benchmark::DoNotOptimize(snapshot->nearest_each(queries));
+    } else {
+      for (const auto& q : queries) benchmark::DoNotOptimize(snapshot->nearest(q));
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n * count));
+  faceapp::bench::report_peak_rss(state);
+}
+
 /// Resident memory of a gallery of 1 M named encodings ("person_123456" names), added one by one without a
 /// reserve, as an application loading a database would.
 void BM_gallery_memory(benchmark::State& state) {
@@ -246,6 +434,17 @@ void BM_gallery_add(benchmark::State& state) {
 // by run.sh) give medians that other work on a shared machine moves little.
 constexpr int bandwidth_repetitions = 9;
 BENCHMARK(BM_memory_read)->Arg(1000)->Arg(100000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
+BENCHMARK(BM_memory_read_2threads)->Arg(1000000)->Repetitions(bandwidth_repetitions)->UseRealTime();
+// args: rows, codes (0 none, 1 int8, 2 float16), threads; wall clock (the two-thread scans' figure)
+BENCHMARK(BM_gallery_scan)
+    ->ArgsProduct({{1000000}, {0, 1, 2}, {1, 2}})
+    ->Args({20000, 0, 1})->Args({20000, 0, 2})->Args({50000, 0, 1})->Args({50000, 0, 2})
+    ->Args({100000, 0, 1})->Args({100000, 0, 2})
+    ->Repetitions(bandwidth_repetitions)->UseRealTime();
+BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1}});
+BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});
+BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
+BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);
 BENCHMARK(BM_distance_naive)->Arg(1000)->Arg(100000)->Arg(1000000);
 BENCHMARK(BM_distance_scan)->Arg(1000)->Arg(100000)->Arg(1000000)->Repetitions(bandwidth_repetitions);
 BENCHMARK_CAPTURE(BM_distance_scan_level, avx2, faceapp::detail::simd_level::avx2)->Arg(1000000);

@@ -72,6 +72,56 @@ def cpu_model():
     return "unknown CPU"
 
 
+def gallery_scan_rows(get, row):
+    """The gallery's compact, two-thread and many-queries scans against the float32 one-thread scan and the
+    one- and two-core read bandwidth of the same run. A scan that streams its bytes faster than the machine
+    reads them (with as many threads) is a measurement error, and the table says so."""
+    read1 = get("BM_memory_read/1000000")
+    read2 = get("BM_memory_read_2threads/1000000")
+    if read2:
+        row("memory read, 2 cores (BM_memory_read_2threads/1000000)", "%.1f GB/s%s" % (
+            read2["bytes_per_second"] / 1e9,
+            " (%.2fx one core)" % (read2["bytes_per_second"] / read1["bytes_per_second"]) if read1 else ""))
+    base = get("BM_gallery_scan/1000000/0/1")
+    names = {0: "float32", 1: "int8 + float32 re-score", 2: "float16 + float32 re-score"}
+    for threads in (1, 2):
+        for codes in (0, 1, 2):
+            run = get("BM_gallery_scan/1000000/%d/%d" % (codes, threads))
+            if not run or not base:
+                continue
+            read = read1 if threads == 1 else read2
+            gbs = run["bytes_per_second"] / 1e9
+            limit = ""
+            if read:
+                share = run["bytes_per_second"] / read["bytes_per_second"]
+                limit = "; streams %.1f GB/s, %.0f%% of the %d-core read%s" % (
+                    gbs, 100 * share, threads, " (**above it: a measurement error**)" if share > 1.05 else "")
+            row("gallery nearest at 1M, %s, %d thread%s, vs float32 1 thread" % (
+                names[codes], threads, "s" if threads > 1 else ""),
+                "%.2fx (%.1f ms%s)" % (run["items_per_second"] / base["items_per_second"],
+                                        seconds(run) * 1e3, limit))
+    for n in (20000, 50000, 100000, 1000000):
+        one, two = get("BM_gallery_scan/%d/0/1" % n), get("BM_gallery_scan/%d/0/2" % n)
+        if one and two:
+            row("two threads vs one, float32, N = %d (parallel_min_rows)" % n,
+                "%.2fx (%.2f -> %.2f ms)" % (seconds(one) / seconds(two), seconds(one) * 1e3, seconds(two) * 1e3))
+    wide, narrow = get("BM_compact_kernel_level/avx512/1000000/1"), get("BM_compact_kernel_level/avx2/1000000/1")
+    if wide and narrow:
+        row("int8 compact kernel alone at 1M, AVX-512 vs AVX2", "%.2fx by CPU time" % (
+            narrow["cpu_time"] / wide["cpu_time"]))
+    for codes, name in ((1, "int8"), (2, "float16")):
+        for k in (1, 10):
+            run = get("BM_rerank_candidates/1000000/%d/%d" % (codes, k))
+            if run:
+                row("rows re-scored in float32 a query, %s, k = %d, 1M rows (bound R = %.2g)" % (
+                    name, k, run["residual"]), "%.1f" % run["candidates"])
+    one_pass, each = get("BM_gallery_many/1000000/8/0"), get("BM_gallery_many/1000000/8/1")
+    if one_pass and each:
+        row("8 queries at 1M: one pass (nearest_each) vs one at a time",
+            "%.2fx (%.0f -> %.0f ms)" % (seconds(each) / seconds(one_pass), seconds(each) * 1e3,
+                                         seconds(one_pass) * 1e3))
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "."
     runs, contexts, numpy_result = load(out_dir)
@@ -109,6 +159,7 @@ def main():
     if scan and topk:
         r = topk["items_per_second"] / scan["items_per_second"]
         row("top-k (k=10) vs scan, N = 1M", "%.0f%%" % (100 * r), ">= 90%", r >= 0.9)
+    gallery_scan_rows(get, row)
     for name in sorted(runs):
         if name.startswith("BM_detect/"):
             image = name.split("/")[1]

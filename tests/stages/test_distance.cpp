@@ -96,3 +96,28 @@ TEST_CASE("a distance equal to the tolerance is a match; one float below it is n
     CHECK_FALSE(*faceapp::distance_to(std::cref(known), below(d))(faces_of({e[0]}))->at(0).match);
   }
 }
+
+TEST_CASE("distance_to a gallery scores all faces of an input in one pass, as one face at a time would") {
+  const auto e = reference_encodings();
+  REQUIRE(e.size() >= 4);
+  for (const auto codes : {faceapp::compact_codes::none, faceapp::compact_codes::int8}) {
+    faceapp::gallery known({.chunk_rows = 64, .codes = codes});
+    for (std::size_t i = 0; i < e.size(); i += 2) known.add("entry " + std::to_string(i), e[i]);
+    const auto all = faceapp::distance_to(std::cref(known))(faces_of(e));  // the odd ones are strangers
+    REQUIRE(all.has_value());
+    REQUIRE(all->size() == e.size());
+    const auto view = known.snapshot();
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      const auto hit = view->nearest(e[i]);
+      REQUIRE(hit.has_value());
+      CHECK(all->at(i).name == view->name(hit->row));
+      CHECK(*all->at(i).distance == hit->distance);
+      if (i % 2 == 0) CHECK(*all->at(i).distance == 0);
+    }
+  }
+  faceapp::gallery empty;
+  const auto none = faceapp::distance_to(std::cref(empty))(faces_of(e));
+  REQUIRE(none.has_value());
+  CHECK_FALSE(none->at(0).distance.has_value());
+  CHECK_FALSE(*none->at(0).match);
+}

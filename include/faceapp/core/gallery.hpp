@@ -20,7 +20,8 @@
 #include <vector>
 
 #include "faceapp/core/encoding.hpp"
-#include "faceapp/detail/distance_kernels.hpp"
+#include "faceapp/core/gallery_view.hpp"
+#include "faceapp/detail/compact_codes.hpp"
 
 namespace faceapp {
 
@@ -38,7 +39,11 @@ namespace faceapp {
 ///   tombstoned row never matches. When a quarter of the rows are tombstones, the writer compacts (rebuilds
 ///   the chunks from the live rows, O(n), so O(1) amortised per erase); `compact()` does it on demand.
 /// - `nearest`, `top_k` and `distances` scan each chunk's contiguous memory with the one block scan of
-///   detail/distance_kernels.hpp and its block consumers (nearest_of_blocks, top_k_of_blocks).
+///   detail/distance_kernels.hpp and its block consumers (nearest_of_blocks, top_k_of_blocks);
+///   `nearest_each` / `top_k_each` answer many queries in one pass. With `gallery_options::codes` the gallery
+///   keeps a compact copy (int8 or float16) beside the float32 rows, scans it first and re-scores in float32
+///   every row its error bound cannot rule out (detail/exact_rerank.hpp): the answers stay those of the float32
+///   scan, bit for bit. `scan_threads` splits a large view's chunks between threads (gallery_view.hpp).
 ///
 /// Thread safety: `snapshot()` is safe from any thread at any time and never waits for a writer's work: it
 /// copies a shared_ptr under a lock held only for that copy (a writer holds it only to swap the pointer). A
@@ -49,190 +54,23 @@ class gallery {
  public:
   static constexpr std::size_t default_chunk_rows = 8192;
 
-  struct match {
-    std::size_t row = 0;      // in the view it came from (rows are renumbered by compaction)
-    std::uint64_t key = 0;
-    float distance = 0;
-    friend bool operator==(const match&, const match&) = default;
-  };
+  using match = gallery_match;
+  using view = gallery_view;
 
  private:
-  struct free_deleter {
-    void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
-  };
-
-  /// Storage for chunk_rows rows. Rows below a published count are immutable.
-  struct chunk {
-    explicit chunk(std::size_t rows)
-        : values(static_cast<float*>(::operator new(rows * encoding_size * sizeof(float), std::align_val_t{64}))),
-          keys(new std::uint64_t[rows]),
-          names(new std::string[rows]) {}
-    std::unique_ptr<float, free_deleter> values;
-    std::unique_ptr<std::uint64_t[]> keys;
-    std::unique_ptr<std::string[]> names;
-  };
-
-  using bitmap = std::vector<std::uint64_t>;
-
-  struct slot {
-    std::shared_ptr<chunk> data;
-    std::shared_ptr<const bitmap> dead;  // null: no tombstone in this chunk
-  };
-
-  /// The list of chunks. Append-only like a chunk: slots past a published chunk count may be filled while
-  /// readers use the others; changing a published slot (a tombstone) makes a new directory.
-  struct directory {
-    explicit directory(std::size_t cap) : slots(new slot[cap]), capacity(cap) {}
-    std::unique_ptr<slot[]> slots;
-    std::size_t capacity;
-  };
+  using chunk = detail::gallery_chunk;
+  using bitmap = detail::gallery_bitmap;
+  using slot = detail::gallery_slot;
+  using directory = detail::gallery_directory;
 
  public:
-  /// An immutable state of the gallery: what `snapshot()` returns.
-  class view {
-   public:
-    /// Rows in this view, tombstones included; row indices run from 0 to rows() - 1.
-    [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
-    /// Live (not erased) rows.
-    [[nodiscard]] std::size_t size() const noexcept { return live_; }
-    [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
-    [[nodiscard]] std::size_t chunk_rows() const noexcept { return chunk_rows_; }
-    [[nodiscard]] std::size_t chunk_count() const noexcept { return (rows_ + chunk_rows_ - 1) / chunk_rows_; }
-
-    [[nodiscard]] bool alive(std::size_t row) const {
-      check(row);
-      const auto& d = slot_of(row).dead;
-      const auto r = row % chunk_rows_;
-      return !d || ((*d)[r / 64] >> (r % 64) & 1U) == 0;
-    }
-    [[nodiscard]] std::uint64_t key(std::size_t row) const {
-      check(row);
-      return slot_of(row).data->keys[row % chunk_rows_];
-    }
-    [[nodiscard]] std::string_view name(std::size_t row) const {
-      check(row);
-      return slot_of(row).data->names[row % chunk_rows_];
-    }
-    [[nodiscard]] encoding at(std::size_t row) const {
-      check(row);
-      encoding e;
-      std::copy_n(slot_of(row).data->values.get() + (row % chunk_rows_) * encoding_size, encoding_size, e.data());
-      return e;
-    }
-    /// The encodings of chunk c, rows x 128 floats, contiguous and 64-byte aligned (tombstones included).
-    [[nodiscard]] std::span<const float> chunk_values(std::size_t c) const {
-      if (c >= chunk_count()) throw std::out_of_range("gallery::view::chunk_values: no such chunk");
-      return {dir_->slots[c].data->values.get(), rows_in(c) * encoding_size};
-    }
-
-    /// The live row with this key.
-    [[nodiscard]] std::optional<std::size_t> find(std::uint64_t key) const noexcept {
-      const std::size_t chunks = chunk_count();
-      // The last chunk whose first key is <= key; keys ascend across and within chunks.
-      std::size_t lo = 0;
-      std::size_t hi = chunks;
-      while (hi - lo > 1) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (dir_->slots[mid].data->keys[0] <= key) lo = mid; else hi = mid;
-      }
-      if (chunks == 0) return std::nullopt;
-      const auto* keys = dir_->slots[lo].data->keys.get();
-      const auto* end = keys + rows_in(lo);
-      const auto* it = std::lower_bound(keys, end, key);
-      if (it == end || *it != key) return std::nullopt;
-      const std::size_t row = lo * chunk_rows_ + static_cast<std::size_t>(it - keys);
-      if (!alive(row)) return std::nullopt;
-      return row;
-    }
-
-    /// The nearest live row, or nothing when there is none. Ties go to the lower row.
-    [[nodiscard]] std::optional<match> nearest(const encoding& query) const noexcept {
-      detail::nearest_of_blocks best;
-      scan(query, best);
-      const auto hit = best.hit();
-      if (!hit) return std::nullopt;
-      return match{hit->index, key_unchecked(hit->index), std::sqrt(hit->squared_distance)};
-    }
-
-    /// The k nearest live rows, nearest first; equal distances keep row order. Fewer when fewer are live.
-    [[nodiscard]] std::vector<match> top_k(const encoding& query, std::size_t k) const {
-      detail::top_k_of_blocks best(std::min(k, live_));
-      scan(query, best);
-      const auto hits = std::move(best).take();
-      std::vector<match> out;
-      out.reserve(hits.size());
-      for (const auto& h : hits) out.push_back({h.index, key_unchecked(h.index), std::sqrt(h.squared_distance)});
-      return out;
-    }
-
-    /// Distance of every row to the query, in row order; +infinity for tombstones. out.size() must be rows().
-    void distances(const encoding& query, std::span<float> out) const {
-      if (out.size() != rows_) throw std::invalid_argument("gallery::distances: output size != rows()");
-      scan(query, [&](std::size_t first_row, const float* block, std::size_t count) {
-        for (std::size_t j = 0; j < count; ++j) out[first_row + j] = std::sqrt(block[j]);
-      });
-    }
-    [[nodiscard]] std::vector<float> distances(const encoding& query) const {
-      std::vector<float> out(rows_);
-      distances(query, out);
-      return out;
-    }
-
-   private:
-    friend class gallery;
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-    void check(std::size_t row) const {
-      if (row >= rows_) throw std::out_of_range("gallery::view: row out of range");
-    }
-    [[nodiscard]] const slot& slot_of(std::size_t row) const noexcept { return dir_->slots[row / chunk_rows_]; }
-    [[nodiscard]] std::uint64_t key_unchecked(std::size_t row) const noexcept {
-      return slot_of(row).data->keys[row % chunk_rows_];
-    }
-    [[nodiscard]] std::size_t rows_in(std::size_t c) const noexcept {
-      return std::min(chunk_rows_, rows_ - c * chunk_rows_);
-    }
-
-    /// Calls f(first_row, squared distances, count) for blocks of at most detail::scan_block rows, in row
-    /// order, chunk by chunk (detail::scan_blocks); tombstones read +infinity.
-    template <class F>
-    void scan(const encoding& query, F&& f) const {
-      const auto level = detail::best_simd_level();
-      const std::size_t chunks = chunk_count();
-      for (std::size_t c = 0; c < chunks; ++c) {
-        const slot& s = dir_->slots[c];
-        const std::size_t first_of_chunk = c * chunk_rows_;
-        detail::scan_blocks(
-            s.data->values.get(), rows_in(c), query.data(),
-            [&](std::size_t start, const float* block, std::size_t count) {
-              if (!s.dead) {
-                f(first_of_chunk + start, block, count);
-                return;
-              }
-              alignas(64) float masked[detail::scan_block];
-              std::copy_n(block, count, masked);
-              const auto& bits = *s.dead;
-              for (std::size_t w = start / 64; w < (start + count + 63) / 64; ++w) {
-                for (std::uint64_t m = bits[w]; m != 0; m &= m - 1) {
-                  const std::size_t r = w * 64 + static_cast<std::size_t>(__builtin_ctzll(m));
-                  if (r >= start && r < start + count) masked[r - start] = std::numeric_limits<float>::infinity();
-                }
-              }
-              f(first_of_chunk + start, static_cast<const float*>(masked), count);
-            },
-            level);
-      }
-    }
-
-    std::shared_ptr<const directory> dir_;
-    std::size_t rows_ = 0;
-    std::size_t live_ = 0;
-    std::size_t chunk_rows_ = default_chunk_rows;
-  };
-
   /// chunk_rows: a positive multiple of 64.
-  explicit gallery(std::size_t chunk_rows = default_chunk_rows) : chunk_rows_(chunk_rows) {
-    if (chunk_rows == 0 || chunk_rows % 64 != 0) {
+  explicit gallery(std::size_t chunk_rows = default_chunk_rows)
+      : gallery(gallery_options{.chunk_rows = chunk_rows}) {}
+
+  /// std::invalid_argument when options.chunk_rows is not a positive multiple of 64.
+  explicit gallery(const gallery_options& options) : options_(options), chunk_rows_(options.chunk_rows) {
+    if (chunk_rows_ == 0 || chunk_rows_ % 64 != 0) {
       throw std::invalid_argument("gallery: chunk_rows must be a positive multiple of 64");
     }
     dir_ = std::make_shared<directory>(16);
@@ -244,11 +82,15 @@ class gallery {
   /// values.size() is not 128 x names.size().
   [[nodiscard]] static gallery from_matrix(std::span<const std::string> names, std::span<const float> values,
                                            std::size_t chunk_rows = default_chunk_rows) {
+    return from_matrix(names, values, gallery_options{.chunk_rows = chunk_rows});
+  }
+  [[nodiscard]] static gallery from_matrix(std::span<const std::string> names, std::span<const float> values,
+                                           const gallery_options& options) {
     if (values.size() != names.size() * encoding_size) {
       throw std::invalid_argument("gallery::from_matrix: " + std::to_string(values.size()) + " values for " +
                                   std::to_string(names.size()) + " names (128 a name)");
     }
-    gallery g(chunk_rows);
+    gallery g(options);
     {
       const std::lock_guard lock(g.writer_);
       for (std::size_t i = 0; i < names.size(); ++i) g.append(i, names[i], values.data() + i * encoding_size);
@@ -260,13 +102,14 @@ class gallery {
   gallery(const gallery&) = delete;
   gallery& operator=(const gallery&) = delete;
   /// Takes the other's rows and state; the other is left empty. Not while other threads use either.
-  gallery(gallery&& other) : chunk_rows_(other.chunk_rows_) {
+  gallery(gallery&& other) : options_(other.options_), chunk_rows_(other.chunk_rows_) {
     const std::lock_guard lock(other.writer_);
     take(other);
   }
   gallery& operator=(gallery&& other) {
     if (this != &other) {
       const std::scoped_lock lock(writer_, other.writer_);
+      options_ = other.options_;
       chunk_rows_ = other.chunk_rows_;
       take(other);
     }
@@ -281,6 +124,7 @@ class gallery {
   }
 
   [[nodiscard]] std::size_t chunk_rows() const noexcept { return chunk_rows_; }
+  [[nodiscard]] const gallery_options& options() const noexcept { return options_; }
   /// Live rows now (the current snapshot's size()).
   [[nodiscard]] std::size_t size() const noexcept { return snapshot()->size(); }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
@@ -346,6 +190,7 @@ class gallery {
     live_ = std::exchange(other.live_, 0);
     last_key_ = std::exchange(other.last_key_, 0);
     has_key_ = std::exchange(other.has_key_, false);
+    residual_ = std::exchange(other.residual_, 0);
     publish();
     other.publish();
   }
@@ -363,10 +208,11 @@ class gallery {
         for (std::size_t i = 0; i < c; ++i) bigger->slots[i] = dir_->slots[i];
         dir_ = std::move(bigger);
       }
-      dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_);
+      dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes);
     }
     chunk& ch = *dir_->slots[c].data;
     std::copy_n(e, encoding_size, ch.values.get() + r * encoding_size);
+    code(ch, r);
     ch.keys[r] = key;
     ch.names[r] = std::string(name);
     last_key_ = key;
@@ -380,15 +226,17 @@ class gallery {
     dir_ = std::make_shared<directory>(std::max<std::size_t>(16, dir_->capacity));
     rows_ = 0;
     live_ = 0;
+    residual_ = 0;
     for (std::size_t row = 0; row < old->rows(); ++row) {
       if (!old->alive(row)) continue;
       const std::size_t c = rows_ / chunk_rows_;
       const std::size_t r = rows_ % chunk_rows_;
-      if (r == 0) dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_);
+      if (r == 0) dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes);
       chunk& ch = *dir_->slots[c].data;
       const auto& from = *old->slot_of(row).data;
       const std::size_t fr = row % chunk_rows_;
       std::copy_n(from.values.get() + fr * encoding_size, encoding_size, ch.values.get() + r * encoding_size);
+      code(ch, r);
       ch.keys[r] = from.keys[fr];
       ch.names[r] = from.names[fr];
       ++rows_;
@@ -398,12 +246,29 @@ class gallery {
     publish();
   }
 
+  /// Writes row r's compact code (from its float32 values) and widens the residual bound.
+  void code(chunk& ch, std::size_t r) {
+    const float* x = ch.values.get() + r * encoding_size;
+    double residual = 0;
+    if (options_.codes == compact_codes::int8) {
+      residual = detail::quantize_int8(x, reinterpret_cast<std::int8_t*>(ch.compact.get()) + r * encoding_size,
+                                       ch.scales[r]);
+    } else if (options_.codes == compact_codes::float16) {
+      residual = detail::quantize_float16(x, reinterpret_cast<std::uint16_t*>(ch.compact.get()) + r * encoding_size);
+    }
+    residual_ = std::max(residual_, residual);
+  }
+
   void publish() {
     auto v = std::make_shared<view>();
     v->dir_ = dir_;
     v->rows_ = rows_;
     v->live_ = live_;
     v->chunk_rows_ = chunk_rows_;
+    v->codes_ = options_.codes;
+    v->residual_ = residual_;
+    v->scan_threads_ = options_.scan_threads;
+    v->parallel_min_rows_ = options_.parallel_min_rows;
     std::shared_ptr<const view> old = std::move(v);
     {
       const std::lock_guard lock(current_mutex_);
@@ -412,6 +277,7 @@ class gallery {
     // `old` (and, if no reader holds it, its chunks) is freed here, outside the lock.
   }
 
+  gallery_options options_;
   std::size_t chunk_rows_;
   std::mutex writer_;
   // The writer's state; readers see it only through published views.
@@ -420,6 +286,7 @@ class gallery {
   std::size_t live_ = 0;
   std::uint64_t last_key_ = 0;
   bool has_key_ = false;
+  double residual_ = 0;  // the largest residual of the compact codes written
   mutable std::mutex current_mutex_;  // held only to copy or swap current_
   std::shared_ptr<const view> current_;
 };

@@ -69,21 +69,48 @@ struct nearest_hit {
   float squared_distance = 0;
 };
 
-// The one block scan under every 1:N query (gallery::view's nearest, top_k and distances, and the flat-array
-// functions below): a SIMD kernel fills a block of squared distances that stays in L1, and a consumer looks at
-// the block. A consumer is called as f(index of the block's first encoding, squared distances, count).
+// The one block scan under every 1:N query (gallery::view's nearest, top_k and distances, with float32 or compact
+// rows, one query or many, and the flat-array functions below): a kernel fills a block of squared distances that
+// stays in L1, and a consumer looks at the block. A consumer is called as f(index of the block's first encoding,
+// squared distances, count); with many queries, f(query index, first, distances, count).
+
+/// Rows a scan reads: rows(first, count, query, out) writes the squared distances of rows [first, first + count).
+struct float32_rows {
+  squared_distances_fn kernel;
+  const float* base;
+  void operator()(std::size_t first, std::size_t count, const float* query, float* out) const noexcept {
+    kernel(base + first * encoding_size, count, query, out);
+  }
+};
+
+/// Calls f(query index, first, distances, count) for the blocks of at most scan_block rows of [0, n), in order;
+/// each block for every query in turn, so that with several queries a block is read from memory once and from
+/// cache for the others (all faces of one photo in one pass over the gallery).
+template <class Rows, class F>
+void scan_blocks(const Rows& rows, std::size_t n, const float* const* queries, std::size_t query_count, F&& f) {
+  alignas(64) float block[scan_block];
+  for (std::size_t start = 0; start < n; start += scan_block) {
+    const std::size_t count = std::min(scan_block, n - start);
+    for (std::size_t q = 0; q < query_count; ++q) {
+      rows(start, count, queries[q], block);
+      f(q, start, static_cast<const float*>(block), count);
+    }
+  }
+}
 
 /// Calls f for the blocks of at most scan_block encodings of base[0, n), in order.
 template <class F>
 void scan_blocks(const float* __restrict base, std::size_t n, const float* __restrict query, F&& f,
                  simd_level level = best_simd_level()) {
-  const auto kernel = squared_distances_kernel(level);
-  alignas(64) float block[scan_block];
-  for (std::size_t start = 0; start < n; start += scan_block) {
-    const std::size_t count = std::min(scan_block, n - start);
-    kernel(base + start * encoding_size, count, query, block);
-    f(start, static_cast<const float*>(block), count);
-  }
+  const float* queries[] = {query};
+  scan_blocks(float32_rows{squared_distances_kernel(level), base}, n, queries, 1,
+              [&](std::size_t, std::size_t first, const float* block, std::size_t count) { f(first, block, count); });
+}
+
+/// The order of hits: by distance, then by index (the lower row wins a tie).
+[[nodiscard]] inline bool hit_before(const nearest_hit& a, const nearest_hit& b) noexcept {
+  return a.squared_distance < b.squared_distance ||
+         (a.squared_distance == b.squared_distance && a.index < b.index);
 }
 
 /// A block consumer that keeps the nearest encoding: the lowest index on ties; +infinity (a tombstone) and NaN
@@ -131,6 +158,8 @@ class top_k_of_blocks {
       }
     }
   }
+  /// The k-th smallest distance seen so far; +infinity until k finite distances were seen.
+  [[nodiscard]] float worst() const noexcept { return worst_; }
   /// The k nearest seen, nearest first (fewer when fewer were seen).
   [[nodiscard]] std::vector<nearest_hit> take() && {
     std::sort_heap(heap_.begin(), heap_.end(), before);
@@ -138,10 +167,7 @@ class top_k_of_blocks {
   }
 
  private:
-  static bool before(const nearest_hit& a, const nearest_hit& b) noexcept {
-    return a.squared_distance < b.squared_distance ||
-           (a.squared_distance == b.squared_distance && a.index < b.index);
-  }
+  static bool before(const nearest_hit& a, const nearest_hit& b) noexcept { return hit_before(a, b); }
   std::size_t k_;
   std::vector<nearest_hit> heap_;
   float worst_ = std::numeric_limits<float>::infinity();

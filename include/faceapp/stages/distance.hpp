@@ -7,6 +7,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/core/gallery.hpp"
@@ -46,13 +47,20 @@ struct gallery_reference {
   std::shared_ptr<const gallery> live;
   std::shared_ptr<const gallery::view> fixed;
 
-  void score(encoded_face& f, const gallery::view& known) const {
-    if (const auto hit = known.nearest(f.encoding)) {
-      f.distance = hit->distance;
-      f.name = std::string(known.name(hit->row));
-    } else {
-      f.distance.reset();
-      f.name.clear();
+  /// All faces of one input in one pass over the gallery (gallery::view::nearest_each).
+  void score_all(std::vector<encoded_face>& faces, const gallery::view& known) const {
+    std::vector<encoding> queries;
+    queries.reserve(faces.size());
+    for (const auto& f : faces) queries.push_back(f.encoding);
+    const auto hits = known.nearest_each(queries);
+    for (std::size_t i = 0; i < faces.size(); ++i) {
+      if (hits[i]) {
+        faces[i].distance = hits[i]->distance;
+        faces[i].name = std::string(known.name(hits[i]->row));
+      } else {
+        faces[i].distance.reset();
+        faces[i].name.clear();
+      }
     }
   }
   /// The view every face of one input is scored against.
@@ -82,8 +90,12 @@ struct distance_to_stage : stage_base<distance_to_stage<Reference>> {
   [[nodiscard]] result<encoded_faces> run(const encoded_faces& in) const { return run(encoded_faces(in)); }
   [[nodiscard]] result<encoded_faces> run(encoded_faces&& in) const {
     const auto& known = reference.view();
+    if constexpr (requires { reference.score_all(in.items, known_of(known)); }) {
+      reference.score_all(in.items, known_of(known));
+    } else {
+      for (auto& f : in.items) reference.score(f, known_of(known));
+    }
     for (auto& f : in.items) {
-      reference.score(f, known_of(known));
       f.match = f.distance.has_value() && *f.distance <= tolerance;
     }
     return std::move(in);

@@ -1,0 +1,309 @@
+// The gallery's compact copies (int8, float16), its two-thread scan and its many-queries pass against the plain
+// float32 scan of the same rows: the same row and the same distance, bit for bit, on adversarial near-ties,
+// duplicates, exact ties, tombstones and rows the codes cannot hold, at sizes that cross chunks and scan blocks.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "faceapp/core/gallery.hpp"
+#include "faceapp/detail/compact_codes.hpp"
+#include "faceapp/detail/exact_rerank.hpp"
+
+namespace {
+using faceapp::compact_codes;
+using faceapp::encoding;
+using faceapp::gallery;
+using faceapp::gallery_options;
+
+encoding random_encoding(std::mt19937& rng, float sigma = 0.09F) {
+  std::normal_distribution<float> dist(0.0F, sigma);
+  encoding e;
+  for (auto& v : e) v = dist(rng);
+  return e;
+}
+
+/// The same rows in a float32 gallery and in one with the given options.
+struct pair_of_galleries {
+  gallery plain;
+  gallery coded;
+  pair_of_galleries(const gallery_options& options)
+      : plain(gallery_options{.chunk_rows = options.chunk_rows}), coded(options) {}
+  void add(const encoding& e) {
+    plain.add("row", e);
+    coded.add("row", e);
+  }
+  void erase(std::uint64_t key) {
+    plain.erase(key);
+    coded.erase(key);
+  }
+  /// nearest and top_k (k around the size too) of every query agree exactly, one at a time and all at once.
+  void check(const std::vector<encoding>& queries) const {
+    const auto p = plain.snapshot();
+    const auto c = coded.snapshot();
+    const std::vector<std::size_t> ks = {1, 2, 10, p->size() - 1, p->size(), p->size() + 1};
+    for (const auto& q : queries) {
+      CHECK(c->nearest(q) == p->nearest(q));
+      for (const auto k : ks) CHECK(c->top_k(q, k) == p->top_k(q, k));
+    }
+    const auto each = c->nearest_each(queries);
+    const auto top_each = c->top_k_each(queries, 10);
+    REQUIRE(each.size() == queries.size());
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      CHECK(each[i] == p->nearest(queries[i]));
+      CHECK(top_each[i] == p->top_k(queries[i], 10));
+    }
+  }
+};
+
+const std::vector<compact_codes> both_codes = {compact_codes::int8, compact_codes::float16};
+}  // namespace
+
+TEST_CASE("compact codes: the int8 scale is a power of two, and a row beyond 2^60 or not finite has no bound") {
+  encoding x{};
+  std::int8_t codes[faceapp::encoding_size];
+  float scale = 0;
+  x[3] = 0.3F;
+  CHECK(faceapp::detail::quantize_int8(x.data(), codes, scale) < 0.3 / 127);
+  CHECK(scale == std::ldexp(1.0F, std::ilogb(scale)));
+  CHECK(scale >= 0.3F / 127);
+  CHECK(scale < 2 * 0.3F / 127);
+  CHECK(codes[3] * scale == doctest::Approx(0.3F).epsilon(1.0 / 64));
+  x[3] = 0x1p60F;  // at the limit: coded
+  CHECK(std::isfinite(faceapp::detail::quantize_int8(x.data(), codes, scale)));
+  x[3] = std::nextafter(0x1p60F, INFINITY);  // just above
+  CHECK(std::isinf(faceapp::detail::quantize_int8(x.data(), codes, scale)));
+  x[3] = std::nextafter(0x1p60F, 0.0F);  // just below
+  CHECK(std::isfinite(faceapp::detail::quantize_int8(x.data(), codes, scale)));
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(std::isinf(faceapp::detail::quantize_int8(x.data(), codes, scale)));
+  x = encoding{};  // all zero: exact
+  CHECK(faceapp::detail::quantize_int8(x.data(), codes, scale) == 0);
+}
+
+TEST_CASE("compact codes: every half converts to float and back unchanged; the float16 range ends at 65520") {
+  for (std::uint32_t h = 0; h < 0x10000U; ++h) {
+    const float f = faceapp::detail::half_to_float(static_cast<std::uint16_t>(h));
+    if (std::isnan(f)) continue;
+    CHECK(faceapp::detail::float_to_half(f) == h);
+  }
+  CHECK(faceapp::detail::half_to_float(0x3C00) == 1.0F);
+  CHECK(faceapp::detail::half_to_float(0x0001) == 0x1p-24F);
+  encoding x{};
+  std::uint16_t halves[faceapp::encoding_size];
+  x[0] = 65504;  // the largest half
+  CHECK(faceapp::detail::quantize_float16(x.data(), halves) == 0);
+  x[0] = std::nextafter(65520.0F, 0.0F);  // just below: rounds to 65504
+  CHECK(std::isfinite(faceapp::detail::quantize_float16(x.data(), halves)));
+  x[0] = 65520;  // at the limit: infinity
+  CHECK(std::isinf(faceapp::detail::quantize_float16(x.data(), halves)));
+}
+
+TEST_CASE("compact kernels: within the error bound the re-score relies on, on every instruction set") {
+  std::mt19937 rng(5);
+  const std::size_t n = 300;
+  std::vector<std::int8_t> codes(n * faceapp::encoding_size);
+  std::vector<std::uint16_t> halves(n * faceapp::encoding_size);
+  std::vector<float> scales(n);
+  std::vector<encoding> rows;
+  for (std::size_t i = 0; i < n; ++i) {
+    rows.push_back(random_encoding(rng, i % 2 == 0 ? 0.09F : 3.0F));
+    faceapp::detail::quantize_int8(rows[i].data(), codes.data() + i * 128, scales[i]);
+    faceapp::detail::quantize_float16(rows[i].data(), halves.data() + i * 128);
+  }
+  const auto q = random_encoding(rng);
+  for (const auto level : {faceapp::detail::simd_level::portable, faceapp::detail::simd_level::avx2,
+                           faceapp::detail::simd_level::avx512}) {
+    if (!faceapp::detail::simd_supported(level)) continue;
+    CAPTURE(faceapp::detail::simd_level_name(level));
+    std::vector<float> a8(n), a16(n);
+    faceapp::detail::squared_distances_int8_kernel(level)(codes.data(), scales.data(), n, q.data(), a8.data());
+    faceapp::detail::squared_distances_float16_kernel(level)(halves.data(), n, q.data(), a16.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      double e8 = 0, e16 = 0;
+      for (std::size_t j = 0; j < 128; ++j) {
+        const double d8 = q[j] - static_cast<double>(scales[i]) * codes[i * 128 + j];
+        const double d16 = q[j] - static_cast<double>(faceapp::detail::half_to_float(halves[i * 128 + j]));
+        e8 += d8 * d8;
+        e16 += d16 * d16;
+      }
+      CHECK(std::abs(a8[i] - e8) <= 1e-5 * e8);
+      CHECK(std::abs(a16[i] - e16) <= 1e-5 * e16);
+    }
+  }
+}
+
+TEST_CASE("rerank bound: the k-th best plus twice the residual, +infinity when either is not finite") {
+  const float a_k = 0.25F;
+  const double r = 0.01;
+  const float bound = faceapp::detail::rerank_bound(a_k, r);
+  CHECK(bound >= (0.5 + 2 * r) * (0.5 + 2 * r));
+  CHECK(bound <= (0.5 + 2 * r) * (0.5 + 2 * r) * 1.001);
+  CHECK(faceapp::detail::rerank_bound(a_k, 0) >= a_k);
+  CHECK(std::isinf(faceapp::detail::rerank_bound(INFINITY, r)));
+  CHECK(std::isinf(faceapp::detail::rerank_bound(a_k, INFINITY)));
+  CHECK(std::isinf(faceapp::detail::rerank_bound(std::numeric_limits<float>::max(), r)));
+}
+
+TEST_CASE("gallery compact codes: random galleries across chunks and scan blocks give the float32 answers") {
+  for (const auto codes : both_codes) {
+    CAPTURE(static_cast<int>(codes));
+    pair_of_galleries g({.chunk_rows = 2048, .codes = codes});
+    std::mt19937 rng(21);
+    for (int i = 0; i < 2 * 2048 + 1030; ++i) g.add(random_encoding(rng));
+    CHECK(g.coded.snapshot()->codes() == codes);
+    CHECK(g.coded.snapshot()->code_residual() > 0);
+    std::vector<encoding> queries;
+    for (int i = 0; i < 6; ++i) queries.push_back(random_encoding(rng));
+    g.check(queries);
+    SUBCASE("after tombstones, among them each query's nearest") {
+      for (const auto& q : queries) g.erase(g.plain.snapshot()->nearest(q)->key);
+      g.check(queries);
+    }
+  }
+}
+
+TEST_CASE("gallery compact codes: adversarial near-ties, duplicates and exact ties go the float32 scan's way") {
+  std::mt19937 rng(33);
+  const auto q = random_encoding(rng);
+  for (const auto codes : both_codes) {
+    CAPTURE(static_cast<int>(codes));
+    pair_of_galleries g({.chunk_rows = 1024, .codes = codes});
+    for (int i = 0; i < 1500; ++i) g.add(random_encoding(rng));  // the crowd, far from q
+    // Rows that differ from a point near q by far less than a quantization step: their codes are equal or
+    // nearly so, their float32 distances differ in the last bits; the best of them comes late.
+    encoding near = q;
+    for (std::size_t j = 0; j < 128; ++j) near[j] += 0.004F * (j % 2 == 0 ? 1.0F : -1.0F);
+    std::uniform_real_distribution<float> tiny(-2e-6F, 2e-6F);
+    for (int i = 0; i < 300; ++i) {
+      encoding e = near;
+      for (auto& v : e) v += tiny(rng);
+      g.add(e);
+      if (i % 50 == 0) g.add(near);  // duplicates of the same row
+    }
+    // Exact ties: sign flips of one offset from a zero query give the same squares in the same order.
+    encoding offset = random_encoding(rng, 0.02F);
+    for (int i = 0; i < 40; ++i) {
+      encoding e = offset;
+      for (std::size_t j = 0; j < 128; ++j) {
+        if ((i >> (j % 5) & 1) != 0) e[j] = -e[j];
+      }
+      g.add(e);
+    }
+    const encoding zero{};
+    g.check({q, near, zero, offset});
+    const auto tie = g.coded.snapshot()->top_k(zero, 40);
+    for (std::size_t i = 1; i < tie.size(); ++i) {
+      if (tie[i].distance == tie[i - 1].distance) CHECK(tie[i].row > tie[i - 1].row);
+    }
+  }
+}
+
+TEST_CASE("gallery compact codes: a row the codes cannot hold makes the scan float32, with the same answers") {
+  for (const auto codes : both_codes) {
+    pair_of_galleries g({.chunk_rows = 64, .codes = codes});
+    std::mt19937 rng(4);
+    for (int i = 0; i < 200; ++i) g.add(random_encoding(rng));
+    CHECK(std::isfinite(g.coded.snapshot()->code_residual()));
+    encoding huge = random_encoding(rng);
+    huge[7] = 1e30F;
+    g.add(huge);
+    encoding nan = random_encoding(rng);
+    nan[9] = std::numeric_limits<float>::quiet_NaN();
+    g.add(nan);
+    CHECK(std::isinf(g.coded.snapshot()->code_residual()));
+    g.check({random_encoding(rng), huge});
+  }
+}
+
+TEST_CASE("gallery two-thread scan: parallel from parallel_min_rows rows on, with the one-thread answers") {
+  const std::size_t min_rows = 3000;
+  for (const auto codes : {compact_codes::none, compact_codes::int8, compact_codes::float16}) {
+    CAPTURE(static_cast<int>(codes));
+    pair_of_galleries g({.chunk_rows = 512, .codes = codes, .scan_threads = 2, .parallel_min_rows = min_rows});
+    std::mt19937 rng(8);
+    for (std::size_t i = 0; i + 1 < min_rows; ++i) g.add(random_encoding(rng));
+    CHECK(g.coded.snapshot()->scan_threads_used() == 1);  // just below
+    g.add(random_encoding(rng));
+    CHECK(g.coded.snapshot()->scan_threads_used() == 2);  // at the limit
+    g.add(random_encoding(rng));
+    CHECK(g.coded.snapshot()->scan_threads_used() == 2);  // just above
+    CHECK(g.plain.snapshot()->scan_threads_used() == 1);  // the default: one thread
+    std::vector<encoding> queries;
+    for (int i = 0; i < 4; ++i) queries.push_back(random_encoding(rng));
+    queries.push_back(g.plain.snapshot()->at(2999));  // a row itself, in the second half
+    g.check(queries);
+    std::thread([&] {  // a pool's worker scans on its own thread only
+      faceapp::set_worker_thread();
+      CHECK(g.coded.snapshot()->scan_threads_used() == 1);
+    }).join();
+  }
+  gallery one_chunk({.chunk_rows = 8192, .scan_threads = 2, .parallel_min_rows = 1});
+  one_chunk.add("a", encoding{});
+  CHECK(one_chunk.snapshot()->scan_threads_used() == 1);  // one chunk is not split
+  gallery per_core({.chunk_rows = 64, .scan_threads = 0, .parallel_min_rows = 0});
+  for (int i = 0; i < 64 * 8; ++i) per_core.add("a", encoding{});
+  CHECK(per_core.snapshot()->scan_threads_used() == std::min(8U, std::max(1U, std::thread::hardware_concurrency())));
+}
+
+TEST_CASE("gallery many queries: nearest_each and top_k_each equal one query at a time, empty inputs included") {
+  gallery g(64);
+  const encoding zero{};
+  CHECK(g.snapshot()->nearest_each(std::vector<encoding>{zero}).front() == std::nullopt);
+  std::mt19937 rng(12);
+  for (int i = 0; i < 700; ++i) g.add("row", random_encoding(rng));
+  const auto v = g.snapshot();
+  std::vector<encoding> queries;
+  for (int i = 0; i < 9; ++i) queries.push_back(random_encoding(rng));
+  const auto each = v->nearest_each(queries);
+  const auto top = v->top_k_each(queries, 5);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    CHECK(each[i] == v->nearest(queries[i]));
+    CHECK(top[i] == v->top_k(queries[i], 5));
+  }
+  CHECK(v->nearest_each({}).empty());
+  CHECK(v->top_k_each(queries, 0).front().empty());
+}
+
+TEST_CASE("gallery compact codes: more equal rows within the bound than the candidate list prunes at") {
+  std::mt19937 rng(17);
+  const auto row = random_encoding(rng);
+  encoding q = row;
+  q[0] += 0.01F;
+  encoding nearer = row;
+  nearer[0] += 1e-5F;  // nearer to q than every copy, by far less than a quantization step
+  // k = 1 prunes its candidates first past 2 x (k + scan_block); every copy stays within the bound
+  const std::size_t copies = 2 * (1 + faceapp::detail::scan_block) + 1;
+  for (const auto codes : both_codes) {
+    pair_of_galleries g({.chunk_rows = 4096, .codes = codes});
+    for (std::size_t i = 0; i < copies; ++i) g.add(row);
+    g.add(nearer);
+    g.check({q, row});
+    CHECK(g.coded.snapshot()->nearest(q)->row == copies);  // the last row
+    CHECK(g.coded.snapshot()->nearest(row)->row == 0);      // a tie of copies: the first
+  }
+}
+
+TEST_CASE("gallery compact codes: the re-score window needs both rows' residuals, 2R past the best code") {
+  // From a zero query, x (128 values of 90.52/128, step 1/128) is nearer than y (19 values of 117.48/64, step
+  // 1/64) by 0.0004, but its codes round up and y's round down: x's approximate distance is 1.76 R above y's.
+  // A window of one R past the best approximate distance would miss x.
+  encoding x;
+  for (auto& v : x) v = 90.52F / 128;
+  encoding y{};
+  for (std::size_t j = 0; j < 19; ++j) y[j] = 117.48F / 64;
+  pair_of_galleries g({.chunk_rows = 64, .codes = compact_codes::int8});
+  g.add(y);
+  g.add(x);
+  const encoding zero{};
+  REQUIRE(g.plain.snapshot()->nearest(zero)->row == 1);  // x, in float32
+  const double r = g.coded.snapshot()->code_residual();
+  CHECK(r == doctest::Approx(std::sqrt(128.0) * 0.48 / 128).epsilon(1e-4));
+  CHECK(g.coded.snapshot()->nearest(zero)->row == 1);
+  g.check({zero});
+}
