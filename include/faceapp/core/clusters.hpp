@@ -17,7 +17,7 @@ namespace faceapp {
 /// Default tolerance of clustering and assignment: faces at most this far apart are linked. Below the matching
 /// tolerance (0.6) because clusters chain: on the identity photos of the test data every tolerance from 0.50 to
 /// 0.60 gives one cluster per person, 0.49 splits a person and 0.61 merges two; 0.55 is the middle of that range
-/// (docs/library.md#clustering has the table).
+/// (docs/people.md#clustering has the table).
 inline constexpr float default_cluster_tolerance = 0.55F;
 
 /// Clusters of faces, numbered from 0 in order of creation, some named (known people), the others not. Each

@@ -27,7 +27,7 @@ struct quality_options {
   int min_side = 40;
   /// Variance of the Laplacian of the face on its 150x150 chip, in gray levels squared: below it a face is too
   /// blurred. On the 92 faces of tests/data/faces the least sharp scores 8.33 and the same faces blurred by a
-  /// Gaussian of sigma 4% of their width score 3.46 at most; 5 lies between (docs/library.md#quality).
+  /// Gaussian of sigma 4% of their width score 3.46 at most; 5 lies between (docs/people.md#quality).
   double min_sharpness = 5.0;
 };
 
