@@ -1,6 +1,7 @@
 // faceapp runtime: clustering many faces at once with dlib's chinese whispers, behind `cluster`.
 #include <cstddef>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include <dlib/clustering.h>
@@ -10,6 +11,8 @@
 namespace faceapp::detail {
 
 std::vector<std::size_t> chinese_whispers_ids(std::span<const encoding> encodings, float tolerance) {
+  // A negative (or NaN) tolerance links no face, not even to itself: chinese_whispers would give no labels.
+  if (!(tolerance >= 0)) throw std::invalid_argument("cluster: tolerance must be >= 0");
   // The graph of dlib's dnn_face_clustering_ex: an edge between every two faces within the tolerance, and each
   // face to itself, so that a face with no neighbour is a cluster of its own.
   std::vector<dlib::sample_pair> edges;

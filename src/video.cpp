@@ -1,15 +1,16 @@
 // faceapp runtime: OpenCV's FFmpeg reader behind `video`.
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -69,6 +70,20 @@ struct video_decoder::impl {
   double next_due = 0;  // max_fps: the time of the next slot
   bool any_kept = false;
   std::int64_t corrupt = 0;
+  // request_stop(), from the thread that destroys the range: ends a reconnect's wait at once, and the source.
+  std::mutex stop_mutex;
+  std::condition_variable stop_changed;
+  bool stop_requested = false;
+
+  /// Waits `seconds`, or less when a stop is requested; true when one was.
+  bool wait_or_stop(double seconds) {
+    std::unique_lock lock(stop_mutex);
+    return stop_changed.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return stop_requested; });
+  }
+  bool stopped() {
+    const std::lock_guard lock(stop_mutex);
+    return stop_requested;
+  }
 
   unexpected error(std::string message, errc code = errc::failed) const {
     return fail(stage_name, source, std::move(message), code);
@@ -104,7 +119,7 @@ struct video_decoder::impl {
       }
       if (std::filesystem::is_directory(status)) {
         done = true;
-        return error("is a directory, not a video file");
+        return error("is a directory, not a video file", errc::unsupported);
       }
     }
     if (!open()) {
@@ -147,7 +162,10 @@ struct video_decoder::impl {
                                 seconds(std::max(last_time, 0.0)) + ")";
       double delay = options.reconnect_delay;
       for (int attempt = 1; attempt <= options.reconnects; ++attempt) {
-        std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+        if (wait_or_stop(delay)) {
+          done = true;
+          return std::nullopt;
+        }
         capture.release();
         if (open()) {
           time_offset = last_time + (fps > 0 ? 1.0 / fps : 0.0);
@@ -179,7 +197,7 @@ struct video_decoder::impl {
     if (!started) {
       if (auto failed = first_open()) return failed;
     }
-    while (!done) {
+    while (!done && !stopped()) {
       bool grabbed = false;
       try {
         grabbed = capture.grab();
@@ -221,6 +239,13 @@ struct video_decoder::impl {
 video_decoder::video_decoder(std::string source, video_options options)
     : impl_(std::make_unique<impl>(std::move(source), options)) {}
 video_decoder::~video_decoder() = default;
+void video_decoder::request_stop() {
+  {
+    const std::lock_guard lock(impl_->stop_mutex);
+    impl_->stop_requested = true;
+  }
+  impl_->stop_changed.notify_all();
+}
 std::optional<result<image>> video_decoder::next() {
   try {
     return impl_->next();

@@ -26,7 +26,7 @@ inline void set_worker_thread(bool worker = true) noexcept { detail::worker_thre
 [[nodiscard]] inline bool is_worker_thread() noexcept { return detail::worker_thread_flag(); }
 
 namespace detail {
-/// Calls f(0), ..., f(parts - 1), f(parts - 1) on the calling thread and the others on threads of their own, and
+/// Calls f(0), ..., f(parts - 1): f(parts - 1) on the calling thread, the others on threads of their own, and
 /// returns when all are done; the first exception any of them threw is rethrown here. A part whose thread
 /// cannot be started (the system's thread limit) runs on the calling thread instead.
 template <class F>

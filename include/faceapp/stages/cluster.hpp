@@ -2,6 +2,7 @@
 // `assign(clusters)`: encoded_faces -> the same faces, each put into a cluster of a growing face_clusters.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -34,7 +35,8 @@ std::vector<std::size_t> chinese_whispers_ids(std::span<const encoding> encoding
 /// `cluster(encodings, tolerance = 0.55)`: a cluster id per encoding, from 0 in order of first appearance.
 /// `cluster(many_encoded_faces, tolerance)`: the same over every face of every image, in order (an image's faces,
 /// then the next image's). `cluster(tolerance)` is the function with its tolerance bound. Deterministic for a given
-/// order; thread-safe. Example: `auto ids = cluster(encodings, 0.5);` (ids[i]: the cluster of encodings[i]).
+/// order; thread-safe; a negative or NaN tolerance is std::invalid_argument. Example:
+/// `auto ids = cluster(encodings, 0.5);` (ids[i]: the cluster of encodings[i]).
 struct cluster_fn {
   /// The function with its tolerance bound: `cluster(0.45)(encodings)`.
   struct bound {
@@ -85,6 +87,7 @@ struct assign_stage : stage_base<assign_stage> {
 
   [[nodiscard]] result<encoded_faces> run(const encoded_faces& in) const { return run(encoded_faces(in)); }
   [[nodiscard]] result<encoded_faces> run(encoded_faces&& in) const {
+    if (!clusters) return fail(name, in.source(), "not assigned: the stage has no face_clusters (a null shared_ptr)");
     for (auto& f : in.items) {
       auto a = clusters->assign(f.encoding);
       f.cluster = a.cluster;

@@ -55,6 +55,9 @@ class video_decoder {
   video_decoder& operator=(const video_decoder&) = delete;
   ~video_decoder();
   std::optional<result<image>> next();
+  /// From another thread: a reconnect's wait ends at once and next() gives nothing more (a packet FFmpeg is
+  /// waiting for still takes up to options.timeout).
+  void request_stop();
 
  private:
   struct impl;
@@ -100,11 +103,15 @@ class video_frames : public std::ranges::view_base, public ranges::view_base {
     state* state_ = nullptr;
   };
 
-  /// Opens the source and starts the read-ahead; call once (a single-pass range).
+  /// Opens the source and starts the read-ahead; a single-pass range: a later call gives an iterator at the frame
+  /// the first one has reached.
   iterator begin() {
     if (!state_) return {};
-    state_->start();
-    state_->next();
+    if (!state_->started) {
+      state_->started = true;
+      state_->start();
+      state_->next();
+    }
     return iterator(state_.get());
   }
   std::default_sentinel_t end() const noexcept { return {}; }
@@ -127,6 +134,7 @@ class video_frames : public std::ranges::view_base, public ranges::view_base {
     std::size_t peak = 0;
     bool finished = false;
     bool stopping = false;
+    bool started = false;  // begin() has run
     std::jthread reader;
 
     state(std::string source, video_options options)
@@ -137,6 +145,7 @@ class video_frames : public std::ranges::view_base, public ranges::view_base {
         stopping = true;
         changed.notify_all();
       }
+      decoder.request_stop();
       if (reader.joinable()) reader.join();
     }
 
