@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -37,7 +38,12 @@ std::unique_ptr<http::server> the_server;
 void start_once() {
   if (the_server) return;
   the_security = std::make_unique<faceapp_web::security>(
-      faceapp_web::access_options{"fuzz-key", {"127.0.0.1", "localhost", "[::1]", "faces.example.org:8443"}});
+      // Wrong keys are never rate-limited here (max_key_failures out of reach), so that every input reaches the
+      // checks behind the key; the limit itself has its tests (web_unit_security, web_access).
+      faceapp_web::access_options{.api_key = "fuzz-key",
+                                  .allowed_hosts = {"127.0.0.1", "localhost", "[::1]", "faces.example.org:8443"},
+                                  .trusted_proxies = {},
+                                  .max_key_failures = std::numeric_limits<std::size_t>::max()});
   http::limits l;
   l.max_body_bytes = 64 << 10;
   l.max_header_bytes = 8 << 10;
@@ -60,7 +66,8 @@ void start_once() {
       [](const http::request& req, http::response& res) {
         const auto* m = std::any_cast<faceapp_web::matched>(&req.route);
         const auto again = faceapp_web::match_route(req.method, req.path);
-        if (m == nullptr || the_security->check_head(req) || m->what != again.what || m->id != again.id) {
+        http::request copy = req;  // check_head notes the client it finds on the request
+        if (m == nullptr || the_security->check_head(copy) || m->what != again.what || m->id != again.id) {
           std::fprintf(stderr, "fuzz_head: the handler got a request the head check should have refused\n");
           std::abort();
         }

@@ -171,10 +171,11 @@ MHD_Result server::queue(MHD_Connection* c, const exchange& ex, const response& 
   MHD_Response* out =
       MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (out == nullptr) return MHD_NO;
-  for (const auto& [k, v] : default_headers_) {
+  for (const auto& header : default_headers_) {  // (not a structured binding: clang 14 cannot capture one)
+    const auto& k = header.first;
     const bool replaced =
         std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, k); });
-    if (!replaced) MHD_add_response_header(out, k.c_str(), v.c_str());
+    if (!replaced) MHD_add_response_header(out, k.c_str(), header.second.c_str());
   }
   MHD_add_response_header(out, "Content-Type", r.content_type.c_str());
   for (const auto& [k, v] : r.headers) MHD_add_response_header(out, k.c_str(), v.c_str());
