@@ -4,6 +4,7 @@ compare, recognize, add, list, delete and records have a documented status, cont
 Needs python3-yaml and python3-jsonschema (cmake/install-deps.sh installs them)."""
 
 import copy
+import json
 import os
 import re
 
@@ -195,6 +196,14 @@ try:
     conforms("GET", "/api/records", r, "records")
     for path in ("/healthz", "/readyz", "/metrics"):
         conforms("GET", path, server.get(path), path)
+
+    query = {"encodings": [[0.05] * 128, [-0.05] * 128], "k": 3}
+    r = server.request("POST", "/api/search", json.dumps(query).encode(), "application/json")
+    check(r.status == 200 and [len(hits) for hits in r.json()["results"]] == [2, 2], f"search: {r.body[:200]}")
+    conforms("POST", "/api/search", r, "search")
+    conforms("POST", "/api/search", server.request("POST", "/api/search", b'{"encodings": [[1]]}', "application/json"),
+             "search, 1 number: 400")
+    conforms("POST", "/api/search", server.post("/api/search", fields=[("encodings", "[]")]), "search, a form: 415")
 
     if added is not None:
         r = server.request("DELETE", f"/api/faces/{added}")

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <faceapp/faces.hpp>
 #include <faceapp/stages/detect.hpp>
@@ -42,6 +43,8 @@ struct service_options {
   std::string db;               // empty: the embedded store in data_dir; sqlite:PATH; postgresql://...
   double max_staleness_s = 5;   // a shared database: longest a recognize may lag behind it
   faceapp::detector_model detector = faceapp::hog;  // HOG upsampled once, or the cnn without tiles
+  std::size_t max_search_encodings = 100;  // the HTTP layer's limits of a search by encoding (http/limits.hpp)
+  std::size_t max_search_k = 100;
 };
 
 /// An uploaded image, checked to be one of the types `read` accepts.
@@ -93,6 +96,17 @@ struct comparison {
   float tolerance = faceapp::default_tolerance;
 };
 
+/// A known face a search by encoding found (service/search.cpp).
+struct search_hit {
+  std::uint64_t id = 0;
+  std::string name;
+  float distance = 0;
+};
+
+/// A search of `encodings` encodings for `k` matches each: bad_input when there are none or more than
+/// max_search_encodings, or k is not from 1 to max_search_k.
+void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
+
 class face_service {
  public:
   /// Opens the store `options.db` names and the records; throws std::runtime_error naming what failed.
@@ -120,6 +134,12 @@ class face_service {
   [[nodiscard]] people_listing search(std::string_view query, std::string_view page) const;
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const;
   [[nodiscard]] std::size_t gallery_size() const;
+
+  /// The k nearest known faces of each encoding, nearest first, in one pass over the gallery on a worker
+  /// (service/search.cpp). bad_input outside check_search_bounds; fewer than k hits when the gallery has
+  /// fewer faces.
+  std::vector<std::vector<search_hit>> search_encodings(std::vector<faceapp::encoding> queries,
+                                                       std::int64_t k);
 
   /// Every record as CSV, header first (the header alone when there is none yet).
   [[nodiscard]] std::string records_csv() const;

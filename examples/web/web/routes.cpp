@@ -8,6 +8,7 @@
 
 #include "web/json.hpp"
 #include "web/pages.hpp"
+#include "web/search_request.hpp"
 #include "web/status.hpp"
 
 namespace faceapp_web {
@@ -104,6 +105,7 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
     case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
     case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::api_search: return api(req, res, [&] { api_search(req, res); });
     case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
     case route::readyz: return readyz(res);
     case route::metrics: res = {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(s_), {}}; return;
@@ -318,6 +320,28 @@ void routes::readyz(http::response& res) const {
 
 void routes::api_records(http::response& res) const {
   res = {200, "text/csv; charset=utf-8", s_.records_csv(), {}};
+}
+
+// ---- search by encoding ----
+
+/// POST /api/search: {"encodings": [[128 numbers], ...], "k": 1} -> {"results": [[{"id", "name", "distance"},
+/// ...], ...]}, one list per encoding, nearest first.
+void routes::api_search(const http::request& req, http::response& res) {
+  if (req.content_type != "application/json") {
+    throw service_error(errc::unsupported, "send the search as application/json: {\"encodings\": [[128 numbers], "
+                                           "...], \"k\": 1}");
+  }
+  auto q = parse_search_request(req.body, o_);
+  const auto found = s_.search_encodings(std::move(q.encodings), q.k);
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& hits : found) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& h : hits) {
+      list.push_back({{"id", h.id}, {"name", h.name}, {"distance", static_cast<double>(h.distance)}});
+    }
+    results.push_back(std::move(list));
+  }
+  res = json::answer({{"results", std::move(results)}});
 }
 
 }  // namespace faceapp_web
