@@ -194,6 +194,8 @@ try:
     r = server.get("/api/records")
     check(r.status == 200 and len(r.text.splitlines()) > 1, f"records: {r.status}")
     conforms("GET", "/api/records", r, "records")
+    conforms("GET", "/api/records", server.get("/api/records?since=2026-12-01T10:00:00Z"), "records since")
+    conforms("GET", "/api/records", server.get("/api/records?since=today"), "records since a bad time: 400")
     for path in ("/healthz", "/readyz", "/metrics"):
         conforms("GET", path, server.get(path), path)
 

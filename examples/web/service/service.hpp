@@ -103,6 +103,11 @@ struct search_hit {
   float distance = 0;
 };
 
+/// A `since` of the records: an ISO-8601 UTC time, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fraction]] then Z or
+/// +00:00, in the records' own form (YYYY-MM-DDTHH:MM:SS.mmmZ; a fraction finer than milliseconds rounds up, so
+/// that "at or after" keeps its meaning); bad_input naming the value otherwise (service/records.cpp).
+std::string parse_since(std::string_view text);
+
 /// A search of `encodings` encodings for `k` matches each: bad_input when there are none or more than
 /// max_search_encodings, or k is not from 1 to max_search_k.
 void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
@@ -141,7 +146,10 @@ class face_service {
   std::vector<std::vector<search_hit>> search_encodings(std::vector<faceapp::encoding> queries,
                                                        std::int64_t k);
 
-  /// Every record as CSV, header first (the header alone when there is none yet).
+  /// Every record as CSV, header first (the header alone when there is none yet), written in pieces as they
+  /// are read (service/records.cpp); with `since` (parse_since's form), only those whose time is at or after it.
+  void records(std::string_view since, const std::function<void(std::string_view)>& write) const;
+  /// The same, whole, in memory (for tests and small galleries).
   [[nodiscard]] std::string records_csv() const;
 
   [[nodiscard]] const service_options& options() const noexcept { return options_; }

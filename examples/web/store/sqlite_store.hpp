@@ -80,9 +80,12 @@ class sqlite_store final : public store_backend, public results_store {
     t.commit();
   }
 
-  void read_results(const std::function<void(const std::string&)>& fn) const override {
+  using results_store::read_results;
+  void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = reader();
-    sqlite::statement s(*c, "SELECT " + results_column_list() + " FROM results ORDER BY id");
+    sqlite::statement s(*c, "SELECT " + results_column_list() + " FROM results" +
+                                (since.empty() ? "" : " WHERE time >= ?") + " ORDER BY id");
+    if (!since.empty()) s.bind(1, since);
     std::string text;
     results_cells cells;
     while (s.step()) {

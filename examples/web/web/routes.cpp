@@ -104,7 +104,7 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_list_faces: return api(req, res, [&] { api_list_faces(req, res); });
     case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
     case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
-    case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::api_records: return api(req, res, [&] { api_records(req, res); });
     case route::api_search: return api(req, res, [&] { api_search(req, res); });
     case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
     case route::readyz: return readyz(res);
@@ -318,8 +318,12 @@ void routes::readyz(http::response& res) const {
   res = {200, "text/plain; charset=utf-8", "ready\n", {}};
 }
 
-void routes::api_records(http::response& res) const {
-  res = {200, "text/csv; charset=utf-8", s_.records_csv(), {}};
+/// Streamed as it is read, never whole in memory; HEAD answers the head without reading the records.
+void routes::api_records(const http::request& req, http::response& res) const {
+  std::string since;
+  if (const auto it = req.query.find("since"); it != req.query.end()) since = parse_since(it->second);
+  res = {200, "text/csv; charset=utf-8", "", {}};
+  res.stream = [this, since](const std::function<void(std::string_view)>& write) { s_.records(since, write); };
 }
 
 // ---- search by encoding ----
