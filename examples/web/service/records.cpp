@@ -104,6 +104,10 @@ void face_service::records(std::string_view since, const std::function<void(std:
   write(out);
 }
 
+void face_service::check_records_reachable() const {
+  if (db_records_ != nullptr) store_.backend().ping();
+}
+
 std::string face_service::records_csv() const {
   std::string body;
   records({}, [&](std::string_view piece) { body += piece; });

@@ -149,6 +149,9 @@ class face_service {
   /// Every record as CSV, header first (the header alone when there is none yet), written in pieces as they
   /// are read (service/records.cpp); with `since` (parse_since's form), only those whose time is at or after it.
   void records(std::string_view since, const std::function<void(std::string_view)>& write) const;
+  /// unavailable_error when the records' database cannot be reached now: asked before an answer commits to 200,
+  /// since a streamed answer that fails later can only be cut short.
+  void check_records_reachable() const;
   /// The same, whole, in memory (for tests and small galleries).
   [[nodiscard]] std::string records_csv() const;
 

@@ -322,6 +322,7 @@ void routes::readyz(http::response& res) const {
 void routes::api_records(const http::request& req, http::response& res) const {
   std::string since;
   if (const auto it = req.query.find("since"); it != req.query.end()) since = parse_since(it->second);
+  s_.check_records_reachable();  // a database that is away: 503, before the head says 200
   res = {200, "text/csv; charset=utf-8", "", {}};
   res.stream = [this, since](const std::function<void(std::string_view)>& write) { s_.records(since, write); };
 }
