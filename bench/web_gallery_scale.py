@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """faceapp-web with a large gallery, against the same server with an empty one, in the same run.
 
-For each N (0 is the baseline): import N synthetic encodings with `faceapp-web import` (time, rows/s), start the
+For each N (0 is the baseline): import N synthetic encodings with `faceapp-web import` (time, rows/s), from CSV and
+from a numpy .npy (float32, written here without numpy) with its names file into another directory, start the
 server (time from exec to the first answered request), then 30 adds of a small photo and 30 recognizes of it,
 one at a time after a warm-up (p50, p99 latency), the server's resident memory (VmRSS) after them and the size of the main page.
 Prints a Markdown table. Python standard library only.
@@ -9,11 +10,14 @@ Prints a Markdown table. Python standard library only.
     python3 bench/web_gallery_scale.py --server build/examples/web/faceapp-web \\
         --photo tests/data/faces/obama_1.jpg --sizes 10000,100000,1000000
 
+`--imports-only` measures the two imports and stops there.
+
 Synthetic encodings are drawn from a pool of 10 007 random vectors (normal, sigma 0.09, like real encodings)
 under distinct names: the 1:N scan, the database and the memory cost the same whatever the values are.
 """
 
 import argparse
+import array
 import http.client
 import math
 import os
@@ -22,6 +26,7 @@ import resource
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -60,13 +65,45 @@ def request(port, method, path, body=None, ctype=None, timeout=600):
         conn.close()
 
 
-def write_csv(path, n):
+def encoding_pool():
     rng = random.Random(7)
-    pool = [",".join(f"{rng.gauss(0, 0.09):.6f}" for _ in range(128)) for _ in range(10007)]
+    return [[round(rng.gauss(0, 0.09), 6) for _ in range(128)] for _ in range(10007)]
+
+
+def write_csv(path, n):
+    pool = [",".join(f"{v:.6f}" for v in e) for e in encoding_pool()]
     with open(path, "w") as f:
         f.write("name," + ",".join(f"e{i}" for i in range(128)) + "\n")
         for i in range(n):
             f.write(f"person {i},{pool[i % len(pool)]}\n")
+
+
+def write_npy(path, names_path, n):
+    """The same rows as write_csv, as a version 1.0 .npy of '<f4' (N, 128), and their names one a line."""
+    pool = [array.array("f", e) for e in encoding_pool()]
+    if sys.byteorder != "little":
+        for a in pool:
+            a.byteswap()
+    pool = [a.tobytes() for a in pool]
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, 128), }}"
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"  # the data starts 64-byte aligned
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin-1"))
+        for i in range(0, n, len(pool)):
+            f.write(b"".join(pool[: min(len(pool), n - i)]))
+    with open(names_path, "w") as f:
+        f.write("".join(f"person {i}\n" for i in range(n)))
+
+
+def timed_import(args, row, key, command, n):
+    """Runs one import and notes its wall-clock seconds, CPU seconds and rows/s under `key`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([args.server, "import", *command], check=True, stderr=subprocess.DEVNULL)
+    row[f"{key}_s"] = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row[f"{key}_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    row[f"{key}_rows_s"] = n / row[f"{key}_s"]
 
 
 def rss_mb(pid):
@@ -83,14 +120,18 @@ def measure(args, n, photo, scratch):
     if n:
         src = os.path.join(scratch, f"faces-{n}.csv")
         write_csv(src, n)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run([args.server, "import", "--data", data, src], check=True, stderr=subprocess.DEVNULL)
-        row["import_s"] = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        row["import_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        row["import_rows_s"] = n / row["import_s"]
+        timed_import(args, row, "import", ["--data", data, src], n)
         os.remove(src)
+        npy, names = os.path.join(scratch, f"faces-{n}.npy"), os.path.join(scratch, f"names-{n}.txt")
+        write_npy(npy, names, n)
+        npy_data = os.path.join(scratch, f"npy-data-{n}")
+        timed_import(args, row, "npy_import", ["--data", npy_data, npy, "--names", names], n)
+        os.remove(npy)
+        os.remove(names)
+        shutil.rmtree(npy_data, ignore_errors=True)
+    if args.imports_only:
+        shutil.rmtree(data, ignore_errors=True)
+        return row
     t0 = time.perf_counter()
     proc = subprocess.Popen([args.server, "--port", "0", "--data", data], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -157,6 +198,7 @@ def main():
     parser.add_argument("--server", required=True, help="the faceapp-web executable")
     parser.add_argument("--photo", required=True, help="a small photo with one face")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated")
+    parser.add_argument("--imports-only", action="store_true", help="only the CSV and .npy imports of each N")
     parser.add_argument("--scratch", default=None, help="where to put the data directories (default: a temp dir)")
     args = parser.parse_args()
     with open(args.photo, "rb") as f:
@@ -170,13 +212,22 @@ def main():
             print(rows[-1], file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if args.imports_only:
+        print("| N | CSV import s (rows/s; CPU s) | .npy import s (rows/s; CPU s) |")
+        print("|---|---|---|")
+        for r in rows[1:]:
+            print(f"| {r['N']:,} | {r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f}) "
+                  f"| {r['npy_import_s']:.2f} ({r['npy_import_rows_s']:,.0f}; {r['npy_import_cpu_s']:.1f}) |")
+        return
     base = rows[0]
-    print("| N | import s (rows/s; CPU s) | start to first answer s (CPU s) | RSS MB | DB MB | add p50 / p99 ms (p99 vs empty) "
-          "| recognize p50 / p99 ms (p99 - empty) | main page KB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| N | import s (rows/s; CPU s) | .npy import s (rows/s; CPU s) | start to first answer s (CPU s) | RSS MB "
+          "| DB MB | add p50 / p99 ms (p99 vs empty) | recognize p50 / p99 ms (p99 - empty) | main page KB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         imp = f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f})" if r["N"] else "-"
-        print(f"| {r['N']:,} | {imp} | {r['start_s']:.2f} ({r['start_cpu_s']:.2f}) | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
+        npy = (f"{r['npy_import_s']:.2f} ({r['npy_import_rows_s']:,.0f}; {r['npy_import_cpu_s']:.1f})" if r["N"]
+               else "-")
+        print(f"| {r['N']:,} | {imp} | {npy} | {r['start_s']:.2f} ({r['start_cpu_s']:.2f}) | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
               f"| {r['add_p50_ms']:.0f} / {r['add_p99_ms']:.0f} ({r['add_p99_ms'] / base['add_p99_ms']:.2f}x) "
               f"| {r['rec_p50_ms']:.0f} / {r['rec_p99_ms']:.0f} ({r['rec_p99_ms'] - base['rec_p99_ms']:+.0f}) "
               f"| {r['page_kb']:.1f} |")

@@ -223,6 +223,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   o.detector = *faceapp::parse_detector_model(detector);
   o.max_body_bytes = limits.max_body_bytes;
+  o.max_search_encodings = limits.max_search_encodings;
+  o.max_search_k = limits.max_search_k;
 
   // Who may talk to the server.
   faceapp_web::access_options access;

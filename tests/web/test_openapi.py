@@ -4,6 +4,7 @@ compare, recognize, add, list, delete and records have a documented status, cont
 Needs python3-yaml and python3-jsonschema (cmake/install-deps.sh installs them)."""
 
 import copy
+import json
 import os
 import re
 
@@ -193,8 +194,18 @@ try:
     r = server.get("/api/records")
     check(r.status == 200 and len(r.text.splitlines()) > 1, f"records: {r.status}")
     conforms("GET", "/api/records", r, "records")
+    conforms("GET", "/api/records", server.get("/api/records?since=2026-12-01T10:00:00Z"), "records since")
+    conforms("GET", "/api/records", server.get("/api/records?since=today"), "records since a bad time: 400")
     for path in ("/healthz", "/readyz", "/metrics"):
         conforms("GET", path, server.get(path), path)
+
+    query = {"encodings": [[0.05] * 128, [-0.05] * 128], "k": 3}
+    r = server.request("POST", "/api/search", json.dumps(query).encode(), "application/json")
+    check(r.status == 200 and [len(hits) for hits in r.json()["results"]] == [2, 2], f"search: {r.body[:200]}")
+    conforms("POST", "/api/search", r, "search")
+    conforms("POST", "/api/search", server.request("POST", "/api/search", b'{"encodings": [[1]]}', "application/json"),
+             "search, 1 number: 400")
+    conforms("POST", "/api/search", server.post("/api/search", fields=[("encodings", "[]")]), "search, a form: 415")
 
     if added is not None:
         r = server.request("DELETE", f"/api/faces/{added}")

@@ -25,6 +25,7 @@ def parse_args(description):
     parser.add_argument("--server", required=True, help="path of the faceapp-web executable")
     parser.add_argument("--data", required=True, help="default test data folder (holds faces/)")
     parser.add_argument("--screenshots", default="", help="browser test: save page screenshots here")
+    parser.add_argument("--cli", default="", help="path of the faceapp command line, for tests that encode with it")
     args = parser.parse_args()
     env = os.environ.get("FACEAPP_TEST_DATA")
     if env:

@@ -18,7 +18,9 @@
 //  - at most max_buffered_bytes of request bodies held at once over all connections: more is 503 (so that many
 //    connections each sending a body just under the limit cannot exhaust memory together);
 //  - at most max_key_failures wrong API keys from one client address in a minute: then 429 for the rest of it
-//    (web/security.cpp counts them).
+//    (web/security.cpp counts them);
+//  - a POST /api/search holds at most max_search_encodings encodings and asks for at most max_search_k matches
+//    each: more is 400 (the service checks them: service/search.cpp).
 #pragma once
 
 #include <array>
@@ -41,6 +43,8 @@ struct limits {
   std::size_t request_timeout_s = 60;
   std::size_t idle_timeout_s = 30;
   std::size_t max_key_failures = 20;  // wrong API keys per client address per minute (the security layer holds it)
+  std::size_t max_search_encodings = 100;  // encodings in one POST /api/search (the service holds it)
+  std::size_t max_search_k = 100;          // matches asked per encoding, k, in one POST /api/search
   unsigned handler_threads = 16;  // not a limit of a request: how many handle them at once (--http-threads)
 };
 
@@ -55,7 +59,7 @@ struct limit_spec {
   std::string_view help;
 };
 
-inline constexpr std::array<limit_spec, 10> limit_table{{
+inline constexpr std::array<limit_spec, 12> limit_table{{
     {"--max-body-mb", &limits::max_body_bytes, 20, 1, 1024,
      "Largest request body in MB, however it is framed (larger: 413)"},
     {"--max-header-kb", &limits::max_header_bytes, 10, 4, 1024,
@@ -75,6 +79,10 @@ inline constexpr std::array<limit_spec, 10> limit_table{{
     {"--max-key-failures", &limits::max_key_failures, 0, 1, 100000,
      "Wrong API keys one client address may send in a minute; then every request from it is 429 until the minute "
      "(from its first wrong key) is over"},
+    {"--max-search-encodings", &limits::max_search_encodings, 0, 1, 10000,
+     "Most encodings one POST /api/search may hold (more: 400)"},
+    {"--max-search-k", &limits::max_search_k, 0, 1, 10000,
+     "Most matches one POST /api/search may ask for per encoding, its k (more: 400)"},
 }};
 
 /// The limit as its flag counts it (MB, KB or itself).

@@ -98,6 +98,7 @@ void server::set_phase(MHD_Connection* c, phase p, bool restart_clock) {
 
 void server::on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTerminationCode) {
   auto* self = static_cast<server*>(cls);
+  if (auto* ex = static_cast<exchange*>(*con_cls); ex != nullptr && ex->pipe) ex->pipe->cancel();
   delete static_cast<exchange*>(*con_cls);
   *con_cls = nullptr;
   try {
@@ -169,7 +170,9 @@ MHD_Result server::on_form_data(void* cls, MHD_ValueKind, const char* key, const
 
 MHD_Result server::queue(MHD_Connection* c, const exchange& ex, const response& r, bool close) {
   MHD_Response* out =
-      MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+      ex.pipe ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, &body_pipe::read,
+                                                  new std::shared_ptr<body_pipe>(ex.pipe), &body_pipe::free)
+              : MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
   if (out == nullptr) return MHD_NO;
   for (const auto& header : default_headers_) {  // (not a structured binding: clang 14 cannot capture one)
     const auto& k = header.first;
@@ -248,6 +251,7 @@ void server::drop_body(exchange& ex, int status, std::string message) {
     ex.post = nullptr;
   }
   ex.req.form.clear();
+  std::string().swap(ex.req.body);
   buffered_.fetch_sub(ex.body_bytes);
   ex.body_bytes = 0;
 }
@@ -306,6 +310,8 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
       drop_body(*ex, 503, "the server is receiving too many uploads at once; try again shortly");
     } else if (ex->post != nullptr && MHD_post_process(ex->post, upload_data, n) != MHD_YES) {
       drop_body(*ex, 400, form_problem(*ex));
+    } else if (ex->post == nullptr && ex->req.content_type == "application/json") {
+      ex->req.body.append(upload_data, n);
     }
     return MHD_YES;
   }
@@ -411,9 +417,34 @@ void server::handle(MHD_Connection* c, exchange& ex) noexcept {
     std::fprintf(stderr, "faceapp-web: internal error on %s\n", ex.req.method.c_str());
     ex.answer = response{500, "application/json", "{\"error\":\"internal error\"}", {}};
   }
+  // A streamed answer: its head goes now, its body as this thread writes it (HEAD: the head alone).
+  std::function<void(const std::function<void(std::string_view)>&)> writer;
+  std::shared_ptr<body_pipe> pipe;
+  if (ex.answer.stream) {
+    pipe = std::make_shared<body_pipe>(c, closing_);
+    if (ex.req.method != "HEAD") writer = std::move(ex.answer.stream);
+    ex.pipe = pipe;
+  }
   ex.done.store(true);
-  MHD_resume_connection(c);
+  MHD_resume_connection(c);  // from here on `ex` may be gone at any time: only `pipe` and `writer` are used
+  if (pipe) stream(*pipe, writer);
   --in_flight_;
+}
+
+void server::stream(body_pipe& pipe, const std::function<void(const std::function<void(std::string_view)>&)>& writer)
+    noexcept {
+  bool failed = false;
+  try {
+    if (writer) writer([&pipe](std::string_view piece) { pipe.write(piece); });
+  } catch (const client_gone&) {
+    failed = true;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "faceapp-web: a streamed answer was cut short: %s\n", e.what());
+    failed = true;
+  } catch (...) {
+    failed = true;
+  }
+  pipe.close(failed);
 }
 
 void server::reap() {

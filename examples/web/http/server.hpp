@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "http/body_pipe.hpp"
 #include "http/limits.hpp"
 #include "work_pool.hpp"
 
@@ -65,6 +66,7 @@ struct request {
   std::map<std::string, form_part> form;
   std::string content_type;  // "multipart/form-data", "application/x-www-form-urlencoded" or what was sent
   bool form_parsed = false;  // the body was a form and was parsed into `form`
+  std::string body;          // an application/json body as it came (other bodies are parsed as forms or dropped)
   std::any route;            // what the head check decided the request is, for the handler (so it is matched once)
 
   /// The value of a header (case-insensitive name), or nullptr.
@@ -86,6 +88,10 @@ struct response {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// A body made while it is sent, instead of `body` (http/body_pipe.hpp): after the head is queued, the
+  /// handler thread calls it to write the body in pieces, as a chunked answer; never for HEAD, whose answer is the
+  /// head alone. A write throws client_gone when the client went away; any exception cuts the body short.
+  std::function<void(const std::function<void(std::string_view)>& write)> stream = nullptr;
 
   void set_header(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };
@@ -155,6 +161,7 @@ class server {
     response answer;
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
     std::atomic<std::size_t>* buffered = nullptr;  // the server's total, which body_bytes is part of
+    std::shared_ptr<body_pipe> pipe;  // a streamed answer's body, between its writer and libmicrohttpd
 
     ~exchange() {
       if (post != nullptr) MHD_destroy_post_processor(post);
@@ -206,6 +213,10 @@ class server {
 
   /// On a handler thread: runs the route, then resumes the connection so that the polling thread sends it.
   void handle(MHD_Connection* c, exchange& ex) noexcept;
+
+  /// Writes a streamed answer's body into its pipe (on the handler thread), then ends it.
+  static void stream(body_pipe& pipe,
+                     const std::function<void(const std::function<void(std::string_view)>&)>& writer) noexcept;
 
   /// Enforces the absolute deadlines: a connection whose head (or whole request) is late is shut down; the
   /// polling thread then sees it closed and cleans it up.

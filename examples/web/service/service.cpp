@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -326,27 +325,6 @@ std::optional<std::string> face_service::not_ready() const {
     return std::string(why);
   }
   return std::nullopt;
-}
-
-std::string face_service::records_csv() const {
-  const std::string header = std::string(faceapp::csv_sink::header) + "\n";
-  if (db_records_ != nullptr) {  // every server's records, from the results table
-    std::string body = header;
-    db_records_->read_results([&](const std::string& lines) { body += lines; });
-    return body;
-  }
-  // When results.csv was removed, the answer is the header alone (the next record creates the file again, with
-  // that header): never an empty body.
-  const auto file = options_.data_dir / "results.csv";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    if (errno != ENOENT) throw service_error(errc::internal, "cannot read " + file.string());
-    return header;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string body = text.str();
-  return body.empty() ? header : body;
 }
 
 /// With keep_uploads: the upload under its content hash; the uploaded name never reaches the file system.

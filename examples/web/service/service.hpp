@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <faceapp/faces.hpp>
 #include <faceapp/stages/detect.hpp>
@@ -42,6 +43,8 @@ struct service_options {
   std::string db;               // empty: the embedded store in data_dir; sqlite:PATH; postgresql://...
   double max_staleness_s = 5;   // a shared database: longest a recognize may lag behind it
   faceapp::detector_model detector = faceapp::hog;  // HOG upsampled once, or the cnn without tiles
+  std::size_t max_search_encodings = 100;  // the HTTP layer's limits of a search by encoding (http/limits.hpp)
+  std::size_t max_search_k = 100;
 };
 
 /// An uploaded image, checked to be one of the types `read` accepts.
@@ -93,6 +96,22 @@ struct comparison {
   float tolerance = faceapp::default_tolerance;
 };
 
+/// A known face a search by encoding found (service/search.cpp).
+struct search_hit {
+  std::uint64_t id = 0;
+  std::string name;
+  float distance = 0;
+};
+
+/// A `since` of the records: an ISO-8601 UTC time, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.fraction]] then Z or
+/// +00:00, in the records' own form (YYYY-MM-DDTHH:MM:SS.mmmZ; a fraction finer than milliseconds rounds up, so
+/// that "at or after" keeps its meaning); bad_input naming the value otherwise (service/records.cpp).
+std::string parse_since(std::string_view text);
+
+/// A search of `encodings` encodings for `k` matches each: bad_input when there are none or more than
+/// max_search_encodings, or k is not from 1 to max_search_k.
+void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
+
 class face_service {
  public:
   /// Opens the store `options.db` names and the records; throws std::runtime_error naming what failed.
@@ -121,7 +140,19 @@ class face_service {
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const;
   [[nodiscard]] std::size_t gallery_size() const;
 
-  /// Every record as CSV, header first (the header alone when there is none yet).
+  /// The k nearest known faces of each encoding, nearest first, in one pass over the gallery on a worker
+  /// (service/search.cpp). bad_input outside check_search_bounds; fewer than k hits when the gallery has
+  /// fewer faces.
+  std::vector<std::vector<search_hit>> search_encodings(std::vector<faceapp::encoding> queries,
+                                                       std::int64_t k);
+
+  /// Every record as CSV, header first (the header alone when there is none yet), written in pieces as they
+  /// are read (service/records.cpp); with `since` (parse_since's form), only those whose time is at or after it.
+  void records(std::string_view since, const std::function<void(std::string_view)>& write) const;
+  /// unavailable_error when the records' database cannot be reached now: asked before an answer commits to 200,
+  /// since a streamed answer that fails later can only be cut short.
+  void check_records_reachable() const;
+  /// The same, whole, in memory (for tests and small galleries).
   [[nodiscard]] std::string records_csv() const;
 
   [[nodiscard]] const service_options& options() const noexcept { return options_; }

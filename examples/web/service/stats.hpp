@@ -46,7 +46,7 @@ class histogram {
 struct service_stats {
   histogram detect;  // decode, shrink and detect one upload
   histogram encode;  // the 128-D encodings of one upload's kept faces
-  histogram scan;    // a recognize's 1:N search of the gallery
+  histogram scan;    // a recognize's or a search's 1:N pass over the gallery
 };
 
 /// Measures the scope it lives in into a histogram.

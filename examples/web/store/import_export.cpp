@@ -20,6 +20,7 @@
 
 #include "common/names.hpp"
 #include "store/import_export.hpp"
+#include "store/npy.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store.hpp"
 
@@ -179,6 +180,55 @@ inline import_summary import_faces(std::istream& in, const std::string& label, s
   return s;
 }
 
+/// The names of NAMES.txt, one a line (a final line break is optional; a CR before it is dropped), each by the
+/// name rule; throws naming the file and the line.
+inline std::vector<std::string> read_names(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open it: " + std::strerror(errno));
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (auto problem = detail::name_problem(line)) {
+      throw std::runtime_error(path + ":" + std::to_string(names.size() + 1) + ": " + *problem);
+    }
+    names.push_back(std::move(line));
+  }
+  if (in.bad()) throw std::runtime_error(path + ": read error after line " + std::to_string(names.size()));
+  return names;
+}
+
+/// The rows of ENCODINGS.npy under the names of NAMES.txt (row i is line i + 1), into the store in `data_dir`:
+/// the file, every row and every name are checked before the store is opened, and the rows go in one
+/// transaction, so an error stores nothing. Returns the rows imported.
+inline std::uint64_t import_npy(const std::string& npy_path, const std::string& names_path,
+                                const std::filesystem::path& data_dir) {
+  const npy_encodings matrix(npy_path);
+  const auto names = read_names(names_path);
+  if (names.size() != matrix.rows()) {
+    throw std::runtime_error(names_path + " has " + std::to_string(names.size()) + " names, but " + npy_path +
+                             " has " + std::to_string(matrix.rows()) + " rows: one name a row");
+  }
+  faceapp::encoding e;
+  for (std::size_t r = 0; r < matrix.rows(); ++r) matrix.row(r, e);  // throws at the first value not finite
+  std::filesystem::create_directories(data_dir);
+  sqlite_store store(data_dir);
+  store.begin_bulk();  // only when no server has the database open
+  const auto added = faceapp::detail::utc_timestamp();
+  const std::string source = "imported from " + clean_file_name(npy_path);
+  std::size_t r = 0;
+  const auto rows = store.add_all_or_nothing([&](new_face& f) {
+    if (r == matrix.rows()) return false;
+    matrix.row(r, f.encoding);
+    f.name = names[r];
+    f.added = added;
+    f.source = source;
+    ++r;
+    return true;
+  });
+  std::cerr << "faceapp-web import: " << rows << " faces imported into " << store.describe() << '\n';
+  return rows;
+}
+
 /// Writes every face as CSV (header "name,e0,...,e127"), in id order. Names are written by the records' rule
 /// (faceapp::detail::csv_cell): one that a spreadsheet would run as a formula gets an apostrophe first, which
 /// import takes off again.
@@ -214,14 +264,16 @@ int run_tool(int argc, char** argv) {
   const std::string command = argv[1];
   std::filesystem::path data_dir = "faceapp-data";
   std::string file;
-  CLI::App cli{command == "import" ? "faceapp-web import: add named encodings (CSV or JSONL) to the gallery"
+  std::string names_file;
+  CLI::App cli{command == "import" ? "faceapp-web import: add named encodings (CSV, JSONL or .npy) to the gallery"
                                    : "faceapp-web export: write the gallery's names and encodings as CSV"};
   cli.name("faceapp-web " + command);
   cli.add_option("--data", data_dir, "The server's data directory (holds faceapp.db)")->capture_default_str();
   if (command == "import") {
     cli.add_option("FILE", file, "CSV (name,e0,...,e127; header optional) or JSONL ({\"name\":..,\"encoding\":[..]}); "
-                                 "- for stdin")
+                                 "- for stdin; or a numpy .npy of shape (N, 128), float32 or float64, with --names")
         ->required();
+    cli.add_option("--names", names_file, "With a .npy FILE: a text file of its N names, one a line, row i on line i+1");
   }
   try {
     cli.parse(argc - 1, argv + 1);
@@ -236,6 +288,15 @@ int run_tool(int argc, char** argv) {
       sqlite_store store(data_dir);
       const auto rows = export_faces(store, stdout);
       std::cerr << "faceapp-web export: " << rows << " faces from " << store.describe() << '\n';
+      return 0;
+    }
+    const bool npy = file.size() > 4 && file.substr(file.size() - 4) == ".npy";
+    if (npy != !names_file.empty()) {
+      throw std::runtime_error(npy ? file + ": a .npy file needs --names NAMES.txt (one name a row)"
+                                   : "--names goes with a .npy FILE only");
+    }
+    if (npy) {
+      import_npy(file, names_file, data_dir);
       return 0;
     }
     std::ifstream in_file;

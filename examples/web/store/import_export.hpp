@@ -2,6 +2,9 @@
 //
 //   faceapp-web import --data DIR FILE   # CSV "name,e0,...,e127" (header optional) or JSONL
 //                                        # {"name": ..., "encoding": [128 numbers]}; FILE "-" reads stdin
+//   faceapp-web import --data DIR ENCODINGS.npy --names NAMES.txt
+//                                        # numpy (N, 128) float32/float64 and N names, one a line: all rows
+//                                        # in one transaction, or none at the first bad row or name (exit 1)
 //   faceapp-web export --data DIR        # the same CSV, with a header, on stdout
 //
 // Invalid rows (wrong number of values, a value that is not a finite number, an empty or over-long name) are

@@ -244,13 +244,20 @@ class pg_store final : public store_backend, public results_store {
   }
 
   /// Every record, in the order they were inserted, through `fn` in batches of CSV lines (csv_sink's format).
-  void read_results(const std::function<void(const std::string&)>& fn) const override {
+  using results_store::read_results;
+  void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = take();
     pg::run(c.get(), url_, "BEGIN READ ONLY");
     std::string columns = results_column_list();
     columns.replace(columns.rfind("match"), 5, "match::integer");  // 1 or 0, as results_cells has it
+    // The times are all written alike (ISO-8601 UTC to the millisecond): byte order is time order.
+    const std::string since_text(since);
+    const char* params[] = {since_text.c_str()};
     pg::run(c.get(), url_,
-            ("DECLARE everything NO SCROLL CURSOR FOR SELECT " + columns + " FROM results ORDER BY id").c_str());
+            ("DECLARE everything NO SCROLL CURSOR FOR SELECT " + columns + " FROM results" +
+             (since.empty() ? "" : " WHERE time COLLATE \"C\" >= $1") + " ORDER BY id")
+                .c_str(),
+            since.empty() ? std::span<const char* const>{} : std::span<const char* const>(params));
     results_cells cells;
     for (;;) {
       const auto r = pg::run(c.get(), url_, "FETCH 5000 FROM everything");

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -79,9 +80,12 @@ class sqlite_store final : public store_backend, public results_store {
     t.commit();
   }
 
-  void read_results(const std::function<void(const std::string&)>& fn) const override {
+  using results_store::read_results;
+  void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = reader();
-    sqlite::statement s(*c, "SELECT " + results_column_list() + " FROM results ORDER BY id");
+    sqlite::statement s(*c, "SELECT " + results_column_list() + " FROM results" +
+                                (since.empty() ? "" : " WHERE time >= ?") + " ORDER BY id");
+    if (!since.empty()) s.bind(1, since);
     std::string text;
     results_cells cells;
     while (s.step()) {
@@ -131,6 +135,21 @@ class sqlite_store final : public store_backend, public results_store {
     for (const auto& f : faces) insert(f, std::nullopt);
     t.commit();
     return faces.size();
+  }
+
+  /// Adds every face `next` fills in (it returns false when there is none left) in one transaction: all of them
+  /// or, when `next` or an insert throws, none (a bulk import).
+  std::uint64_t add_all_or_nothing(const std::function<bool(new_face&)>& next) {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    new_face f;
+    std::uint64_t n = 0;
+    while (next(f)) {
+      insert(f, std::nullopt);
+      ++n;
+    }
+    t.commit();
+    return n;
   }
 
   bool remove(std::uint64_t id) override {

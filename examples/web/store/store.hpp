@@ -119,8 +119,10 @@ class results_store {
   virtual ~results_store() = default;
   /// Appends rows in one transaction (all or none), committed before it returns.
   virtual void insert_results(std::span<const faceapp::record_row> rows) = 0;
-  /// Every record, in the order they were inserted, as CSV lines (csv_sink's format), in batches.
-  virtual void read_results(const std::function<void(const std::string&)>& csv_lines) const = 0;
+  /// Every record, in the order they were inserted, as CSV lines (csv_sink's format), in batches; with `since`
+  /// (a time as the records write it, "2026-12-01T10:00:00.000Z"), only those whose time is at or after it.
+  virtual void read_results(const std::function<void(const std::string&)>& csv_lines, std::string_view since) const = 0;
+  void read_results(const std::function<void(const std::string&)>& csv_lines) const { read_results(csv_lines, {}); }
 };
 
 /// The records in a results_store, as the `record` stage writes them. A full disk is errc::no_space.

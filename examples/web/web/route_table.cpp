@@ -25,6 +25,7 @@ std::string_view route_name(route r) noexcept {
     case route::healthz: return "healthz";
     case route::readyz: return "readyz";
     case route::metrics: return "metrics";
+    case route::api_search: return "api_search";
   }
   return "unmatched";
 }
@@ -51,6 +52,7 @@ matched match_route(std::string_view method, std::string_view p) {
   if (p == "/api/compare") return pick(post, route::api_compare);
   if (p == "/api/recognize") return pick(post, route::api_recognize);
   if (p == "/api/records") return pick(get, route::api_records);
+  if (p == "/api/search") return pick(post, route::api_search);
   if (p == "/healthz") return pick(get, route::healthz);
   if (p == "/readyz") return pick(get, route::readyz);
   if (p == "/metrics") return pick(get, route::metrics);

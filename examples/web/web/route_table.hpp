@@ -9,7 +9,8 @@ namespace faceapp_web {
 
 enum class route {
   none, wrong_method, main_page, add_face_form, delete_face_form, thumbnail, faceapp_page, faceapp_form,
-  api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records, healthz, readyz, metrics
+  api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records, healthz, readyz, metrics,
+  api_search
 };
 
 /// The route's name, as /metrics labels it ("unmatched" for none and wrong_method).

@@ -8,6 +8,7 @@
 
 #include "web/json.hpp"
 #include "web/pages.hpp"
+#include "web/search_request.hpp"
 #include "web/status.hpp"
 
 namespace faceapp_web {
@@ -103,7 +104,8 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_list_faces: return api(req, res, [&] { api_list_faces(req, res); });
     case route::api_delete_face: return api(req, res, [&] { api_delete_face(res, m->id); });
     case route::api_recognize: return api(req, res, [&] { api_recognize(req, res); });
-    case route::api_records: return api(req, res, [&] { api_records(res); });
+    case route::api_records: return api(req, res, [&] { api_records(req, res); });
+    case route::api_search: return api(req, res, [&] { api_search(req, res); });
     case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
     case route::readyz: return readyz(res);
     case route::metrics: res = {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(s_), {}}; return;
@@ -316,8 +318,35 @@ void routes::readyz(http::response& res) const {
   res = {200, "text/plain; charset=utf-8", "ready\n", {}};
 }
 
-void routes::api_records(http::response& res) const {
-  res = {200, "text/csv; charset=utf-8", s_.records_csv(), {}};
+/// Streamed as it is read, never whole in memory; HEAD answers the head without reading the records.
+void routes::api_records(const http::request& req, http::response& res) const {
+  std::string since;
+  if (const auto it = req.query.find("since"); it != req.query.end()) since = parse_since(it->second);
+  s_.check_records_reachable();  // a database that is away: 503, before the head says 200
+  res = {200, "text/csv; charset=utf-8", "", {}};
+  res.stream = [this, since](const std::function<void(std::string_view)>& write) { s_.records(since, write); };
+}
+
+// ---- search by encoding ----
+
+/// POST /api/search: {"encodings": [[128 numbers], ...], "k": 1} -> {"results": [[{"id", "name", "distance"},
+/// ...], ...]}, one list per encoding, nearest first.
+void routes::api_search(const http::request& req, http::response& res) {
+  if (req.content_type != "application/json") {
+    throw service_error(errc::unsupported, "send the search as application/json: {\"encodings\": [[128 numbers], "
+                                           "...], \"k\": 1}");
+  }
+  auto q = parse_search_request(req.body, o_);
+  const auto found = s_.search_encodings(std::move(q.encodings), q.k);
+  nlohmann::json results = nlohmann::json::array();
+  for (const auto& hits : found) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& h : hits) {
+      list.push_back({{"id", h.id}, {"name", h.name}, {"distance", static_cast<double>(h.distance)}});
+    }
+    results.push_back(std::move(list));
+  }
+  res = json::answer({{"results", std::move(results)}});
 }
 
 }  // namespace faceapp_web

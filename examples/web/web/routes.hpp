@@ -48,7 +48,8 @@ class routes {
   void api_list_faces(const http::request& req, http::response& res) const;
   void api_delete_face(http::response& res, const std::string& id_text);
   void api_recognize(const http::request& req, http::response& res);
-  void api_records(http::response& res) const;
+  void api_records(const http::request& req, http::response& res) const;
+  void api_search(const http::request& req, http::response& res);
   void readyz(http::response& res) const;
   [[nodiscard]] people_listing first_page_or_empty() const;
 

@@ -148,9 +148,14 @@ TEST_CASE("the forms answer the same errors with the same statuses, as pages") {
   CHECK(f.answer(get("/faces/9/thumbnail.jpg")).status == 404);
 }
 
-TEST_CASE("the records answer is the CSV header alone before any record") {
+TEST_CASE("the records answer is the CSV header alone before any record, streamed") {
   fixture f;
   const auto res = f.answer(get("/api/records"));
   CHECK(res.status == 200);
-  CHECK(res.body == std::string(faceapp::csv_sink::header) + "\n");
+  CHECK(res.body.empty());  // written as it is read, not built first
+  REQUIRE(res.stream);
+  std::string body;
+  res.stream([&](std::string_view piece) { body += piece; });
+  CHECK(body == std::string(faceapp::csv_sink::header) + "\n");
+  CHECK(f.answer(get("/api/records", {{"since", "soon"}})).status == 400);
 }

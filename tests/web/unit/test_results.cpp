@@ -73,6 +73,20 @@ void check_store(faceapp_web::results_store& store) {
   CHECK(read_back(store) == expected_csv(twice));
   store.insert_results({});  // nothing to insert: nothing changes
   CHECK(read_back(store) == expected_csv(twice));
+
+  // since: a record exactly at it is in, one a millisecond or a second before it is out (rows 1 and 3 are at
+  // .123, rows 2 and 4 a second later, at 21:00:01.000)
+  const auto since = [&](std::string_view t) {
+    std::string out;
+    store.read_results([&](const std::string& lines) { out += lines; }, t);
+    return out;
+  };
+  const std::vector<faceapp::record_row> later{rows[1], rows[1]};
+  CHECK(since("2026-12-01T21:00:00.123Z") == expected_csv(twice));
+  CHECK(since("2026-12-01T21:00:00.124Z") == expected_csv(later));
+  CHECK(since("2026-12-01T21:00:01.000Z") == expected_csv(later));
+  CHECK(since("2026-12-01T21:00:01.001Z").empty());
+  CHECK(since("2026-12-01T21:00:00.000Z") == expected_csv(twice));  // the second before the later ones
 }
 
 }  // namespace
