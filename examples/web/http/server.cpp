@@ -306,6 +306,8 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
       drop_body(*ex, 503, "the server is receiving too many uploads at once; try again shortly");
     } else if (ex->post != nullptr && MHD_post_process(ex->post, upload_data, n) != MHD_YES) {
       drop_body(*ex, 400, form_problem(*ex));
+    } else if (ex->post == nullptr && ex->req.content_type == "application/json") {
+      ex->req.json_body.append(upload_data, n);
     }
     return MHD_YES;
   }

@@ -65,6 +65,7 @@ struct request {
   std::map<std::string, form_part> form;
   std::string content_type;  // "multipart/form-data", "application/x-www-form-urlencoded" or what was sent
   bool form_parsed = false;  // the body was a form and was parsed into `form`
+  std::string json_body;     // the body of an application/json request, as sent (at most the body limit)
   std::any route;            // what the head check decided the request is, for the handler (so it is matched once)
 
   /// The value of a header (case-insensitive name), or nullptr.
