@@ -40,39 +40,39 @@ std::string_view route_name(route r) noexcept {
 
 namespace {
 
-/// The routes under /api/people: /api/people, /api/people/{id}, /api/people/{id}/faces,
-/// /api/people/{id}/faces/{face} and /api/people/{id}/merge ({id} and {face}: one path segment each).
+/// The routes under /api/people. The path is matched as a template: its {id} (the segment after /api/people/)
+/// and {face} (after /api/people/{id}/faces/) are one non-empty path segment each.
 std::optional<matched> match_people_route(std::string_view method, std::string_view p) {
   constexpr std::string_view prefix = "/api/people";
-  if (p.substr(0, prefix.size()) != prefix) return std::nullopt;
-  const auto pick = [](bool ok, route r, std::string_view id = {}, std::string_view face = {}) {
-    return ok ? matched{r, std::string(id), std::string(face)} : matched{route::wrong_method, {}, {}};
-  };
-  if (p == prefix) {
-    if (method == "GET" || method == "HEAD") return matched{route::api_list_people, {}, {}};
-    return pick(method == "POST", route::api_create_person);
+  if (p.substr(0, prefix.size()) != prefix || (p.size() > prefix.size() && p[prefix.size()] != '/')) {
+    return std::nullopt;
   }
-  if (p[prefix.size()] != '/') return std::nullopt;
-  std::vector<std::string_view> parts;
-  for (std::string_view rest = p.substr(prefix.size() + 1);;) {
+  std::vector<std::string_view> parts;  // the segments after /api/people
+  for (std::string_view rest = p.substr(prefix.size()); !rest.empty();) {
+    rest.remove_prefix(1);  // the '/'
     const auto slash = rest.find('/');
     parts.push_back(rest.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    rest.remove_prefix(slash + 1);
+    if (parts.back().empty()) return std::nullopt;
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
   }
-  for (const auto part : parts) {
-    if (part.empty()) return std::nullopt;
+  std::string t(prefix);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    t += '/';
+    t += i == 0 ? std::string_view("{id}") : i == 2 && parts[1] == "faces" ? std::string_view("{face}") : parts[i];
   }
-  if (parts.size() == 1) {
-    if (method == "GET" || method == "HEAD") return matched{route::api_get_person, std::string(parts[0]), {}};
-    if (method == "PATCH") return matched{route::api_rename_person, std::string(parts[0]), {}};
-    return pick(method == "DELETE", route::api_delete_person, parts[0]);
-  }
-  if (parts.size() == 2 && parts[1] == "faces") return pick(method == "POST", route::api_add_person_face, parts[0]);
-  if (parts.size() == 2 && parts[1] == "merge") return pick(method == "POST", route::api_merge_people, parts[0]);
-  if (parts.size() == 3 && parts[1] == "faces") {
-    return pick(method == "DELETE", route::api_delete_person_face, parts[0], parts[2]);
-  }
+  const std::string id = parts.empty() ? std::string() : std::string(parts[0]);
+  const std::string face_id = parts.size() > 2 ? std::string(parts[2]) : std::string();
+  const bool get = method == "GET" || method == "HEAD";
+  const bool post = method == "POST";
+  const auto to = [&](route r) { return matched{r, id, face_id}; };
+  const auto pick = [&](bool ok, route r) { return ok ? to(r) : matched{route::wrong_method, {}, {}}; };
+  if (t == "/api/people") return get ? to(route::api_list_people) : pick(post, route::api_create_person);
+  if (t == "/api/people/{id}" && method == "PATCH") return to(route::api_rename_person);
+  if (t == "/api/people/{id}" && method == "DELETE") return to(route::api_delete_person);
+  if (t == "/api/people/{id}") return pick(get, route::api_get_person);
+  if (t == "/api/people/{id}/faces") return pick(post, route::api_add_person_face);
+  if (t == "/api/people/{id}/faces/{face}") return pick(method == "DELETE", route::api_delete_person_face);
+  if (t == "/api/people/{id}/merge") return pick(post, route::api_merge_people);
   return std::nullopt;
 }
 
