@@ -1,7 +1,8 @@
 """faceapp-web's people over HTTP, one server for every check: a person enrolled from three photos of the test
 data is recognized from a fourth; a rename, a merge and a delete act on the next recognize; POST /api/faces joins
 the person of that exact name; the limits (name length, q, offset, limit) at their boundaries; 404s for a missing
-person or face; JSON bodies checked. (The quality gate on real faces and the migration: tests/web/unit/test_people.cpp.)"""
+person or face; JSON bodies checked. (The quality gate on real faces and the migration:
+tests/web/unit/test_people.cpp.)"""
 
 import json
 import os
@@ -67,7 +68,8 @@ try:
     check(recognized(files[3]) == "renamed", f"after the rename: {recognized(files[3])}")
     r = send("POST", f"/api/people/{pid}/merge", {"from": obama})
     check(r.status == 200 and len(r.json()["faces"]) == 5, f"merge: {r.body[:150]}")
-    check(recognized("obama_3.jpg") == "renamed", f"after the merge obama's faces are renamed's: {recognized('obama_3.jpg')}")
+    check(recognized("obama_3.jpg") == "renamed",
+          f"after the merge obama's faces are renamed's: {recognized('obama_3.jpg')}")
     check(server.get(f"/api/people/{obama}").status == 404, "the merged person is gone (404)")
     check(send("POST", f"/api/people/{pid}/merge", {"from": obama}).status == 404, "merging a gone person: 404")
     check(send("POST", f"/api/people/{pid}/merge", {"from": pid}).status == 400, "merging a person into itself: 400")

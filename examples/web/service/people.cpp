@@ -54,7 +54,8 @@ person face_service::add_person_face(std::uint64_t id, upload u) {
 void face_service::remove_person_face(std::uint64_t id, std::uint64_t face) {
   const auto f = store_.find(face);
   if (!f || f->person_id != id || !store_.remove(face)) {
-    throw service_error(errc::not_found, "person " + std::to_string(id) + " has no face with id " + std::to_string(face));
+    throw service_error(errc::not_found,
+                        "person " + std::to_string(id) + " has no face with id " + std::to_string(face));
   }
 }
 

@@ -91,7 +91,9 @@ inline persons_page list(PGconn* c, const std::string& url, std::string_view que
 /// The ids of a statement's first column.
 inline std::vector<std::uint64_t> ids_of(const pg::result& r) {
   std::vector<std::uint64_t> out;
-  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) out.push_back(std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10));
+  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+    out.push_back(std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10));
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

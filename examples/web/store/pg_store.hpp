@@ -231,8 +231,8 @@ class pg_store final : public store_backend, public results_store {
       d = person_detail{id, std::move(*name), {}};
       const std::string id_text = std::to_string(id);
       const char* params[] = {id_text.c_str()};
-      const auto r = pg::run(c.get(), url_, (std::string(select_person) + " WHERE person_id = $1::bigint ORDER BY id").c_str(),
-                             params);
+      const auto r = pg::run(
+          c.get(), url_, (std::string(select_person) + " WHERE person_id = $1::bigint ORDER BY id").c_str(), params);
       for (int i = 0, n = PQntuples(r.get()); i < n; ++i) d->faces.push_back(person_of(r.get(), i));
     }
     give_back(std::move(c));
@@ -374,7 +374,8 @@ class pg_store final : public store_backend, public results_store {
                             bytes.data(),
                             f.thumbnail.empty() ? nullptr : f.thumbnail.data(),
                             person_text.c_str()};
-    const int lengths[] = {0, 0, 0, 0, 0, 0, 0, static_cast<int>(bytes.size()), static_cast<int>(f.thumbnail.size()), 0};
+    const int lengths[] = {0, 0, 0, 0, 0, 0, 0, static_cast<int>(bytes.size()), static_cast<int>(f.thumbnail.size()),
+                           0};
     const int formats[] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 0};
     const auto r = pg::run(c, url_,
                            "INSERT INTO people (id, name, added, source, box_top, box_right, box_bottom, box_left, "

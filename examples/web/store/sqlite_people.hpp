@@ -136,7 +136,10 @@ inline std::optional<person_detail> find(const sqlite::connection& c, std::uint6
 
 inline std::optional<person_change> rename(const sqlite::connection& w, std::uint64_t id, const std::string& name) {
   if (!name_of(w, id)) return std::nullopt;
-  sqlite::statement(w, "UPDATE persons SET name = ? WHERE id = ?").bind(1, name).bind(2, static_cast<std::int64_t>(id)).run();
+  sqlite::statement(w, "UPDATE persons SET name = ? WHERE id = ?")
+      .bind(1, name)
+      .bind(2, static_cast<std::int64_t>(id))
+      .run();
   sqlite::statement(w, "UPDATE people SET name = ? WHERE person_id = ?")
       .bind(1, name)
       .bind(2, static_cast<std::int64_t>(id))

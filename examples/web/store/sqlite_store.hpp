@@ -1,8 +1,9 @@
 // faceapp-web: the known faces in an embedded SQLite database (DIR/faceapp.db), in WAL mode.
 //
-// Tables: people (one row a face: id, name, added, person_id), persons (id, name: sqlite_people.hpp), encodings (512-byte blobs: 128 little-endian IEEE floats), boxes, sources,
-// thumbnails (JPEG blobs), schema_version, meta. Every add and delete is one transaction, committed with
-// synchronous=FULL before the caller answers (docs/web.md says why FULL).
+// Tables: people (one row a face: id, name, added, person_id), persons (id, name: sqlite_people.hpp), encodings
+// (512-byte blobs: 128 little-endian IEEE floats), boxes, sources, thumbnails (JPEG blobs), schema_version, meta.
+// Every change is one transaction, committed with synchronous=FULL before the caller answers (docs/web.md says
+// why FULL).
 #pragma once
 
 #include <sqlite3.h>

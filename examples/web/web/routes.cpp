@@ -346,7 +346,9 @@ nlohmann::json json_object(const http::request& req) {
 /// The string member `name` of a JSON object; bad_input when it is missing or not a string.
 std::string json_string(const nlohmann::json& j, const std::string& name) {
   const auto it = j.find(name);
-  if (it == j.end() || !it->is_string()) throw service_error(errc::bad_input, "missing field '" + name + "' (a string)");
+  if (it == j.end() || !it->is_string()) {
+    throw service_error(errc::bad_input, "missing field '" + name + "' (a string)");
+  }
   return it->get<std::string>();
 }
 
@@ -376,7 +378,9 @@ void routes::people_api(const http::request& req, http::response& res, const mat
       res = json::answer({{"id", p.id}, {"name", p.name}}, 201);
       return;
     }
-    case route::api_get_person: res = json::answer(json::person_detail(s_.find_person(path_id(m.id, "person")))); return;
+    case route::api_get_person:
+      res = json::answer(json::person_detail(s_.find_person(path_id(m.id, "person"))));
+      return;
     case route::api_rename_person: {
       const auto id = path_id(m.id, "person");
       s_.rename_person(id, json_string(json_object(req), "name"));
