@@ -133,3 +133,26 @@ TEST_CASE("similarity is 100% at distance 0, 50% at the tolerance, and falls bey
     CHECK(faceapp::similarity_percent(0.3F, 0.0F) == doctest::Approx(0));
   }
 }
+
+TEST_CASE("gallery: rename changes the names of live rows in new views only; an erased or unknown key is skipped") {
+  std::mt19937 rng(11);
+  faceapp::gallery g(64);
+  for (int i = 0; i < 130; ++i) g.add(person(i), random_encoding(rng));  // three chunks, the last one partly filled
+  REQUIRE(g.erase(65));
+  const auto before = g.snapshot();
+  const std::vector<std::uint64_t> keys{3, 65, 64, 129, 500};
+  CHECK(g.rename(keys, "penny") == 3);  // 65 is erased, 500 was never added
+  const auto after = g.snapshot();
+  CHECK(after->name(*after->find(3)) == "penny");
+  CHECK(after->name(*after->find(64)) == "penny");
+  CHECK(after->name(*after->find(129)) == "penny");
+  CHECK(after->name(*after->find(4)) == "person_4");
+  CHECK(before->name(*before->find(3)) == "person_3");  // an older view keeps its names
+  CHECK(after->at(*after->find(129)) == before->at(*before->find(129)));
+  const auto q = after->at(*after->find(64));
+  CHECK(after->nearest(q)->key == 64);
+  g.add(person(130), random_encoding(rng));  // appending after a rename writes into the copied last chunk
+  CHECK(g.snapshot()->name(*g.snapshot()->find(130)) == "person_130");
+  CHECK(g.snapshot()->name(*g.snapshot()->find(129)) == "penny");
+  CHECK(g.rename(std::vector<std::uint64_t>{}, "x") == 0);
+}

@@ -42,12 +42,13 @@ documented = {(path, method.upper()) for path, item in doc["paths"].items() for 
 def served_routes():
     """(path template, method) of every /api route in the route table. A line is one route:
     `p == "/api/x"` or `segment_route("/api/x/", "suffix")` (an id segment, written {id}), and its methods are
-    what the line picks: `get ?` (GET), `pick(get` (GET), `pick(post` (POST), `method == "DELETE"` (DELETE)."""
+    what the line picks: `get ?` (GET), `pick(get` (GET), `pick(post` (POST), `method == "DELETE"` (DELETE).
+    The people routes match a template `t` ({id} and {face} segments) the same way: `t == "/api/people/{id}"`."""
     table = next((os.path.join(ROOT, t) for t in ROUTE_TABLES if os.path.isfile(os.path.join(ROOT, t))), None)
     check(table is not None, f"a route table is one of {ROUTE_TABLES}")
     routes = set()
     for line in open(table) if table else ():
-        exact = re.search(r'p == "(/api/[^"]*|/healthz|/readyz|/metrics)"', line)
+        exact = re.search(r'\b[pt] == "(/api/[^"]*|/healthz|/readyz|/metrics)"', line)
         segment = re.search(r'segment_route\("(/api/[^"]*)", "([^"]*)"\)', line)
         if not (exact or segment):
             continue
@@ -132,7 +133,7 @@ server = Server(args.server).start()
 try:
     # ---- every documented route and method is served: not a route miss, not 405 ----
     for path, method in sorted(documented):
-        concrete = path.replace("{id}", "999999999")
+        concrete = path.replace("{id}", "999999999").replace("{face}", "999999999")
         if method == "POST":
             r = server.post(concrete, fields=[("unused", "x")])
         else:
@@ -213,6 +214,38 @@ try:
         conforms("DELETE", "/api/faces/{id}", r, "delete")
         conforms("DELETE", "/api/faces/{id}", server.request("DELETE", f"/api/faces/{added}"), "delete again: 404")
     conforms("DELETE", "/api/faces/{id}", server.request("DELETE", "/api/faces/x"), "delete a non-number id: 404")
+
+    # ---- people ----
+    def send_json(method, path, body):
+        return server.request(method, path, json.dumps(body).encode(), "application/json")
+
+    r = send_json("POST", "/api/people", {"name": "Penny"})
+    conforms("POST", "/api/people", r, "create a person")
+    person = r.json()["id"] if r.status == 201 else 0
+    conforms("POST", "/api/people", send_json("POST", "/api/people", {"name": ""}), "create, empty name: 400")
+    conforms("POST", "/api/people", server.post("/api/people", fields=[("name", "x")]), "create, not JSON: 415")
+    r = server.post(f"/api/people/{person}/faces", files=[("image", "penny_1.png", photo("penny_1.png"))])
+    conforms("POST", "/api/people/{id}/faces", r, "add a face to a person")
+    face = r.json()["id"] if r.status == 201 else 0
+    conforms("POST", "/api/people/{id}/faces",
+             server.post(f"/api/people/{person}/faces", files=[("image", "noface_2.jpg", photo("noface_2.jpg"))]),
+             "add a photo without a face to a person: 400")
+    conforms("GET", "/api/people", server.get("/api/people?q=pen&limit=10"), "list people")
+    conforms("GET", "/api/people", server.get("/api/people?limit=1001"), "list people, limit too large: 400")
+    conforms("GET", "/api/people/{id}", server.get(f"/api/people/{person}"), "a person")
+    conforms("GET", "/api/people/{id}", server.get("/api/people/999999"), "a missing person: 404")
+    conforms("PATCH", "/api/people/{id}", send_json("PATCH", f"/api/people/{person}", {"name": "Penny H"}), "rename")
+    other = send_json("POST", "/api/people", {"name": "Other"}).json()["id"]
+    conforms("POST", "/api/people/{id}/merge", send_json("POST", f"/api/people/{person}/merge", {"from": other}),
+             "merge")
+    conforms("POST", "/api/people/{id}/merge", send_json("POST", f"/api/people/{person}/merge", {"from": other}),
+             "merge a person gone: 404")
+    conforms("DELETE", "/api/people/{id}/faces/{face}", server.request("DELETE", f"/api/people/{person}/faces/{face}"),
+             "remove a person's face")
+    conforms("DELETE", "/api/people/{id}/faces/{face}", server.request("DELETE", f"/api/people/{person}/faces/{face}"),
+             "remove it again: 404")
+    conforms("DELETE", "/api/people/{id}", server.request("DELETE", f"/api/people/{person}"), "delete a person")
+    conforms("DELETE", "/api/people/{id}", server.request("DELETE", f"/api/people/{person}"), "delete it again: 404")
 finally:
     server.cleanup()
 check.done()

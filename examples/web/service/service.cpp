@@ -83,6 +83,17 @@ faceapp::encoded_face encode_one(const faceapp::faces& found, std::size_t index,
   return r->items.front();
 }
 
+/// Face `index` of `found` alone, through the library's quality gate (it finds the landmarks encode then uses);
+/// bad_input with the gate's reason, naming the photo `label`, when it is refused.
+faceapp::faces passed_quality(const faceapp::faces& found, std::size_t index, const std::string& label) {
+  faceapp::faces one;
+  one.image = found.image;
+  one.items.push_back(found.items[index]);
+  auto r = faceapp::quality.run(std::move(one));
+  if (!r) throw service_error(errc::bad_input, "quality: " + label + ": " + r.error().message);
+  return std::move(*r);
+}
+
 /// The data directory and what the server creates in it are the operator's alone: a directory it creates is
 /// 0700 and its files 0600 (the process umask, set at start, does that). An existing directory is left as it
 /// is (it may be a shared one, such as the working directory), with a warning when others may read it.
@@ -271,14 +282,16 @@ comparison face_service::compare(upload a, upload b, float tolerance, bool displ
   return c;
 }
 
-person face_service::add_face(std::string name, upload u) {
+person face_service::add_face(std::string name, upload u) { return enrol(std::move(name), std::move(u), {}, false); }
+
+person face_service::enrol(std::string name, upload u, std::optional<std::uint64_t> to, bool gate) {
   struct found {
     analysed photo;
     faceapp::encoded_face face;
     std::string thumbnail;
   };
   auto f = pool_
-               .submit([this, u = std::move(u)] {
+               .submit([this, gate, u = std::move(u)] {
                  auto photo = detect_now(u);
                  const auto largest = photo.faces.largest();
                  if (!largest) {
@@ -286,6 +299,7 @@ person face_service::add_face(std::string name, upload u) {
                  }
                  auto face = [&] {
                    const timed t(stats_.encode);
+                   if (gate) return encode_one(passed_quality(photo.faces, *largest, u.file_name), 0, u.file_name);
                    return encode_one(photo.faces, *largest, u.file_name);
                  }();
                  auto thumb = thumbnail_of(photo.faces.image, face);
@@ -293,7 +307,7 @@ person face_service::add_face(std::string name, upload u) {
                  return found{std::move(photo), std::move(face), std::move(thumb)};
                })
                .get();
-  return store_.add(std::move(name), f.face.encoding, f.photo.label, f.face.box, std::move(f.thumbnail));
+  return store_.add(std::move(name), f.face.encoding, f.photo.label, f.face.box, std::move(f.thumbnail), to);
 }
 
 bool face_service::remove(std::uint64_t id) { return store_.remove(id); }

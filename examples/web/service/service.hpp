@@ -152,7 +152,22 @@ class face_service {
   /// unavailable_error when the records' database cannot be reached now: asked before an answer commits to 200,
   /// since a streamed answer that fails later can only be cut short.
   void check_records_reachable() const;
-  /// The same, whole, in memory (for tests and small galleries).
+  // ---- people (service/people.cpp): a name and its faces; not_found for a missing person or face ----
+
+  person_summary create_person(std::string name);
+  /// People whose name contains `query` (at most max_name_bytes of it, else bad_input), with face counts.
+  [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const;
+  [[nodiscard]] person_detail find_person(std::uint64_t id) const;
+  void rename_person(std::uint64_t id, std::string name);
+  void remove_person(std::uint64_t id);
+  /// Every face of `from` joins `into`; `from` is deleted. bad_input when they are the same person.
+  void merge_persons(std::uint64_t into, std::uint64_t from);
+  /// The largest face of the photo, through the library's quality gate (min side 40 px, sharpness 5): bad_input
+  /// with the gate's reason, naming the photo, when refused.
+  person add_person_face(std::uint64_t id, upload u);
+  void remove_person_face(std::uint64_t id, std::uint64_t face);
+
+  /// Every record as CSV, whole, in memory (for tests and small galleries): records() without `since`.
   [[nodiscard]] std::string records_csv() const;
 
   [[nodiscard]] const service_options& options() const noexcept { return options_; }
@@ -168,6 +183,9 @@ class face_service {
 
  private:
   analysed detect_now(const upload& u) const;
+  /// Adds the largest face of `u` (to person `to`, else to the person named `name`), through the quality gate
+  /// when `gate`.
+  person enrol(std::string name, upload u, std::optional<std::uint64_t> to, bool gate);
   void finish(analysed& a, bool display) const;
   void keep(const upload& u) const;
   void record(faceapp::encoded_faces rows) const;

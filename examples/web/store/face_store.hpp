@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -93,9 +94,11 @@ class face_store {
     return s;
   }
 
+  /// Adds a face to the person `to` (not_found when there is none), or without one to the person of that exact
+  /// name (created when there is none).
   person add(std::string name, const faceapp::encoding& e, std::string source, faceapp::box box,
-             std::string thumbnail) {
-    new_face f{std::move(name), e, std::move(source), box, std::move(thumbnail), faceapp::utc_timestamp()};
+             std::string thumbnail, std::optional<std::uint64_t> to = std::nullopt) {
+    new_face f{std::move(name), to, e, std::move(source), box, std::move(thumbnail), faceapp::utc_timestamp()};
     if (backend_->shared()) {
       auto p = backend_->add(f);  // committed
       catch_up_after_write();
@@ -118,6 +121,26 @@ class face_store {
     if (!backend_->remove(id)) return false;  // committed
     gallery_.erase(id);
     return true;
+  }
+
+  // ---- people: committed, then in the gallery before they return, as add and remove ----
+
+  person_summary create_person(const std::string& name) { return backend_->create_person(name); }
+  [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const {
+    return backend_->list_persons(query, offset, limit);
+  }
+  [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const { return backend_->find_person(id); }
+  /// Renames a person; false when there is none.
+  bool rename_person(std::uint64_t id, const std::string& name) {
+    return change_person([&] { return backend_->rename_person(id, name); }, false);
+  }
+  /// Deletes a person and its faces; false when there is none.
+  bool remove_person(std::uint64_t id) {
+    return change_person([&] { return backend_->remove_person(id); }, true);
+  }
+  /// Moves the faces of `from` to `into` and deletes `from`; false when either is missing.
+  bool merge_persons(std::uint64_t into, std::uint64_t from) {
+    return change_person([&] { return backend_->merge_persons(into, from); }, false);
   }
 
   /// Seconds since the last catch-up with a shared database began (what the gallery may miss); 0 when the store
@@ -156,7 +179,9 @@ class face_store {
       const std::lock_guard apply(apply_mutex_);
       for (const auto& c : found) {
         if (c.seq <= applied_) continue;  // another catch-up applied it meanwhile
-        if (!c.added) {
+        if (c.renamed) {
+          if (!c.gone) gallery_.rename(std::span(&c.id, 1), c.name);
+        } else if (!c.added) {
           gallery_.erase(c.id);
         } else if (!c.gone) {
           gallery_.add(c.id, c.name, c.encoding);
@@ -197,6 +222,25 @@ class face_store {
       catch_up();
     } catch (const unavailable_error&) {
     }
+  }
+
+  /// A person's change `f` (the backend's call), then its faces renamed or (`erase`) erased in the gallery.
+  template <class F>
+  bool change_person(F f, bool erase) {
+    if (backend_->shared()) {
+      if (!f()) return false;  // committed
+      catch_up_after_write();
+      return true;
+    }
+    const std::lock_guard writer(write_mutex_);
+    const std::optional<person_change> done = f();  // committed
+    if (!done) return false;
+    if (erase) {
+      for (const auto id : done->faces) gallery_.erase(id);
+    } else {
+      gallery_.rename(done->faces, done->name);
+    }
+    return true;
   }
 
   void follow(const std::stop_token& stop) {

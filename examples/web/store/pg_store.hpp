@@ -1,8 +1,9 @@
 // faceapp-web: the known faces and the records in a PostgreSQL database that several faceapp-web servers share
 // (`--db postgresql://USER@HOST:PORT/DBNAME`), through libpq.
 //
-// Tables: schema_version; people (one row per face, with its encoding as 512 bytes of little-endian floats and
-// its thumbnail); changes (seq, kind, person_id): every add and delete, numbered by a change number that
+// Tables: schema_version; people (one row per face, with its encoding as 512 bytes of little-endian floats, its
+// thumbnail and its person_id); persons (pg_people.hpp); changes (seq, kind, person_id: the face): every add,
+// delete and rename of a face, numbered by a change number that
 // increases in commit order; results (the records, the CSV's columns).
 //
 // Ordering: every write transaction first takes one advisory lock, then draws its person id and change number
@@ -29,12 +30,14 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <faceapp/stages/record.hpp>
 
 #include "store/pg_db.hpp"
+#include "store/pg_people.hpp"
 #include "store/results.hpp"
 #include "store/store.hpp"
 
@@ -85,7 +88,7 @@ class pg_store final : public store_backend, public results_store {
     const char* params[] = {from.c_str()};
     const auto r = pg::run(c.get(), url_,
                            "SELECT c.seq, c.kind, c.person_id, p.name, p.encoding FROM changes c "
-                           "LEFT JOIN people p ON p.id = c.person_id AND c.kind = 'a' "
+                           "LEFT JOIN people p ON p.id = c.person_id AND c.kind IN ('a', 'n') "
                            "WHERE c.seq > $1::bigint ORDER BY c.seq",
                            params, {}, {}, true);
     give_back(std::move(c));
@@ -94,9 +97,10 @@ class pg_store final : public store_backend, public results_store {
       change ch;
       ch.seq = pg::be64(PQgetvalue(r.get(), i, 0));
       ch.added = *PQgetvalue(r.get(), i, 1) == 'a';
+      ch.renamed = *PQgetvalue(r.get(), i, 1) == 'n';
       ch.id = pg::be64(PQgetvalue(r.get(), i, 2));
-      ch.gone = ch.added && PQgetisnull(r.get(), i, 3) != 0;
-      if (ch.added && !ch.gone) {
+      ch.gone = (ch.added || ch.renamed) && PQgetisnull(r.get(), i, 3) != 0;
+      if ((ch.added || ch.renamed) && !ch.gone) {
         ch.name.assign(PQgetvalue(r.get(), i, 3), static_cast<std::size_t>(PQgetlength(r.get(), i, 3)));
         read_encoding(r.get(), i, 4, ch.id, ch.encoding);
       }
@@ -209,6 +213,41 @@ class pg_store final : public store_backend, public results_store {
     return std::string(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0)));
   }
 
+  person_summary create_person(const std::string& name) override {
+    return write([&](PGconn* c) { return person_summary{pg_people::create(c, url_, name), name, 0}; });
+  }
+  [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset,
+                                          std::uint64_t limit) const override {
+    auto c = take();
+    auto page = pg_people::list(c.get(), url_, query, offset, limit);
+    give_back(std::move(c));
+    return page;
+  }
+  [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const override {
+    auto c = take();
+    auto name = pg_people::name_of(c.get(), url_, id);
+    std::optional<person_detail> d;
+    if (name) {
+      d = person_detail{id, std::move(*name), {}};
+      const std::string id_text = std::to_string(id);
+      const char* params[] = {id_text.c_str()};
+      const auto r = pg::run(
+          c.get(), url_, (std::string(select_person) + " WHERE person_id = $1::bigint ORDER BY id").c_str(), params);
+      for (int i = 0, n = PQntuples(r.get()); i < n; ++i) d->faces.push_back(person_of(r.get(), i));
+    }
+    give_back(std::move(c));
+    return d;
+  }
+  std::optional<person_change> rename_person(std::uint64_t id, const std::string& name) override {
+    return write([&](PGconn* c) { return pg_people::rename(c, url_, id, name); });
+  }
+  std::optional<person_change> remove_person(std::uint64_t id) override {
+    return write([&](PGconn* c) { return pg_people::remove(c, url_, id); });
+  }
+  std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) override {
+    return write([&](PGconn* c) { return pg_people::merge(c, url_, into, from); });
+  }
+
   [[nodiscard]] bool shared() const noexcept override { return true; }
   [[nodiscard]] std::string describe() const override { return pg::shown(url_); }
 
@@ -280,7 +319,22 @@ class pg_store final : public store_backend, public results_store {
 
  private:
   static constexpr const char* select_person =
-      "SELECT id, name, added, source, box_top, box_right, box_bottom, box_left, thumbnail IS NOT NULL FROM people";
+      "SELECT id, name, added, source, box_top, box_right, box_bottom, box_left, thumbnail IS NOT NULL, person_id "
+      "FROM people";
+
+  /// Runs `f(connection)` in one committed transaction with the write lock; returns what it returns.
+  template <class F>
+  std::invoke_result_t<F&, PGconn*> write(F f) {
+    auto c = take();
+    auto out = [&] {
+      transaction t(*this, c.get());
+      auto r = f(c.get());
+      t.commit();
+      return r;
+    }();
+    give_back(std::move(c));
+    return out;
+  }
 
   /// BEGIN and the write lock; ROLLBACK when left without commit().
   class transaction {
@@ -306,6 +360,8 @@ class pg_store final : public store_backend, public results_store {
   };
 
   person insert(PGconn* c, const new_face& f) const {
+    const auto [person_id, person_name] = pg_people::person_for(c, url_, f);
+    const std::string person_text = std::to_string(person_id);
     std::string bytes(sizeof(float) * faceapp::encoding_size, '\0');
     std::memcpy(bytes.data(), f.encoding.data(), bytes.size());
     std::optional<std::string> box[4];
@@ -315,7 +371,7 @@ class pg_store final : public store_backend, public results_store {
       box[2] = std::to_string(f.box->bottom);
       box[3] = std::to_string(f.box->left);
     }
-    const char* params[] = {f.name.c_str(),
+    const char* params[] = {person_name.c_str(),
                             f.added.c_str(),
                             f.source.c_str(),
                             box[0] ? box[0]->c_str() : nullptr,
@@ -323,20 +379,22 @@ class pg_store final : public store_backend, public results_store {
                             box[2] ? box[2]->c_str() : nullptr,
                             box[3] ? box[3]->c_str() : nullptr,
                             bytes.data(),
-                            f.thumbnail.empty() ? nullptr : f.thumbnail.data()};
-    const int lengths[] = {0, 0, 0, 0, 0, 0, 0, static_cast<int>(bytes.size()), static_cast<int>(f.thumbnail.size())};
-    const int formats[] = {0, 0, 0, 0, 0, 0, 0, 1, 1};
+                            f.thumbnail.empty() ? nullptr : f.thumbnail.data(),
+                            person_text.c_str()};
+    const int lengths[] = {0, 0, 0, 0, 0, 0, 0, static_cast<int>(bytes.size()), static_cast<int>(f.thumbnail.size()),
+                           0};
+    const int formats[] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 0};
     const auto r = pg::run(c, url_,
                            "INSERT INTO people (id, name, added, source, box_top, box_right, box_bottom, box_left, "
-                           "encoding, thumbnail) VALUES (nextval('people_id_seq'), $1, $2, $3, $4::integer, "
-                           "$5::integer, $6::integer, $7::integer, $8::bytea, $9::bytea) RETURNING id",
+                           "encoding, thumbnail, person_id) VALUES (nextval('people_id_seq'), $1, $2, $3, $4::integer, "
+                           "$5::integer, $6::integer, $7::integer, $8::bytea, $9::bytea, $10::bigint) RETURNING id",
                            params, lengths, formats);
     const std::string id_text = PQgetvalue(r.get(), 0, 0);
     const char* change[] = {id_text.c_str()};
     pg::run(c, url_, "INSERT INTO changes (seq, kind, person_id) VALUES (nextval('change_seq'), 'a', $1::bigint)",
             change);
     pg::run(c, url_, "NOTIFY faceapp_changes");
-    person p{std::strtoull(id_text.c_str(), nullptr, 10), f.name, f.added, f.source,
+    person p{std::strtoull(id_text.c_str(), nullptr, 10), person_name, person_id, f.added, f.source,
              f.box.value_or(faceapp::box{}), nullptr, !f.thumbnail.empty()};
     if (!f.thumbnail.empty()) p.thumbnail = std::make_shared<const std::string>(f.thumbnail);
     return p;
@@ -369,6 +427,7 @@ class pg_store final : public store_backend, public results_store {
               "  name text NOT NULL, distance real, match boolean);"
               "INSERT INTO schema_version (version) VALUES (1)");
     }
+    if (version < 2) pg::run_script(c, url_, pg_people::upgrade_to_v2);
     pg::run(c, url_, "COMMIT");
   }
 
@@ -390,6 +449,7 @@ class pg_store final : public store_backend, public results_store {
       p.box = faceapp::box{*pg::int_of(r, i, 4), *pg::int_of(r, i, 5), *pg::int_of(r, i, 6), *pg::int_of(r, i, 7)};
     }
     p.has_thumbnail = *PQgetvalue(r, i, 8) == 't';
+    p.person_id = std::strtoull(PQgetvalue(r, i, 9), nullptr, 10);
     return p;
   }
 

@@ -1,8 +1,9 @@
 // faceapp-web: the known faces in an embedded SQLite database (DIR/faceapp.db), in WAL mode.
 //
-// Tables: people (id, name, added), encodings (512-byte blobs: 128 little-endian IEEE floats), boxes, sources,
-// thumbnails (JPEG blobs), schema_version, meta. Every add and delete is one transaction, committed with
-// synchronous=FULL before the caller answers (docs/web.md says why FULL).
+// Tables: people (one row a face: id, name, added, person_id), persons (id, name: sqlite_people.hpp), encodings
+// (512-byte blobs: 128 little-endian IEEE floats), boxes, sources, thumbnails (JPEG blobs), schema_version, meta.
+// Every change is one transaction, committed with synchronous=FULL before the caller answers (docs/web.md says
+// why FULL).
 #pragma once
 
 #include <sqlite3.h>
@@ -21,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,7 @@
 
 #include "store/results.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_people.hpp"
 #include "store/store.hpp"
 #include "util.hpp"
 
@@ -40,7 +43,7 @@ namespace faceapp_web {
 /// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
 class sqlite_store final : public store_backend, public results_store {
  public:
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   /// Opens (creating if needed) DIR/faceapp.db. When DIR/gallery.json (the JSON file of earlier versions)
   /// exists, its faces are copied into the database in one transaction and the file is renamed
@@ -122,9 +125,10 @@ class sqlite_store final : public store_backend, public results_store {
   person add(const new_face& f) override {
     const std::lock_guard lock(write_mutex_);
     sqlite::transaction t(writer_);
-    const auto id = insert(f, std::nullopt);
+    const auto [id, owner] = insert(f, std::nullopt);
     t.commit();
-    person p{id, f.name, f.added, f.source, f.box.value_or(faceapp::box{}), nullptr, !f.thumbnail.empty()};
+    person p{id, owner.second, owner.first, f.added, f.source, f.box.value_or(faceapp::box{}), nullptr,
+             !f.thumbnail.empty()};
     if (!f.thumbnail.empty()) p.thumbnail = std::make_shared<const std::string>(f.thumbnail);
     return p;
   }
@@ -155,13 +159,7 @@ class sqlite_store final : public store_backend, public results_store {
   bool remove(std::uint64_t id) override {
     const std::lock_guard lock(write_mutex_);
     sqlite::transaction t(writer_);
-    for (const char* table : {"encodings", "boxes", "sources", "thumbnails"}) {
-      sqlite::statement(writer_, std::string("DELETE FROM ") + table + " WHERE person_id = ?")
-          .bind(1, static_cast<std::int64_t>(id))
-          .run();
-    }
-    sqlite::statement s(writer_, "DELETE FROM people WHERE id = ?");
-    s.bind(1, static_cast<std::int64_t>(id)).run();
+    sqlite_people::delete_face(writer_, id);  // the people row last: sqlite3_changes counts it
     if (sqlite3_changes(writer_.get()) == 0) return false;  // rolled back: nothing was there
     t.commit();
     return true;
@@ -169,10 +167,10 @@ class sqlite_store final : public store_backend, public results_store {
 
   [[nodiscard]] std::optional<person> find(std::uint64_t id) const override {
     auto c = reader();
-    sqlite::statement s(*c, std::string(select_person) + " WHERE p.id = ?");
+    sqlite::statement s(*c, std::string(sqlite_people::select_face) + " WHERE p.id = ?");
     s.bind(1, static_cast<std::int64_t>(id));
     if (!s.step()) return std::nullopt;
-    auto p = person_of(s);
+    auto p = sqlite_people::face_of(s);
     s.reset();
     return p;
   }
@@ -184,11 +182,11 @@ class sqlite_store final : public store_backend, public results_store {
     const std::string pattern = like_pattern(query);
     const std::string where = query.empty() ? "" : " WHERE p.name LIKE ?1 ESCAPE '\\'";
     {
-      sqlite::statement s(*c, std::string(select_person) + where + " ORDER BY p.id LIMIT ?2 OFFSET ?3");
+      sqlite::statement s(*c, std::string(sqlite_people::select_face) + where + " ORDER BY p.id LIMIT ?2 OFFSET ?3");
       if (!query.empty()) s.bind(1, pattern);
       s.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, 1U << 30)));
       s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
-      while (s.step()) page.people.push_back(person_of(s));
+      while (s.step()) page.people.push_back(sqlite_people::face_of(s));
     }
     if (count) {
       sqlite::statement s(*c, "SELECT count(*) FROM people p" + where);
@@ -207,6 +205,26 @@ class sqlite_store final : public store_backend, public results_store {
     std::string out(s.blob(0));
     s.reset();
     return out;
+  }
+
+  person_summary create_person(const std::string& name) override {
+    return write([&] { return person_summary{sqlite_people::create(writer_, name), name, 0}; });
+  }
+  [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset,
+                                          std::uint64_t limit) const override {
+    return sqlite_people::list(*reader(), query, offset, limit);
+  }
+  [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const override {
+    return sqlite_people::find(*reader(), id);
+  }
+  std::optional<person_change> rename_person(std::uint64_t id, const std::string& name) override {
+    return write([&] { return sqlite_people::rename(writer_, id, name); });
+  }
+  std::optional<person_change> remove_person(std::uint64_t id) override {
+    return write([&] { return sqlite_people::remove(writer_, id); });
+  }
+  std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) override {
+    return write([&] { return sqlite_people::merge(writer_, into, from); });
   }
 
   [[nodiscard]] std::string describe() const override { return file_.string(); }
@@ -246,23 +264,14 @@ class sqlite_store final : public store_backend, public results_store {
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
 
  private:
-  static constexpr const char* select_person =
-      "SELECT p.id, p.name, p.added, s.source, b.box_top, b.box_right, b.box_bottom, b.box_left, "
-      "EXISTS (SELECT 1 FROM thumbnails t WHERE t.person_id = p.id) FROM people p "
-      "LEFT JOIN sources s ON s.person_id = p.id LEFT JOIN boxes b ON b.person_id = p.id";
-
-  static person person_of(const sqlite::statement& s) {
-    person p;
-    p.id = static_cast<std::uint64_t>(s.integer(0));
-    p.name = s.text(1);
-    p.added = s.text(2);
-    p.source = s.text(3);
-    if (!s.is_null(4)) {
-      p.box = faceapp::box{static_cast<int>(s.integer(4)), static_cast<int>(s.integer(5)),
-                           static_cast<int>(s.integer(6)), static_cast<int>(s.integer(7))};
-    }
-    p.has_thumbnail = s.integer(8) != 0;
-    return p;
+  /// Runs `f` in one committed transaction of the writer (rolled back when it throws); returns what it returns.
+  template <class F>
+  std::invoke_result_t<F&> write(F f) {
+    const std::lock_guard lock(write_mutex_);
+    sqlite::transaction t(writer_);
+    auto out = f();
+    t.commit();
+    return out;
   }
 
   void create_schema() {
@@ -286,15 +295,17 @@ class sqlite_store final : public store_backend, public results_store {
                                ", newer than this faceapp-web knows (" + std::to_string(schema_version) +
                                "): use a newer faceapp-web");
     }
-    if (version == 0) {
-      sqlite::statement(writer_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, schema_version).run();
-    }
+    if (version == 0) writer_.exec("INSERT INTO schema_version (version) VALUES (1)");  // the tables just made
+    if (version < 2) sqlite_people::upgrade_to_v2(writer_);
     t.commit();
   }
 
-  std::uint64_t insert(const new_face& f, std::optional<std::uint64_t> id) {
+  /// Stores a face (under `id`, or the next one); returns its id, its person's id and name.
+  std::pair<std::uint64_t, std::pair<std::uint64_t, std::string>> insert(const new_face& f,
+                                                                         std::optional<std::uint64_t> id) {
+    auto owner = sqlite_people::person_for(writer_, f);
     if (!insert_people_) {
-      insert_people_.emplace(writer_, "INSERT INTO people (id, name, added) VALUES (?, ?, ?)");
+      insert_people_.emplace(writer_, "INSERT INTO people (id, name, added, person_id) VALUES (?, ?, ?, ?)");
       insert_encoding_.emplace(writer_, "INSERT INTO encodings (person_id, encoding) VALUES (?, ?)");
       insert_box_.emplace(writer_,
                           "INSERT INTO boxes (person_id, box_top, box_right, box_bottom, box_left) VALUES (?,?,?,?,?)");
@@ -302,7 +313,7 @@ class sqlite_store final : public store_backend, public results_store {
       insert_thumbnail_.emplace(writer_, "INSERT INTO thumbnails (person_id, jpeg) VALUES (?, ?)");
     }
     if (id) insert_people_->bind(1, static_cast<std::int64_t>(*id));
-    insert_people_->bind(2, f.name).bind(3, f.added).run();
+    insert_people_->bind(2, owner.second).bind(3, f.added).bind(4, static_cast<std::int64_t>(owner.first)).run();
     const auto row = sqlite3_last_insert_rowid(writer_.get());
     insert_encoding_->bind(1, row).bind_blob(2, f.encoding.data(), sizeof(float) * faceapp::encoding_size).run();
     if (f.box) {
@@ -311,7 +322,7 @@ class sqlite_store final : public store_backend, public results_store {
     }
     insert_source_->bind(1, row).bind(2, f.source).run();
     if (!f.thumbnail.empty()) insert_thumbnail_->bind(1, row).bind_blob(2, f.thumbnail.data(), f.thumbnail.size()).run();
-    return static_cast<std::uint64_t>(row);
+    return {static_cast<std::uint64_t>(row), std::move(owner)};
   }
 
   /// Copies gallery.json (format "faceapp-web gallery", version 1) into the database, once: the copy and a

@@ -21,10 +21,12 @@
 
 namespace faceapp_web {
 
-/// What the pages show about a known face besides its encoding.
+/// What the pages show about a known face besides its encoding. (Named `person` from when every face was a
+/// person of its own; a face now belongs to a person, person_id, and carries that person's name.)
 struct person {
   std::uint64_t id = 0;
   std::string name;
+  std::uint64_t person_id = 0;
   std::string added;   // UTC ISO-8601
   std::string source;  // "sha256:<hex> (<file name>)" of the photo it came from, or where it was imported from
   faceapp::box box;    // in that photo (all zero when imported without one)
@@ -32,9 +34,11 @@ struct person {
   bool has_thumbnail = false;
 };
 
-/// A face to store.
+/// A face to store. It joins the person `person` when set (not_found when there is none), else the person of
+/// that exact name with the lowest id, created when there is none.
 struct new_face {
   std::string name;
+  std::optional<std::uint64_t> person;
   faceapp::encoding encoding;
   std::string source;
   std::optional<faceapp::box> box;  // none for imported encodings
@@ -49,12 +53,39 @@ struct people_page {
 };
 
 
+/// A person: a name and the faces stored under it (face_count of them).
+struct person_summary {
+  std::uint64_t id = 0;
+  std::string name;
+  std::uint64_t face_count = 0;
+};
+
+/// One page of people (persons, not faces), in id order.
+struct persons_page {
+  std::vector<person_summary> people;
+  std::uint64_t total = 0;  // matching the search, over all pages
+};
+
+/// A person with its faces (without thumbnail bytes), in face id order.
+struct person_detail {
+  std::uint64_t id = 0;
+  std::string name;
+  std::vector<person> faces;
+};
+
+/// What a change to a person did to the faces the gallery holds: nothing when there is no such person.
+struct person_change {
+  std::string name;                 // the person's name after the change
+  std::vector<std::uint64_t> faces;  // the faces renamed (rename, merge) or deleted (delete)
+};
+
 /// One committed change of a shared store, in change-number order (see face_store's follower).
 struct change {
-  std::uint64_t seq = 0;  // the change number: increases with every committed add or delete
-  bool added = false;     // false: deleted
+  std::uint64_t seq = 0;  // the change number: increases with every committed add, delete or rename of a face
+  bool added = false;     // false: deleted (or renamed, when `renamed`)
+  bool renamed = false;   // the face now has the name `name` (its person was renamed, or merged into another)
   std::uint64_t id = 0;
-  bool gone = false;      // an add whose face was deleted since (nothing to add)
+  bool gone = false;      // an add or rename whose face was deleted since (nothing to do)
   std::string name;
   faceapp::encoding encoding{};
 };
@@ -84,6 +115,21 @@ class store_backend {
   [[nodiscard]] virtual people_page list(std::string_view query, std::uint64_t offset, std::uint64_t limit,
                                          bool count) const = 0;
   [[nodiscard]] virtual std::optional<std::string> thumbnail(std::uint64_t id) const = 0;
+
+  // ---- people: a name and its faces; each change is one committed transaction ----
+
+  /// A new person without faces.
+  virtual person_summary create_person(const std::string& name) = 0;
+  /// People whose name contains `query` (as list() matches), in id order, with their face counts and the total.
+  [[nodiscard]] virtual persons_page list_persons(std::string_view query, std::uint64_t offset,
+                                                  std::uint64_t limit) const = 0;
+  [[nodiscard]] virtual std::optional<person_detail> find_person(std::uint64_t id) const = 0;
+  /// Renames a person and its faces; `faces`: the faces renamed.
+  virtual std::optional<person_change> rename_person(std::uint64_t id, const std::string& name) = 0;
+  /// Deletes a person and its faces; `faces`: the faces deleted.
+  virtual std::optional<person_change> remove_person(std::uint64_t id) = 0;
+  /// Moves every face of `from` to `into` (taking into's name) and deletes `from`; nothing when either is missing.
+  virtual std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) = 0;
 
   // ---- for a store that several servers share (PostgreSQL); an embedded store has no other writer ----
 

@@ -25,9 +25,26 @@ inline nlohmann::json optional_number(const std::optional<float>& v) {
 }
 
 inline nlohmann::json person(const faceapp_web::person& p) {
-  return {{"id", p.id}, {"name", p.name}, {"added", p.added}, {"box", box(p.box)},
+  return {{"id", p.id}, {"name", p.name}, {"person", p.person_id}, {"added", p.added}, {"box", box(p.box)},
           {"thumbnail", p.has_thumbnail ? nlohmann::json("/faces/" + std::to_string(p.id) + "/thumbnail.jpg")
                                         : nlohmann::json(nullptr)}};
+}
+
+/// A person in a list: {"id", "name", "faces": its face count}.
+inline nlohmann::json person_summary(const faceapp_web::person_summary& p) {
+  return {{"id", p.id}, {"name", p.name}, {"faces", p.face_count}};
+}
+
+/// A person with its faces: {"id", "name", "faces": [{"id", "box", "thumbnail", "added"}]}.
+inline nlohmann::json person_detail(const faceapp_web::person_detail& d) {
+  nlohmann::json faces = nlohmann::json::array();
+  for (const auto& f : d.faces) {
+    auto j = person(f);
+    j.erase("name");
+    j.erase("person");
+    faces.push_back(std::move(j));
+  }
+  return {{"id", d.id}, {"name", d.name}, {"faces", std::move(faces)}};
 }
 
 }  // namespace faceapp_web::json

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace faceapp_web {
 
@@ -26,15 +27,63 @@ std::string_view route_name(route r) noexcept {
     case route::readyz: return "readyz";
     case route::metrics: return "metrics";
     case route::api_search: return "api_search";
+    case route::api_list_people: return "api_list_people";
+    case route::api_create_person: return "api_create_person";
+    case route::api_get_person: return "api_get_person";
+    case route::api_rename_person: return "api_rename_person";
+    case route::api_delete_person: return "api_delete_person";
+    case route::api_add_person_face: return "api_add_person_face";
+    case route::api_delete_person_face: return "api_delete_person_face";
+    case route::api_merge_people: return "api_merge_people";
   }
   return "unmatched";
 }
+
+namespace {
+
+/// The routes under /api/people. The path is matched as a template: its {id} (the segment after /api/people/)
+/// and {face} (after /api/people/{id}/faces/) are one non-empty path segment each.
+std::optional<matched> match_people_route(std::string_view method, std::string_view p) {
+  constexpr std::string_view prefix = "/api/people";
+  if (p.substr(0, prefix.size()) != prefix || (p.size() > prefix.size() && p[prefix.size()] != '/')) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> parts;  // the segments after /api/people
+  for (std::string_view rest = p.substr(prefix.size()); !rest.empty();) {
+    rest.remove_prefix(1);  // the '/'
+    const auto slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (parts.back().empty()) return std::nullopt;
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  std::string t(prefix);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    t += '/';
+    t += i == 0 ? std::string_view("{id}") : i == 2 && parts[1] == "faces" ? std::string_view("{face}") : parts[i];
+  }
+  const std::string id = parts.empty() ? std::string() : std::string(parts[0]);
+  const std::string face_id = parts.size() > 2 ? std::string(parts[2]) : std::string();
+  const bool get = method == "GET" || method == "HEAD";
+  const bool post = method == "POST";
+  const auto to = [&](route r) { return matched{r, id, face_id}; };
+  const auto pick = [&](bool ok, route r) { return ok ? to(r) : matched{route::wrong_method, {}, {}}; };
+  if (t == "/api/people") return get ? to(route::api_list_people) : pick(post, route::api_create_person);
+  if (t == "/api/people/{id}" && method == "PATCH") return to(route::api_rename_person);
+  if (t == "/api/people/{id}" && method == "DELETE") return to(route::api_delete_person);
+  if (t == "/api/people/{id}") return pick(get, route::api_get_person);
+  if (t == "/api/people/{id}/faces") return pick(post, route::api_add_person_face);
+  if (t == "/api/people/{id}/faces/{face}") return pick(method == "DELETE", route::api_delete_person_face);
+  if (t == "/api/people/{id}/merge") return pick(post, route::api_merge_people);
+  return std::nullopt;
+}
+
+}  // namespace
 
 matched match_route(std::string_view method, std::string_view p) {
   const bool get = method == "GET" || method == "HEAD";
   const bool post = method == "POST";
   const auto pick = [](bool ok, route r, std::string id = {}) {
-    return ok ? matched{r, std::move(id)} : matched{route::wrong_method, {}};
+    return ok ? matched{r, std::move(id), {}} : matched{route::wrong_method, {}, {}};
   };
   // /faces/{id}/<rest> and /api/faces/{id}: the id is one path segment
   const auto segment_route = [&](std::string_view prefix, std::string_view suffix) -> std::optional<std::string> {
@@ -48,7 +97,7 @@ matched match_route(std::string_view method, std::string_view p) {
   };
   if (p == "/") return pick(get, route::main_page);
   if (p == "/faces") return pick(post, route::add_face_form);
-  if (p == "/faceapp") return get ? matched{route::faceapp_page, {}} : pick(post, route::faceapp_form);
+  if (p == "/faceapp") return get ? matched{route::faceapp_page, {}, {}} : pick(post, route::faceapp_form);
   if (p == "/api/compare") return pick(post, route::api_compare);
   if (p == "/api/recognize") return pick(post, route::api_recognize);
   if (p == "/api/records") return pick(get, route::api_records);
@@ -56,10 +105,11 @@ matched match_route(std::string_view method, std::string_view p) {
   if (p == "/healthz") return pick(get, route::healthz);
   if (p == "/readyz") return pick(get, route::readyz);
   if (p == "/metrics") return pick(get, route::metrics);
-  if (p == "/api/faces") return get ? matched{route::api_list_faces, {}} : pick(post, route::api_add_face);
+  if (p == "/api/faces") return get ? matched{route::api_list_faces, {}, {}} : pick(post, route::api_add_face);
   if (auto id = segment_route("/faces/", "/delete")) return pick(post, route::delete_face_form, *id);
   if (auto id = segment_route("/faces/", "/thumbnail.jpg")) return pick(get, route::thumbnail, *id);
   if (auto id = segment_route("/api/faces/", "")) return pick(method == "DELETE", route::api_delete_face, *id);
+  if (auto m = match_people_route(method, p)) return *m;
   return {};
 }
 

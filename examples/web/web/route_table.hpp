@@ -10,7 +10,10 @@ namespace faceapp_web {
 enum class route {
   none, wrong_method, main_page, add_face_form, delete_face_form, thumbnail, faceapp_page, faceapp_form,
   api_compare, api_add_face, api_list_faces, api_delete_face, api_recognize, api_records, healthz, readyz, metrics,
-  api_search
+  api_search,
+  // people (match_people_route)
+  api_list_people, api_create_person, api_get_person, api_rename_person, api_delete_person, api_add_person_face,
+  api_delete_person_face, api_merge_people
 };
 
 /// The route's name, as /metrics labels it ("unmatched" for none and wrong_method).
@@ -22,6 +25,7 @@ inline bool is_probe_path(std::string_view path) { return path == "/healthz" || 
 struct matched {
   route what = route::none;
   std::string id;  // the {id} of /faces/{id}/... and /api/faces/{id}: one path segment, not checked further
+  std::string face;  // the {face} of /api/people/{id}/faces/{face}
 };
 
 /// The route of `method` and `path` (percent-decoded): route::none when no route has this path,

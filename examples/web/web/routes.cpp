@@ -109,6 +109,14 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::healthz: res = {200, "text/plain; charset=utf-8", "ok\n", {}}; return;
     case route::readyz: return readyz(res);
     case route::metrics: res = {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.render(s_), {}}; return;
+    case route::api_list_people:
+    case route::api_create_person:
+    case route::api_get_person:
+    case route::api_rename_person:
+    case route::api_delete_person:
+    case route::api_add_person_face:
+    case route::api_delete_person_face:
+    case route::api_merge_people: return api(req, res, [&] { people_api(req, res, *m); });
     case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
     case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
   }
@@ -347,6 +355,99 @@ void routes::api_search(const http::request& req, http::response& res) {
     results.push_back(std::move(list));
   }
   res = json::answer({{"results", std::move(results)}});
+}
+
+// ---- API: people ----
+
+namespace {
+
+/// The JSON object a request's body holds; unsupported when it is not application/json, bad_input when it is not
+/// an object.
+nlohmann::json json_object(const http::request& req) {
+  if (req.content_type != "application/json") {
+    throw service_error(errc::unsupported, "send the fields as a JSON object (Content-Type: application/json)");
+  }
+  auto j = nlohmann::json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw service_error(errc::bad_input, "the body is not a JSON object");
+  return j;
+}
+
+/// The string member `name` of a JSON object; bad_input when it is missing or not a string.
+std::string json_string(const nlohmann::json& j, const std::string& name) {
+  const auto it = j.find(name);
+  if (it == j.end() || !it->is_string()) {
+    throw service_error(errc::bad_input, "missing field '" + name + "' (a string)");
+  }
+  return it->get<std::string>();
+}
+
+/// A person's or face's id from the path; not_found when it is not a number (there is no such one).
+std::uint64_t path_id(const std::string& text, const char* what) {
+  const auto id = parse_id(text);
+  if (!id) throw service_error(errc::not_found, std::string("no ") + what + " with id " + text);
+  return *id;
+}
+
+}  // namespace
+
+void routes::api_list_people(const http::request& req, http::response& res) const {
+  const auto offset = parse_count(query_value(req, "offset"), "offset", 0, std::uint64_t{1} << 62);
+  const auto limit = parse_count(query_value(req, "limit"), "limit", api_faces_default_limit, api_faces_max_limit);
+  const auto page = s_.list_persons(query_value(req, "q"), offset, limit);
+  nlohmann::json people = nlohmann::json::array();
+  for (const auto& p : page.people) people.push_back(json::person_summary(p));
+  res = json::answer({{"people", std::move(people)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
+}
+
+void routes::people_api(const http::request& req, http::response& res, const matched& m) {
+  switch (m.what) {
+    case route::api_list_people: return api_list_people(req, res);
+    case route::api_create_person: {
+      const auto p = s_.create_person(json_string(json_object(req), "name"));
+      res = json::answer({{"id", p.id}, {"name", p.name}}, 201);
+      return;
+    }
+    case route::api_get_person:
+      res = json::answer(json::person_detail(s_.find_person(path_id(m.id, "person"))));
+      return;
+    case route::api_rename_person: {
+      const auto id = path_id(m.id, "person");
+      s_.rename_person(id, json_string(json_object(req), "name"));
+      res = json::answer(json::person_detail(s_.find_person(id)));
+      return;
+    }
+    case route::api_delete_person: {
+      const auto id = path_id(m.id, "person");
+      s_.remove_person(id);
+      res = json::answer({{"deleted", id}});
+      return;
+    }
+    case route::api_add_person_face: {
+      const auto id = path_id(m.id, "person");
+      require_multipart(req);
+      res = json::answer(json::person(s_.add_person_face(id, std::move(*image_field(req, "image", true)))), 201);
+      return;
+    }
+    case route::api_delete_person_face: {
+      const auto id = path_id(m.id, "person");
+      const auto face = path_id(m.face, "face");
+      s_.remove_person_face(id, face);
+      res = json::answer({{"deleted", face}});
+      return;
+    }
+    case route::api_merge_people: {
+      const auto id = path_id(m.id, "person");
+      const auto body = json_object(req);
+      const auto from = body.find("from");
+      if (from == body.end() || !from->is_number_unsigned()) {
+        throw service_error(errc::bad_input, "missing field 'from' (the id of the person to merge into this one)");
+      }
+      s_.merge_persons(id, from->get<std::uint64_t>());
+      res = json::answer(json::person_detail(s_.find_person(id)));
+      return;
+    }
+    default: throw service_error(errc::internal, "not a people route");
+  }
 }
 
 }  // namespace faceapp_web

@@ -51,6 +51,9 @@ class routes {
   void api_records(const http::request& req, http::response& res) const;
   void api_search(const http::request& req, http::response& res);
   void readyz(http::response& res) const;
+  // people
+  void people_api(const http::request& req, http::response& res, const matched& m);
+  void api_list_people(const http::request& req, http::response& res) const;
   [[nodiscard]] people_listing first_page_or_empty() const;
 
   face_service& s_;

@@ -176,6 +176,39 @@ class gallery {
     return true;
   }
 
+  /// Gives the live rows with these keys the name `name` (a person renamed, or merged into another); returns how
+  /// many it renamed. A chunk that holds one of them is copied first (published views keep the old one), so a
+  /// rename costs a copy of each chunk it touches.
+  std::size_t rename(std::span<const std::uint64_t> keys, std::string_view name) {
+    const std::lock_guard lock(writer_);
+    const auto v = snapshot();
+    std::shared_ptr<directory> next;
+    std::vector<bool> copied;
+    std::size_t renamed = 0;
+    for (const auto key : keys) {
+      const auto row = v->find(key);
+      if (!row) continue;
+      const std::size_t c = *row / chunk_rows_;
+      if (!next) {
+        next = std::make_shared<directory>(dir_->capacity);
+        const std::size_t chunks = (rows_ + chunk_rows_ - 1) / chunk_rows_;
+        for (std::size_t i = 0; i < chunks; ++i) next->slots[i] = dir_->slots[i];
+        copied.assign(chunks, false);
+      }
+      if (!copied[c]) {
+        next->slots[c].data = copy_of(*dir_->slots[c].data, std::min(chunk_rows_, rows_ - c * chunk_rows_));
+        copied[c] = true;
+      }
+      next->slots[c].data->names[*row % chunk_rows_] = std::string(name);
+      ++renamed;
+    }
+    if (next) {
+      dir_ = std::move(next);
+      publish();
+    }
+    return renamed;
+  }
+
   /// Rebuilds the chunks from the live rows (rows are renumbered; keys and order stay). Readers keep their
   /// views; the old chunks are freed when the last view that uses them goes.
   void compact() {
@@ -193,6 +226,17 @@ class gallery {
     residual_ = std::exchange(other.residual_, 0);
     publish();
     other.publish();
+  }
+
+  /// A new chunk with the first `rows` rows of `from` (the rows written so far).
+  [[nodiscard]] std::shared_ptr<chunk> copy_of(const chunk& from, std::size_t rows) const {
+    auto to = std::make_shared<chunk>(chunk_rows_, options_.codes);
+    std::copy_n(from.values.get(), rows * encoding_size, to->values.get());
+    std::copy_n(from.keys.get(), rows, to->keys.get());
+    std::copy_n(from.names.get(), rows, to->names.get());
+    if (from.compact) std::copy_n(from.compact.get(), rows * detail::code_bytes(options_.codes), to->compact.get());
+    if (from.scales) std::copy_n(from.scales.get(), rows, to->scales.get());
+    return to;
   }
 
   void append(std::uint64_t key, std::string_view name, const float* e) {

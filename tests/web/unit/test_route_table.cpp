@@ -100,3 +100,43 @@ TEST_CASE("the API is the paths under /api/") {
   CHECK_FALSE(faceapp_web::is_api_path("/faces"));
   CHECK_FALSE(faceapp_web::is_api_path("/apiary/"));
 }
+
+TEST_CASE("the people routes: /api/people, {id}, {id}/faces, {id}/faces/{face}, {id}/merge") {
+  struct people_row {
+    const char* method;
+    const char* path;
+    route expected;
+    const char* id;
+    const char* face;
+  };
+  const people_row table[] = {
+      {"GET", "/api/people", route::api_list_people, "", ""},
+      {"HEAD", "/api/people", route::api_list_people, "", ""},
+      {"POST", "/api/people", route::api_create_person, "", ""},
+      {"GET", "/api/people/4", route::api_get_person, "4", ""},
+      {"PATCH", "/api/people/4", route::api_rename_person, "4", ""},
+      {"DELETE", "/api/people/4", route::api_delete_person, "4", ""},
+      {"POST", "/api/people/4/faces", route::api_add_person_face, "4", ""},
+      {"DELETE", "/api/people/4/faces/9", route::api_delete_person_face, "4", "9"},
+      {"POST", "/api/people/4/merge", route::api_merge_people, "4", ""},
+      {"PUT", "/api/people", route::wrong_method, "", ""},
+      {"POST", "/api/people/4", route::wrong_method, "", ""},
+      {"GET", "/api/people/4/faces", route::wrong_method, "", ""},
+      {"POST", "/api/people/4/faces/9", route::wrong_method, "", ""},
+      {"GET", "/api/people/4/merge", route::wrong_method, "", ""},
+      {"GET", "/api/peoplex", route::none, "", ""},
+      {"GET", "/api/people/", route::none, "", ""},
+      {"GET", "/api/people//faces", route::none, "", ""},
+      {"DELETE", "/api/people/4/faces/", route::none, "", ""},
+      {"DELETE", "/api/people/4/faces/9/x", route::none, "", ""},
+      {"POST", "/api/people/4/other", route::none, "", ""},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    const auto m = match_route(r.method, r.path);
+    CHECK(m.what == r.expected);
+    CHECK(m.id == r.id);
+    CHECK(m.face == r.face);
+  }
+}

@@ -1,0 +1,153 @@
+// faceapp-web: people in the PostgreSQL store (pg_store.hpp): a person is a row of `persons` (id, name), and
+// each face (a row of `people`, whose name keeps a copy of its person's name) names its person in `person_id`.
+// Schema version 2 added them; a version 1 database is migrated, each face becoming a person of its own under
+// the face's id. A rename or merge adds an 'n' change (the face has a new name) for every face it touches, a
+// person's delete a 'd' for each of its faces, so the other servers' galleries follow (face_store's feed).
+//
+// These run on a connection inside the caller's transaction (which holds the write lock).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "service/errors.hpp"
+#include "store/pg_db.hpp"
+#include "store/store.hpp"
+
+namespace faceapp_web::pg_people {
+
+/// Version 1 -> 2 (run_script; the caller sets the version).
+inline constexpr const char* upgrade_to_v2 =
+    "CREATE SEQUENCE persons_id_seq;"
+    "CREATE TABLE persons (id bigint PRIMARY KEY, name text NOT NULL);"
+    "ALTER TABLE people ADD COLUMN person_id bigint;"
+    "INSERT INTO persons (id, name) SELECT id, name FROM people;"
+    "UPDATE people SET person_id = id;"
+    "SELECT setval('persons_id_seq', coalesce((SELECT max(id) FROM persons), 0) + 1, false);"
+    "CREATE INDEX persons_name ON persons (name);"
+    "CREATE INDEX people_person ON people (person_id);"
+    "ALTER TABLE changes DROP CONSTRAINT IF EXISTS changes_kind_check;"
+    "ALTER TABLE changes ADD CONSTRAINT changes_kind_check CHECK (kind IN ('a', 'd', 'n'));"
+    "INSERT INTO schema_version (version) VALUES (2)";
+
+inline std::optional<std::string> name_of(PGconn* c, const std::string& url, std::uint64_t id) {
+  const std::string id_text = std::to_string(id);
+  const char* params[] = {id_text.c_str()};
+  const auto r = pg::run(c, url, "SELECT name FROM persons WHERE id = $1::bigint", params);
+  if (PQntuples(r.get()) == 0) return std::nullopt;
+  return std::string(PQgetvalue(r.get(), 0, 0));
+}
+
+inline std::uint64_t create(PGconn* c, const std::string& url, const std::string& name) {
+  const char* params[] = {name.c_str()};
+  const auto r = pg::run(c, url, "INSERT INTO persons (id, name) VALUES (nextval('persons_id_seq'), $1) RETURNING id",
+                         params);
+  return std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+}
+
+/// The person a new face joins (see new_face), and that person's name.
+inline std::pair<std::uint64_t, std::string> person_for(PGconn* c, const std::string& url, const new_face& f) {
+  if (f.person) {
+    auto name = name_of(c, url, *f.person);
+    if (!name) throw service_error(errc::not_found, "no person with id " + std::to_string(*f.person));
+    return {*f.person, std::move(*name)};
+  }
+  const char* params[] = {f.name.c_str()};
+  const auto r = pg::run(c, url, "SELECT min(id) FROM persons WHERE name = $1", params);
+  if (PQgetisnull(r.get(), 0, 0) == 0) return {std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10), f.name};
+  return {create(c, url, f.name), f.name};
+}
+
+inline persons_page list(PGconn* c, const std::string& url, std::string_view query, std::uint64_t offset,
+                         std::uint64_t limit) {
+  persons_page page;
+  const std::string pattern = like_pattern(query);
+  const std::string lim = std::to_string(std::min<std::uint64_t>(limit, 1U << 30));
+  const std::string off = std::to_string(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62));
+  const std::string where = query.empty() ? " WHERE $1::text IS NULL" : " WHERE s.name ILIKE $1::text";
+  const char* params[] = {query.empty() ? nullptr : pattern.c_str(), lim.c_str(), off.c_str()};
+  const auto r = pg::run(c, url,
+                         ("SELECT s.id, s.name, (SELECT count(*) FROM people p WHERE p.person_id = s.id) "
+                          "FROM persons s" + where + " ORDER BY s.id LIMIT $2::bigint OFFSET $3::bigint").c_str(),
+                         params);
+  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+    page.people.push_back({std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10), PQgetvalue(r.get(), i, 1),
+                           std::strtoull(PQgetvalue(r.get(), i, 2), nullptr, 10)});
+  }
+  const auto t = pg::run(c, url, ("SELECT count(*) FROM persons s" + where).c_str(),
+                         std::span<const char* const>(params, 1));
+  page.total = std::strtoull(PQgetvalue(t.get(), 0, 0), nullptr, 10);
+  return page;
+}
+
+/// The ids of a statement's first column.
+inline std::vector<std::uint64_t> ids_of(const pg::result& r) {
+  std::vector<std::uint64_t> out;
+  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+    out.push_back(std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// The tail of a statement `WITH touched AS (... RETURNING id)`: one change of `kind` per face touched, returning
+/// the faces.
+inline std::string changes_for_touched(char kind) {
+  return std::string(" INSERT INTO changes (seq, kind, person_id) SELECT nextval('change_seq'), '") + kind +
+         "', id FROM touched RETURNING person_id";
+}
+
+inline std::optional<person_change> rename(PGconn* c, const std::string& url, std::uint64_t id,
+                                           const std::string& name) {
+  const std::string id_text = std::to_string(id);
+  const char* params[] = {name.c_str(), id_text.c_str()};
+  const auto r = pg::run(c, url, "UPDATE persons SET name = $1 WHERE id = $2::bigint", params);
+  if (std::string_view(PQcmdTuples(r.get())) == "0") return std::nullopt;
+  const auto renamed = pg::run(
+      c, url,
+      ("WITH touched AS (UPDATE people SET name = $1 WHERE person_id = $2::bigint RETURNING id)" +
+       changes_for_touched('n')).c_str(),
+      params);
+  pg::run(c, url, "NOTIFY faceapp_changes");
+  return person_change{name, ids_of(renamed)};
+}
+
+inline std::optional<person_change> remove(PGconn* c, const std::string& url, std::uint64_t id) {
+  const std::string id_text = std::to_string(id);
+  const char* params[] = {id_text.c_str()};
+  const auto r = pg::run(c, url, "DELETE FROM persons WHERE id = $1::bigint RETURNING name", params);
+  if (PQntuples(r.get()) == 0) return std::nullopt;
+  const auto gone = pg::run(
+      c, url, ("WITH touched AS (DELETE FROM people WHERE person_id = $1::bigint RETURNING id)" +
+               changes_for_touched('d')).c_str(),
+      params);
+  pg::run(c, url, "NOTIFY faceapp_changes");
+  return person_change{PQgetvalue(r.get(), 0, 0), ids_of(gone)};
+}
+
+inline std::optional<person_change> merge(PGconn* c, const std::string& url, std::uint64_t into, std::uint64_t from) {
+  auto name = name_of(c, url, into);
+  if (!name) return std::nullopt;
+  const std::string into_text = std::to_string(into);
+  const std::string from_text = std::to_string(from);
+  const char* params[] = {from_text.c_str()};
+  const auto r = pg::run(c, url, "DELETE FROM persons WHERE id = $1::bigint", params);
+  if (std::string_view(PQcmdTuples(r.get())) == "0") return std::nullopt;
+  const char* move[] = {into_text.c_str(), from_text.c_str(), name->c_str()};
+  const auto moved = pg::run(c, url,
+                             ("WITH touched AS (UPDATE people SET person_id = $1::bigint, name = $3 "
+                              "WHERE person_id = $2::bigint RETURNING id)" + changes_for_touched('n')).c_str(),
+                             move);
+  pg::run(c, url, "NOTIFY faceapp_changes");
+  return person_change{std::move(*name), ids_of(moved)};
+}
+
+}  // namespace faceapp_web::pg_people

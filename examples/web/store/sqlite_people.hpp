@@ -1,0 +1,172 @@
+// faceapp-web: people in the SQLite store (sqlite_store.hpp): a person is a row of `persons` (id, name), and each
+// face (a row of the `people` table, whose name keeps a copy of its person's name, so the gallery loads as
+// before) names its person in `person_id`. Schema version 2 added them; version 1 databases are migrated, each
+// face becoming a person of its own under the face's id.
+//
+// These run on the store's writer connection (or a reader, for the queries) inside the caller's transaction.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/errors.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/store.hpp"
+
+namespace faceapp_web::sqlite_people {
+
+/// A face's columns, in person_of's order.
+inline constexpr const char* select_face =
+    "SELECT p.id, p.name, p.added, s.source, b.box_top, b.box_right, b.box_bottom, b.box_left, "
+    "EXISTS (SELECT 1 FROM thumbnails t WHERE t.person_id = p.id), p.person_id FROM people p "
+    "LEFT JOIN sources s ON s.person_id = p.id LEFT JOIN boxes b ON b.person_id = p.id";
+
+inline person face_of(const sqlite::statement& s) {
+  person p;
+  p.id = static_cast<std::uint64_t>(s.integer(0));
+  p.name = s.text(1);
+  p.added = s.text(2);
+  p.source = s.text(3);
+  if (!s.is_null(4)) {
+    p.box = faceapp::box{static_cast<int>(s.integer(4)), static_cast<int>(s.integer(5)),
+                         static_cast<int>(s.integer(6)), static_cast<int>(s.integer(7))};
+  }
+  p.has_thumbnail = s.integer(8) != 0;
+  p.person_id = static_cast<std::uint64_t>(s.integer(9));
+  return p;
+}
+
+/// Version 1 -> 2: the persons table, and every face a person of its own (the person's id is the face's).
+inline void upgrade_to_v2(const sqlite::connection& w) {
+  w.exec(
+      "CREATE TABLE persons (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);"
+      "ALTER TABLE people ADD COLUMN person_id INTEGER;"
+      "INSERT INTO persons (id, name) SELECT id, name FROM people ORDER BY id;"
+      "UPDATE people SET person_id = id;"
+      "CREATE INDEX persons_name ON persons (name);"
+      "CREATE INDEX people_person ON people (person_id);"
+      "UPDATE schema_version SET version = 2;");
+}
+
+inline std::optional<std::string> name_of(const sqlite::connection& c, std::uint64_t id) {
+  sqlite::statement s(c, "SELECT name FROM persons WHERE id = ?");
+  s.bind(1, static_cast<std::int64_t>(id));
+  if (!s.step()) return std::nullopt;
+  std::string name(s.text(0));
+  s.reset();
+  return name;
+}
+
+inline std::vector<std::uint64_t> faces_of(const sqlite::connection& c, std::uint64_t id) {
+  sqlite::statement s(c, "SELECT id FROM people WHERE person_id = ? ORDER BY id");
+  s.bind(1, static_cast<std::int64_t>(id));
+  std::vector<std::uint64_t> out;
+  while (s.step()) out.push_back(static_cast<std::uint64_t>(s.integer(0)));
+  return out;
+}
+
+inline std::uint64_t create(const sqlite::connection& w, const std::string& name) {
+  sqlite::statement(w, "INSERT INTO persons (name) VALUES (?)").bind(1, name).run();
+  return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(w.get()));
+}
+
+/// The person a new face joins (see new_face), and that person's name.
+inline std::pair<std::uint64_t, std::string> person_for(const sqlite::connection& w, const new_face& f) {
+  if (f.person) {
+    auto name = name_of(w, *f.person);
+    if (!name) throw service_error(errc::not_found, "no person with id " + std::to_string(*f.person));
+    return {*f.person, std::move(*name)};
+  }
+  sqlite::statement s(w, "SELECT min(id) FROM persons WHERE name = ?");
+  s.bind(1, f.name);
+  const bool found = s.step() && !s.is_null(0);
+  const auto id = found ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+  s.reset();
+  return {found ? id : create(w, f.name), f.name};
+}
+
+/// Deletes one face's rows.
+inline void delete_face(const sqlite::connection& w, std::uint64_t face) {
+  for (const char* table : {"encodings", "boxes", "sources", "thumbnails"}) {
+    sqlite::statement(w, std::string("DELETE FROM ") + table + " WHERE person_id = ?")
+        .bind(1, static_cast<std::int64_t>(face))
+        .run();
+  }
+  sqlite::statement(w, "DELETE FROM people WHERE id = ?").bind(1, static_cast<std::int64_t>(face)).run();
+}
+
+inline persons_page list(const sqlite::connection& c, std::string_view query, std::uint64_t offset,
+                         std::uint64_t limit) {
+  persons_page page;
+  const std::string pattern = like_pattern(query);
+  const std::string where = query.empty() ? "" : " WHERE s.name LIKE ?1 ESCAPE '\\'";
+  {
+    sqlite::statement s(c, "SELECT s.id, s.name, (SELECT count(*) FROM people p WHERE p.person_id = s.id) "
+                           "FROM persons s" + where + " ORDER BY s.id LIMIT ?2 OFFSET ?3");
+    if (!query.empty()) s.bind(1, pattern);
+    s.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, 1U << 30)));
+    s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
+    while (s.step()) {
+      page.people.push_back({static_cast<std::uint64_t>(s.integer(0)), std::string(s.text(1)),
+                             static_cast<std::uint64_t>(s.integer(2))});
+    }
+  }
+  sqlite::statement s(c, "SELECT count(*) FROM persons s" + where);
+  if (!query.empty()) s.bind(1, pattern);
+  if (s.step()) page.total = static_cast<std::uint64_t>(s.integer(0));
+  s.reset();
+  return page;
+}
+
+inline std::optional<person_detail> find(const sqlite::connection& c, std::uint64_t id) {
+  auto name = name_of(c, id);
+  if (!name) return std::nullopt;
+  person_detail d{id, std::move(*name), {}};
+  sqlite::statement s(c, std::string(select_face) + " WHERE p.person_id = ? ORDER BY p.id");
+  s.bind(1, static_cast<std::int64_t>(id));
+  while (s.step()) d.faces.push_back(face_of(s));
+  return d;
+}
+
+inline std::optional<person_change> rename(const sqlite::connection& w, std::uint64_t id, const std::string& name) {
+  if (!name_of(w, id)) return std::nullopt;
+  sqlite::statement(w, "UPDATE persons SET name = ? WHERE id = ?")
+      .bind(1, name)
+      .bind(2, static_cast<std::int64_t>(id))
+      .run();
+  sqlite::statement(w, "UPDATE people SET name = ? WHERE person_id = ?")
+      .bind(1, name)
+      .bind(2, static_cast<std::int64_t>(id))
+      .run();
+  return person_change{name, faces_of(w, id)};
+}
+
+inline std::optional<person_change> remove(const sqlite::connection& w, std::uint64_t id) {
+  auto name = name_of(w, id);
+  if (!name) return std::nullopt;
+  person_change out{std::move(*name), faces_of(w, id)};
+  for (const auto face : out.faces) delete_face(w, face);
+  sqlite::statement(w, "DELETE FROM persons WHERE id = ?").bind(1, static_cast<std::int64_t>(id)).run();
+  return out;
+}
+
+inline std::optional<person_change> merge(const sqlite::connection& w, std::uint64_t into, std::uint64_t from) {
+  auto name = name_of(w, into);
+  if (!name || !name_of(w, from)) return std::nullopt;
+  person_change out{std::move(*name), faces_of(w, from)};
+  sqlite::statement(w, "UPDATE people SET person_id = ?, name = ? WHERE person_id = ?")
+      .bind(1, static_cast<std::int64_t>(into))
+      .bind(2, out.name)
+      .bind(3, static_cast<std::int64_t>(from))
+      .run();
+  sqlite::statement(w, "DELETE FROM persons WHERE id = ?").bind(1, static_cast<std::int64_t>(from)).run();
+  return out;
+}
+
+}  // namespace faceapp_web::sqlite_people
