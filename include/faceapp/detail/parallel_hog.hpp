@@ -17,6 +17,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -198,7 +199,17 @@ class parallel_hog<dlib::object_detector<dlib::scan_fhog_pyramid<Pyramid, Extrac
     if (feats_.max_size() < levels) feats_.set_max_size(levels);
     feats_.set_size(levels);
     hits_.resize(levels * banks);
-    std::vector<dlib::array2d<pixel_type>> images(levels);  // images[0] stays empty: level 0 is img itself
+    // images[0] stays empty: level 0 is img itself. RGB levels are kept between calls, as the features are, so
+    // that a photo of the size of the last one is downsampled into memory already mapped.
+    std::vector<dlib::array2d<pixel_type>> local_images;
+    auto& images = [&]() -> std::vector<dlib::array2d<pixel_type>>& {
+      if constexpr (std::is_same_v<pixel_type, dlib::rgb_pixel>) {
+        return rgb_images_;
+      } else {
+        return local_images;
+      }
+    }();
+    images.resize(levels);
 
     std::atomic<unsigned long> images_ready{1};  // levels [0, images_ready) have their image
     std::atomic<unsigned long> next_level{0};
@@ -321,6 +332,7 @@ class parallel_hog<dlib::object_detector<dlib::scan_fhog_pyramid<Pyramid, Extrac
   dlib::array<dlib::array<dlib::array2d<float>>> feats_;                  // per level
   std::vector<std::vector<std::pair<double, dlib::rectangle>>> hits_;     // per level and bank
   std::vector<dlib::array2d<float>> saliency_;                            // per worker
+  std::vector<dlib::array2d<dlib::rgb_pixel>> rgb_images_;                // per level, of RGB images
 };
 
 }  // namespace faceapp::detail

@@ -12,7 +12,8 @@
 // Convolutions use TensorFlow's 'same' padding, which at stride 2 on an even size pads only the bottom and right.
 // Batch norm is folded into the depthwise weights (w' = w * gamma / sqrt(var + eps), b' = beta - mean * that).
 // Activations are NHWC; 1x1 convolutions are one GEMM each (detail/gemm.hpp), 3x3 dense ones im2col + GEMM, and
-// the depthwise ones a kernel of their own with the same run-time dispatch (AVX-512, AVX2 + FMA, portable).
+// the depthwise ones a kernel of their own with the same run-time dispatch (AVX-512, AVX2 + FMA, portable),
+// fused with the pointwise convolution that follows (separable(): row bands of the depthwise output, in L2).
 // By default everything runs on the calling thread: give each thread its own engine (copies share the weights).
 // set_threads(n) splits each layer's rows over n threads for one image at a time (what detect does off a pool).
 #pragma once
@@ -228,8 +229,7 @@ class engine {
     tensor* x = &a_;
     tensor* y = &b_;
     for (std::size_t i = 0; i < 13; ++i) {
-      depthwise(w.depthwise[i], *x, t_);
-      dense(w.pointwise[i], t_, *y, true);
+      separable(w.depthwise[i], w.pointwise[i], *x, *y);
       std::swap(x, y);
       if (i == 10) conv11_ = *x;
     }
@@ -303,15 +303,7 @@ class engine {
         }
         float* c = out.data.data() + r0 * np;
         gemm(level_, nr, np, k, a, k, cv.weights.data(), c, np);
-        const float* bias = cv.bias.data();
-        for (std::size_t r = 0; r < nr; ++r) {
-          float* row = c + r * np;
-          if (relu6) {
-            for (std::size_t f = 0; f < np; ++f) row[f] = std::min(std::max(row[f] + bias[f], 0.0F), 6.0F);
-          } else {
-            for (std::size_t f = 0; f < np; ++f) row[f] += bias[f];
-          }
-        }
+        add_bias(c, nr, np, cv.bias.data(), relu6);
       }
     });
   }
@@ -354,41 +346,60 @@ class engine {
     }
   }
 
-  void depthwise(const depthwise_conv& dw, const tensor& in, tensor& out) {
+  /// One depthwise + pointwise pair, fused: each thread takes a contiguous share of the output rows and goes
+  /// through it in bands of a few rows, whose depthwise result (about 256 KB) the pointwise GEMM reads while it
+  /// is still in L2, then adds the bias and clamps those rows while they are. The same sums in the same order as
+  /// the two layers one after the other, so the same floats, without the depthwise output's round trip to memory.
+  void separable(const depthwise_conv& dw, const dense_conv& pw, const tensor& in, tensor& out) {
     if (in.c != dw.channels || dw.channels % 16 != 0) throw std::logic_error("ssd_mobilenetv1: depthwise channels");
+    if (pw.k != 1 || pw.in != dw.channels) throw std::logic_error("ssd_mobilenetv1: pointwise after depthwise");
     const auto py = same(in.h, 3, dw.stride);
     const auto px = same(in.w, 3, dw.stride);
-    out.resize(py.out, px.out, in.c);
-    const float* src = in.data.data();
-    float* dst = out.data.data();
+    out.resize(py.out, px.out, pw.out_padded);
+    const std::size_t k = static_cast<std::size_t>(in.c);
+    const std::size_t np = static_cast<std::size_t>(pw.out_padded);
+    const std::size_t row_pixels = static_cast<std::size_t>(px.out);
+    const int band = static_cast<int>(std::max<std::size_t>(1, band_floats / (row_pixels * k)));
     const unsigned workers = py.out >= 16 ? threads_ : 1U;
     const int chunk = (py.out + static_cast<int>(workers) - 1) / static_cast<int>(workers);
+    if (panels_.size() < workers) panels_.resize(workers);
     parallel(workers, [&](unsigned t) {
-      const int y0 = std::min(py.out, static_cast<int>(t) * chunk);
-      const int y1 = std::min(py.out, y0 + chunk);
-#if FACEAPP_X86_SIMD
-      if (level_ == simd_level::avx512) {
-        depthwise_rows_avx512(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
-                              dw.bias.data(), dst, px.out, y0, y1);
-        return;
+      const int first = std::min(py.out, static_cast<int>(t) * chunk);
+      const int last = std::min(py.out, first + chunk);
+      auto& panel = panels_[t];
+      panel.resize(std::max(panel.size(), static_cast<std::size_t>(band) * row_pixels * k));
+      for (int y0 = first; y0 < last; y0 += band) {
+        const int y1 = std::min(last, y0 + band);
+        depthwise_rows(level_, in.data.data(), in.h, in.w, in.c, dw.stride, py.before, px.before,
+                       dw.weights.data(), dw.bias.data(), panel.data(), px.out, y0, y1);
+        const std::size_t nr = static_cast<std::size_t>(y1 - y0) * row_pixels;
+        float* c = out.data.data() + static_cast<std::size_t>(y0) * row_pixels * np;
+        gemm(level_, nr, np, k, panel.data(), k, pw.weights.data(), c, np);
+        add_bias(c, nr, np, pw.bias.data(), true);
       }
-      if (level_ == simd_level::avx2) {
-        depthwise_rows_avx2(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
-                            dw.bias.data(), dst, px.out, y0, y1);
-        return;
-      }
-#endif
-      depthwise_rows_portable(src, in.h, in.w, in.c, dw.stride, py.before, px.before, dw.weights.data(),
-                              dw.bias.data(), dst, px.out, y0, y1);
     });
+  }
+
+  /// rows x np of `c` += bias, then ReLU6 when `relu6`.
+  static void add_bias(float* c, std::size_t rows, std::size_t np, const float* bias, bool relu6) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      float* row = c + r * np;
+      if (relu6) {
+        for (std::size_t f = 0; f < np; ++f) row[f] = std::min(std::max(row[f] + bias[f], 0.0F), 6.0F);
+      } else {
+        for (std::size_t f = 0; f < np; ++f) row[f] += bias[f];
+      }
+    }
   }
 
   // Floats of im2col panel per GEMM call: about half of a 1 MB L2.
   static constexpr std::size_t panel_floats = 64 * 1024;
+  // Floats of depthwise output per band of separable(): a quarter of L2, beside the GEMM's output rows.
+  static constexpr std::size_t band_floats = 64 * 1024;
 
   std::shared_ptr<const weights> weights_;
   simd_level level_ = simd_level::portable;
-  tensor input_, a_, b_, t_, conv11_, head_out_;
+  tensor input_, a_, b_, conv11_, head_out_;
   std::array<tensor, 4> e_, f_;
   std::vector<std::vector<float>> panels_;  // one im2col panel per thread
   std::vector<raw_detection> raw_;
