@@ -96,14 +96,46 @@ with sqlite3.connect(db) as c:  # 200 000 more rows, copies of the two: about 30
     got = c.execute(f"SELECT {columns} FROM results ORDER BY id").fetchall()
     c.executemany(f"INSERT INTO results ({columns}) VALUES ({','.join('?' * len(got[0]))})",
                   [got[i % len(got)] for i in range(200_000)])
-server = Server(args.server, data_dir=server.data_dir, extra=["--db", f"sqlite:{db}"]).start()
+# --http-threads 4: one answer streamed at a time (a quarter of the handlers), so a writer a hang-up left behind
+# would refuse every later download.
+server = Server(args.server, data_dir=server.data_dir, extra=["--db", f"sqlite:{db}", "--http-threads", "4"]).start()
+
+
+def first_answer(sock):
+    sock.sendall(b"GET /api/records HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return sock.recv(65536)
+
+
+def download_within(seconds):
+    """The whole records, asked again while the server answers 503 (a download still being written)."""
+    deadline = time.time() + seconds
+    while True:
+        r = server.get("/api/records")
+        if r.status != 503 or time.time() > deadline:
+            return r
+        time.sleep(0.1)
+
+
 try:
     for _ in range(3):  # read a little of the answer, then hang up
         s = socket.create_connection(("127.0.0.1", server.port))
-        s.sendall(b"GET /api/records HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        check(len(s.recv(65536)) > 0, "the large answer starts")
+        check(first_answer(s).startswith(b"HTTP/1.1 200"), "the large answer starts")
         s.close()
+        check(download_within(5).status == 200, "the hang-up frees its download: the next one is answered")
+    # A reader that stalls holds the one download allowed (at the limit: answered); a second at once is 503
+    # (over it), while every other request is answered; once the reader goes, downloads are answered again.
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the server's side fills
+    stalled.connect(("127.0.0.1", server.port))
+    check(first_answer(stalled).startswith(b"HTTP/1.1 200"), "a stalled reader's download is answered (1 of 1)")
+    time.sleep(1.0)  # its writer fills the pipe and waits
     r = server.get("/api/records")
+    check(r.status == 503 and json_error(r.body) and r.headers.get("Retry-After") == "1",
+          f"a second download while the first is written: 503 with Retry-After ({r.status} {r.body[:120]})")
+    t0 = time.time()
+    check(server.get("/healthz").status == 200 and time.time() - t0 < 2.0, "the server answers other requests")
+    stalled.close()
+    r = download_within(5)
     body_rows = rows_of(r) if r.status == 200 else []
     check(len(body_rows) == 200_002 and r.headers.get("Transfer-Encoding") == "chunked",
           f"after clients went away, the whole table: {len(body_rows)} rows")

@@ -20,14 +20,22 @@
 
 namespace faceapp_web::http {
 
-/// Thrown by a stream's write when the client is gone or the server stops: the writer just stops.
+/// Thrown by a stream's write when the client is gone, took nothing for `body_pipe::stall_limit`, or the server
+/// stops: the writer just stops.
 struct client_gone : std::exception {
-  [[nodiscard]] const char* what() const noexcept override { return "the client went away"; }
+  explicit client_gone(const char* why = "the client went away") : why_(why) {}
+  [[nodiscard]] const char* what() const noexcept override { return why_; }
+
+ private:
+  const char* why_;
 };
 
 class body_pipe {
  public:
   static constexpr std::size_t capacity = 1U << 20;
+  /// A client that takes nothing of a full pipe for this long loses its answer (cut short), so that a reader that
+  /// stalls does not hold its handler thread for ever.
+  static constexpr std::chrono::seconds stall_limit{30};
 
   body_pipe(MHD_Connection* c, const std::atomic<bool>& server_closing) : c_(c), closing_(server_closing) {}
 
@@ -35,9 +43,17 @@ class body_pipe {
   void write(std::string_view piece) {
     if (piece.empty()) return;
     std::unique_lock lock(mutex_);
+    auto deadline = std::chrono::steady_clock::now() + stall_limit;
+    std::size_t seen = queued_;
     while (!gone_ && queued_ > 0 && queued_ + piece.size() > capacity) {
       if (closing_.load()) throw client_gone();
       room_.wait_for(lock, std::chrono::milliseconds(250));
+      if (queued_ < seen) {  // the client took some: a new stall_limit from here
+        seen = queued_;
+        deadline = std::chrono::steady_clock::now() + stall_limit;
+      } else if (std::chrono::steady_clock::now() > deadline) {
+        throw client_gone("the client took nothing for 30 s");
+      }
     }
     if (gone_ || closing_.load()) throw client_gone();
     queue_.emplace_back(piece);

@@ -420,14 +420,34 @@ void server::handle(MHD_Connection* c, exchange& ex) noexcept {
   // A streamed answer: its head goes now, its body as this thread writes it (HEAD: the head alone).
   std::function<void(const std::function<void(std::string_view)>&)> writer;
   std::shared_ptr<body_pipe> pipe;
-  if (ex.answer.stream) {
-    pipe = std::make_shared<body_pipe>(c, closing_);
-    if (ex.req.method != "HEAD") writer = std::move(ex.answer.stream);
-    ex.pipe = pipe;
+  // At most max_streams() bodies are written at once, so that slow downloads never hold every handler thread.
+  bool counted = ex.answer.stream && ex.req.method != "HEAD";
+  if (counted && ++streams_ > max_streams()) {
+    --streams_;
+    counted = false;
+    try {
+      ex.answer = error_(ex.req, 503, "too many downloads at once (" + std::to_string(max_streams()) +
+                                          "); try again shortly");
+      ex.answer.status = 503;
+      ex.answer.headers.emplace_back("Retry-After", "1");
+    } catch (...) {
+      ex.answer = response{503, "application/json", "{\"error\":\"too many downloads at once\"}", {}};
+    }
+  }
+  try {
+    if (ex.answer.stream) {
+      pipe = std::make_shared<body_pipe>(c, closing_);
+      if (ex.req.method != "HEAD") writer = std::move(ex.answer.stream);
+      ex.pipe = pipe;
+    }
+  } catch (...) {  // no memory for the pipe: a plain 500 instead
+    ex.answer = response{500, "application/json", "{\"error\":\"internal error\"}", {}};
+    writer = nullptr;
   }
   ex.done.store(true);
   MHD_resume_connection(c);  // from here on `ex` may be gone at any time: only `pipe` and `writer` are used
   if (pipe) stream(*pipe, writer);
+  if (counted) --streams_;
   --in_flight_;
 }
 

@@ -214,6 +214,8 @@ class server {
   /// On a handler thread: runs the route, then resumes the connection so that the polling thread sends it.
   void handle(MHD_Connection* c, exchange& ex) noexcept;
 
+  /// How many streamed bodies may be written at once: a quarter of the handler threads, at least one (more are 503).
+  [[nodiscard]] unsigned max_streams() const noexcept { return std::max(1U, limits_.handler_threads / 4); }
   /// Writes a streamed answer's body into its pipe (on the handler thread), then ends it.
   static void stream(body_pipe& pipe,
                      const std::function<void(const std::function<void(std::string_view)>&)>& writer) noexcept;
@@ -236,6 +238,7 @@ class server {
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
   std::atomic<int> in_flight_{0};
+  std::atomic<unsigned> streams_{0};  // streamed bodies being written now
   std::atomic<bool> closing_{false};
   std::atomic<std::size_t> buffered_{0};
 

@@ -91,6 +91,7 @@ void face_service::records(std::string_view since, const std::function<void(std:
   std::string line;
   std::string out;
   while (std::getline(in, line)) {
+    if (in.eof()) break;  // a last line without its line break is a row still being written: not sent
     line += '\n';
     if (first || since.empty() || std::string_view(line).substr(0, since.size()) >= since) out += line;
     first = false;
@@ -105,7 +106,13 @@ void face_service::records(std::string_view since, const std::function<void(std:
 }
 
 void face_service::check_records_reachable() const {
-  if (db_records_ != nullptr) store_.backend().ping();
+  if (db_records_ != nullptr) {
+    store_.backend().ping();
+    return;
+  }
+  const auto file = options_.data_dir / "results.csv";  // readable, or absent (the header alone)
+  std::ifstream in(file, std::ios::binary);
+  if (!in && errno != ENOENT) throw service_error(errc::internal, "cannot read " + file.string());
 }
 
 std::string face_service::records_csv() const {

@@ -1,5 +1,6 @@
 // faceapp-web import / export (see import_export.hpp): in a translation unit of its own, which includes
 // neither OpenCV nor dlib.
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -290,10 +291,12 @@ int run_tool(int argc, char** argv) {
       std::cerr << "faceapp-web export: " << rows << " faces from " << store.describe() << '\n';
       return 0;
     }
-    const bool npy = file.size() > 4 && file.substr(file.size() - 4) == ".npy";
+    std::string ext = std::filesystem::path(file).extension().string();
+    for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bool npy = ext == ".npy";
     if (npy != !names_file.empty()) {
       throw std::runtime_error(npy ? file + ": a .npy file needs --names NAMES.txt (one name a row)"
-                                   : "--names goes with a .npy FILE only");
+                                   : "--names " + names_file + " goes with a .npy FILE only, not " + file);
     }
     if (npy) {
       import_npy(file, names_file, data_dir);

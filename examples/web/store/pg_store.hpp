@@ -286,34 +286,33 @@ class pg_store final : public store_backend, public results_store {
   using results_store::read_results;
   void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = take();
-    pg::run(c.get(), url_, "BEGIN READ ONLY");
     std::string columns = results_column_list();
     columns.replace(columns.rfind("match"), 5, "match::integer");  // 1 or 0, as results_cells has it
-    // The times are all written alike (ISO-8601 UTC to the millisecond): byte order is time order.
+    // Pages by id, one statement each, so that no transaction stays open while a slow client takes a page (the
+    // server's idle_in_transaction_session_timeout would end it). The times are all written alike (ISO-8601 UTC to
+    // the millisecond): byte order is time order.
+    const std::string query = "SELECT id, " + columns + " FROM results WHERE id > $1" +
+                              (since.empty() ? "" : " AND time COLLATE \"C\" >= $2") + " ORDER BY id LIMIT 5000";
     const std::string since_text(since);
-    const char* params[] = {since_text.c_str()};
-    pg::run(c.get(), url_,
-            ("DECLARE everything NO SCROLL CURSOR FOR SELECT " + columns + " FROM results" +
-             (since.empty() ? "" : " WHERE time COLLATE \"C\" >= $1") + " ORDER BY id")
-                .c_str(),
-            since.empty() ? std::span<const char* const>{} : std::span<const char* const>(params));
+    std::string after = "0";
     results_cells cells;
     for (;;) {
-      const auto r = pg::run(c.get(), url_, "FETCH 5000 FROM everything");
+      const char* params[] = {after.c_str(), since_text.c_str()};
+      const auto r = pg::run(c.get(), url_, query.c_str(), std::span<const char* const>(params, since.empty() ? 1 : 2));
       const int n = PQntuples(r.get());
       if (n == 0) break;
       std::string text;
       for (int i = 0; i < n; ++i) {
         for (std::size_t k = 0; k < cells.size(); ++k) {
-          const int col = static_cast<int>(k);
+          const int col = static_cast<int>(k) + 1;
           cells[k] = PQgetisnull(r.get(), i, col) != 0 ? std::nullopt
                                                        : std::optional<std::string>(PQgetvalue(r.get(), i, col));
         }
         text += faceapp::csv_sink::format(record_row_of(cells));
       }
+      after = PQgetvalue(r.get(), n - 1, 0);
       fn(text);
     }
-    pg::run(c.get(), url_, "COMMIT");
     give_back(std::move(c));
   }
 

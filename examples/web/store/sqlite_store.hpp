@@ -86,23 +86,30 @@ class sqlite_store final : public store_backend, public results_store {
   using results_store::read_results;
   void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = reader();
-    sqlite::statement s(*c, "SELECT " + results_column_list() + " FROM results" +
-                                (since.empty() ? "" : " WHERE time >= ?") + " ORDER BY id");
-    if (!since.empty()) s.bind(1, since);
-    std::string text;
+    // Pages by id, each its own statement, so that no read transaction stays open while a slow client takes a
+    // page (it would hold back the WAL's checkpoints).
+    const std::string query = "SELECT id, " + results_column_list() + " FROM results WHERE id > ?1" +
+                              (since.empty() ? "" : " AND time >= ?2") + " ORDER BY id LIMIT 5000";
+    std::int64_t after = 0;
     results_cells cells;
-    while (s.step()) {
-      for (std::size_t i = 0; i < cells.size(); ++i) {
-        const int col = static_cast<int>(i);
-        cells[i] = s.is_null(col) ? std::nullopt : std::optional<std::string>(s.text(col));
+    for (;;) {
+      std::string text;
+      {
+        sqlite::statement s(*c, query);
+        s.bind(1, after);
+        if (!since.empty()) s.bind(2, since);
+        while (s.step()) {
+          after = s.integer(0);
+          for (std::size_t i = 0; i < cells.size(); ++i) {
+            const int col = static_cast<int>(i) + 1;
+            cells[i] = s.is_null(col) ? std::nullopt : std::optional<std::string>(s.text(col));
+          }
+          text += faceapp::csv_sink::format(record_row_of(cells));
+        }
       }
-      text += faceapp::csv_sink::format(record_row_of(cells));
-      if (text.size() > (1U << 20)) {
-        fn(text);
-        text.clear();
-      }
+      if (text.empty()) break;
+      fn(text);
     }
-    if (!text.empty()) fn(text);
   }
 
   void load(const row_fn& row) const override {

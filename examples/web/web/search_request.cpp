@@ -39,7 +39,18 @@ faceapp::encoding encoding_at(const nlohmann::json& e, std::size_t i) {
 
 }  // namespace
 
+std::size_t max_search_body(const service_options& o) noexcept {
+  return o.max_search_encodings * faceapp::encoding_size * 64 + 4096;
+}
+
 search_request parse_search_request(std::string_view body, const service_options& o) {
+  // Bounded before it is parsed (a parsed JSON number costs several times its text): 64 bytes a number is room
+  // for any float's text and indentation.
+  if (body.size() > max_search_body(o)) {
+    throw service_error(errc::too_large, "the body has " + std::to_string(body.size()) + " bytes, more than " +
+                                             std::to_string(max_search_body(o)) + " for " +
+                                             std::to_string(o.max_search_encodings) + " encodings");
+  }
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded()) bad("the body is not valid JSON (send {\"encodings\": [[128 numbers], ...], \"k\": 1})");
   if (!j.is_object()) bad("the body is not a JSON object (send {\"encodings\": [[128 numbers], ...], \"k\": 1})");
@@ -50,16 +61,17 @@ search_request parse_search_request(std::string_view body, const service_options
   if (const auto k = j.find("k"); k != j.end()) {
     if (k->is_number_unsigned()) {
       const auto u = k->get<std::uint64_t>();
-      r.k = u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                ? std::numeric_limits<std::int64_t>::max()
-                : static_cast<std::int64_t>(u);
+      if (u > o.max_search_k) {
+        bad("\"k\" must be from 1 to " + std::to_string(o.max_search_k) + ", not " + std::to_string(u));
+      }
+      r.k = static_cast<std::int64_t>(u);
     } else if (k->is_number_integer()) {
       r.k = k->get<std::int64_t>();
     } else {
       bad("\"k\" is not a whole number");
     }
   }
-  // Counted before any value is read: a body of many encodings costs nothing when it is refused.
+  // Counted before any encoding is read.
   check_search_bounds(encodings->size(), r.k, o);
   r.encodings.reserve(encodings->size());
   for (std::size_t i = 0; i < encodings->size(); ++i) r.encodings.push_back(encoding_at((*encodings)[i], i));

@@ -57,6 +57,30 @@ TEST_CASE("a search holds from 1 to max_search_encodings encodings and asks for 
   CHECK(error_of(body(1, "0"), o).find("not 0") != std::string::npos);
   CHECK(error_of(body(1, "-3"), o).find("not -3") != std::string::npos);
   CHECK(error_of(body(1, "2.5"), o).find("\"k\" is not a whole number") != std::string::npos);
+  // Beyond int64 the message names the number sent, not a clamped one.
+  CHECK(error_of(body(1, "18446744073709551615"), o).find("not 18446744073709551615") != std::string::npos);
+}
+
+TEST_CASE("a body over max_search_body is too large before it is parsed; one exactly at it is read") {
+  faceapp_web::service_options o;
+  o.max_search_encodings = 2;
+  const std::size_t limit = faceapp_web::max_search_body(o);
+  CHECK(limit == 2 * 128 * 64 + 4096);
+  const auto padded = [&](std::size_t size) {  // valid JSON of that many bytes: spaces before the last brace
+    auto text = body(1, "1");
+    text.insert(text.size() - 1, size - text.size(), ' ');
+    return text;
+  };
+  CHECK(faceapp_web::parse_search_request(padded(limit - 1), o).encodings.size() == 1);
+  CHECK(faceapp_web::parse_search_request(padded(limit), o).encodings.size() == 1);
+  try {
+    faceapp_web::parse_search_request(padded(limit + 1), o);
+    FAIL("a body one byte over the limit was read");
+  } catch (const faceapp_web::service_error& e) {
+    CHECK(e.code == faceapp_web::errc::too_large);
+    CHECK(std::string(e.what()).find(std::to_string(limit + 1) + " bytes, more than " + std::to_string(limit)) !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("each encoding has exactly 128 finite numbers; a bad one is named by encoding and index") {
