@@ -33,6 +33,14 @@ inline std::filesystem::path data_file(const std::filesystem::path& relative) {
   return path;
 }
 
+/// The bytes of a file of the test data (data_file's path and its error).
+inline std::string data_bytes(const std::filesystem::path& relative) {
+  std::ifstream in(data_file(relative), std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 /// A fresh, empty scratch folder for one test case, removed again at its end. Unique per instance (process id and
 /// a counter), so two with the same name, in one process or in two, never share a folder.
 struct scratch_dir {

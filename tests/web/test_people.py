@@ -57,7 +57,7 @@ try:
     obama = r1.json()["person"]
     r = server.post("/api/faces", fields=[("name", "Obama")], files=[("image", "obama_3.jpg", photo("obama_3.jpg"))])
     check(r.status == 201 and r.json()["person"] != obama, f"'Obama' is not 'obama' (exact name): {r.body[:150]}")
-    send("DELETE", f"/api/people/{r.json()['person']}", {})
+    check(send("DELETE", f"/api/people/{r.json()['person']}", {}).status == 200, "the person 'Obama' deleted")
     r = server.get("/api/people?q=OBA")
     check(r.status == 200 and r.json()["people"] == [{"id": obama, "name": "obama", "faces": 2}],
           f"search is case-insensitive, with face counts: {r.body[:200]}")
@@ -105,7 +105,10 @@ try:
     check(server.request("POST", "/api/people", b"[1]", "application/json").status == 400, "not an object: 400")
     check(server.request("POST", "/api/people", b"{", "application/json").status == 400, "not JSON: 400")
     check(server.post("/api/people", fields=[("name", "x")]).status == 415, "a form, not JSON: 415")
-    check(send("PATCH", "/api/people/1", {"name": "n" * 101}).status in (400, 404), "rename, 101 bytes: 400")
+    renamed = send("POST", "/api/people", {"name": "to rename"}).json()["id"]
+    for n, status in ((100, 200), (101, 400)):
+        r = send("PATCH", f"/api/people/{renamed}", {"name": "r" * n})
+        check(r.status == status, f"a rename to {n} bytes: {status} ({r.status} {r.body[:80]})")
     for q, ok in (("q" * 100, True), ("q" * 101, False)):
         check((server.get(f"/api/people?q={q}").status == 200) == ok, f"q of {len(q)} bytes")
     for limit, ok in (("1000", True), ("1001", False), ("0", True)):
@@ -113,7 +116,7 @@ try:
     check(server.get("/api/people?offset=-1").status == 400, "offset=-1: 400")
     check(server.get("/api/people?offset=x").status == 400, "offset=x: 400")
 
-    # ---- paging: 5 people, pages of 2 ----
+    # ---- paging: 4 people named "page ...", pages of 2 ----
     for i in range(4):
         send("POST", "/api/people", {"name": f"page {i}"})
     names = []

@@ -39,7 +39,7 @@ void face_service::remove_person(std::uint64_t id) {
 }
 
 void face_service::merge_persons(std::uint64_t into, std::uint64_t from) {
-  if (into == from) throw service_error(errc::bad_input, "a person cannot be merged into itself");
+  if (into == from) throw service_error(errc::bad_input, "person " + std::to_string(into) + " cannot be merged into itself");
   if (!store_.merge_persons(into, from)) {
     throw no_person(store_.find_person(into) ? from : into);
   }

@@ -177,10 +177,19 @@ class face_store {
     backend_->changes_since(from, [&](const change& c) { found.push_back(c); });
     {
       const std::lock_guard apply(apply_mutex_);
-      for (const auto& c : found) {
+      // A rename or merge is one change a face, in a row (writers hold the database's lock): they are applied
+      // as one rename of all those faces, since each rename copies the chunks it touches.
+      std::vector<std::uint64_t> renamed;
+      for (std::size_t i = 0; i < found.size(); ++i) {
+        const auto& c = found[i];
         if (c.seq <= applied_) continue;  // another catch-up applied it meanwhile
         if (c.renamed) {
-          if (!c.gone) gallery_.rename(std::span(&c.id, 1), c.name);
+          if (!c.gone) renamed.push_back(c.id);
+          const bool last = i + 1 == found.size() || !found[i + 1].renamed || found[i + 1].name != c.name;
+          if (last && !renamed.empty()) {
+            gallery_.rename(renamed, c.name);
+            renamed.clear();
+          }
         } else if (!c.added) {
           gallery_.erase(c.id);
         } else if (!c.gone) {

@@ -25,12 +25,18 @@
 namespace faceapp_web::pg_people {
 
 /// Version 1 -> 2 (run_script; the caller sets the version).
+/// It rewrites every face row: no statement timeout (a large gallery takes longer than the 8 s of ordinary
+/// statements), and a minute to take its locks. person_id is NOT NULL after it, so that a version-1 server still
+/// running fails its adds loudly instead of storing faces of no person.
 inline constexpr const char* upgrade_to_v2 =
+    "SET LOCAL statement_timeout = 0;"
+    "SET LOCAL lock_timeout = '60s';"
     "CREATE SEQUENCE persons_id_seq;"
     "CREATE TABLE persons (id bigint PRIMARY KEY, name text NOT NULL);"
     "ALTER TABLE people ADD COLUMN person_id bigint;"
     "INSERT INTO persons (id, name) SELECT id, name FROM people;"
     "UPDATE people SET person_id = id;"
+    "ALTER TABLE people ALTER COLUMN person_id SET NOT NULL;"
     "SELECT setval('persons_id_seq', coalesce((SELECT max(id) FROM persons), 0) + 1, false);"
     "CREATE INDEX persons_name ON persons (name);"
     "CREATE INDEX people_person ON people (person_id);"
@@ -134,6 +140,9 @@ inline std::optional<person_change> remove(PGconn* c, const std::string& url, st
 }
 
 inline std::optional<person_change> merge(PGconn* c, const std::string& url, std::uint64_t into, std::uint64_t from) {
+  if (into == from) {  // the DELETE of `from` below would take `into` with it
+    throw service_error(errc::bad_input, "person " + std::to_string(into) + " cannot be merged into itself");
+  }
   auto name = name_of(c, url, into);
   if (!name) return std::nullopt;
   const std::string into_text = std::to_string(into);

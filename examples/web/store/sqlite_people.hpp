@@ -157,6 +157,9 @@ inline std::optional<person_change> remove(const sqlite::connection& w, std::uin
 }
 
 inline std::optional<person_change> merge(const sqlite::connection& w, std::uint64_t into, std::uint64_t from) {
+  if (into == from) {  // the DELETE of `from` below would take `into` with it
+    throw service_error(errc::bad_input, "person " + std::to_string(into) + " cannot be merged into itself");
+  }
   auto name = name_of(w, into);
   if (!name || !name_of(w, from)) return std::nullopt;
   person_change out{std::move(*name), faces_of(w, from)};

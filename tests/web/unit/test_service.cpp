@@ -19,12 +19,7 @@ using faceapp_web::service_error;
 
 namespace {
 
-std::string bytes_of(const std::string& file) {
-  std::ifstream in(faceapp::test::data_file("faces/" + file), std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string bytes_of(const std::string& file) { return faceapp::test::data_bytes("faces/" + file); }
 
 faceapp_web::upload upload_of(const std::string& file) {
   return faceapp_web::make_upload(bytes_of(file), file, "image");
