@@ -247,6 +247,7 @@ class sqlite_store final : public store_backend, public results_store {
     insert_box_.reset();
     insert_source_.reset();
     insert_thumbnail_.reset();
+    person_statements_.reset();
     char* error = nullptr;
     std::string mode;
     const auto got = [](void* out, int, char** values, char**) {
@@ -266,6 +267,7 @@ class sqlite_store final : public store_backend, public results_store {
     insert_box_.reset();
     insert_source_.reset();
     insert_thumbnail_.reset();
+    person_statements_.reset();
     sqlite3_exec(writer_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
   }
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
@@ -310,7 +312,7 @@ class sqlite_store final : public store_backend, public results_store {
   /// Stores a face (under `id`, or the next one); returns its id, its person's id and name.
   std::pair<std::uint64_t, std::pair<std::uint64_t, std::string>> insert(const new_face& f,
                                                                          std::optional<std::uint64_t> id) {
-    auto owner = sqlite_people::person_for(writer_, f);
+    auto owner = sqlite_people::person_for(writer_, f, person_statements_);
     if (!insert_people_) {
       insert_people_.emplace(writer_, "INSERT INTO people (id, name, added, person_id) VALUES (?, ?, ?, ?)");
       insert_encoding_.emplace(writer_, "INSERT INTO encodings (person_id, encoding) VALUES (?, ?)");
@@ -421,6 +423,7 @@ class sqlite_store final : public store_backend, public results_store {
   std::mutex write_mutex_;
   sqlite::connection writer_;
   std::optional<sqlite::statement> insert_people_, insert_encoding_, insert_box_, insert_source_, insert_thumbnail_;
+  sqlite_people::person_statements person_statements_;
   bool bulk_ = false;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<sqlite::connection>> pool_;
