@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 
-from webdriver import WebDriver, check_box_geometry, find_browser, fits_phone, image_size
+from webdriver import ELEMENT, WebDriver, check_box_geometry, find_browser, fits_phone, image_size
 from webtest import Checks, Server, manifest, parse_args, read
 
 args = parse_args(__doc__)
