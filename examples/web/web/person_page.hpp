@@ -47,10 +47,11 @@ inline std::string person_page(const service_options& o, const person_detail& d,
        "/merge\"><label for=\"from\">Their name or id <small>(their faces join " + name +
        "; they are then deleted. A number is read as an id.)</small></label><input type=\"text\" id=\"from\" "
        "name=\"from\" required maxlength=\"100\" autocomplete=\"off\"><button type=\"submit\">Merge</button></form>";
+  const std::string with_faces = d.faces.empty()       ? std::string()
+                                 : d.faces.size() == 1 ? std::string(" and their face")
+                                                       : " and all " + face_count_text(d.faces.size());
   b += "<h2>Delete</h2><form class=\"card\" id=\"delete-person\" method=\"post\" action=\"" + base +
-       "/delete\"><p>Deletes " + name +
-       (d.faces.empty() ? std::string() : d.faces.size() == 1 ? " and their face" : " and all " + face_count_text(d.faces.size())) +
-       " for good.</p><button class=\"delete\" type=\"submit\">Delete " + name + "</button></form>";
+       "/delete\"><p>Deletes " + name + with_faces + " for good.</p><button class=\"delete\" type=\"submit\">Delete " + name + "</button></form>";
   return layout(o, d.name, "", b);
 }
 

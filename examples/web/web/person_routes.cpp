@@ -35,7 +35,9 @@ std::uint64_t merge_source(const face_service& s, const std::string& text, std::
   const auto first = text.find_first_not_of(" \t");
   const std::string typed = first == std::string::npos ? std::string()
                                                        : text.substr(first, text.find_last_not_of(" \t") - first + 1);
-  if (typed.empty()) throw service_error(errc::bad_input, "type the name or the id of the person to merge into this one");
+  if (typed.empty()) {
+    throw service_error(errc::bad_input, "type the name or the id of the person to merge into this one");
+  }
   if (std::all_of(typed.begin(), typed.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (const auto id = parse_id(typed)) return *id;
     throw service_error(errc::not_found, "no person with id " + typed);

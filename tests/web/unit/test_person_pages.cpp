@@ -1,7 +1,7 @@
-// The people pages through the routes, on an SQLite store in a scratch folder, with made-up encodings (no model:
-// nothing here decodes a photo; the browser test adds real photos): the main page's thumbnails per person at the
-// limit of 6, names escaped, and each form of a person's page: its 303, its errors and their statuses, a 404 for
-// a person that does not exist.
+// The people pages through the routes, on an SQLite store in a scratch folder, mostly with made-up encodings (the
+// models read one photo, for the quality gate's refusal; the browser test adds more): the main page's thumbnails
+// per person at the limit of 6, names escaped, and each form of a person's page: its 303, its errors and their
+// statuses, a 404 for a person that does not exist.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +10,10 @@
 #include <random>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "service/service.hpp"
 #include "test_data.hpp"
@@ -60,6 +64,17 @@ faceapp_web::http::request post(std::string path, const std::map<std::string, st
   r.content_type = "application/x-www-form-urlencoded";
   r.form_parsed = true;
   for (const auto& [k, v] : fields) r.form[k].content = v;
+  return r;
+}
+
+/// A form post with one file, as multipart/form-data.
+faceapp_web::http::request upload(std::string path, const std::string& file, std::string bytes) {
+  auto r = post(std::move(path));
+  r.content_type = "multipart/form-data";
+  auto& part = r.form["image"];
+  part.filename = file;
+  part.has_filename = true;
+  part.content = std::move(bytes);
   return r;
 }
 
@@ -131,7 +146,8 @@ TEST_CASE("a person's page and its forms: 303 to the resulting page, errors show
 
   const auto page = f.answer(get(base));
   REQUIRE(page.status == 200);
-  CHECK(page.body.find("<h1 id=\"person\" data-id=\"" + std::to_string(a.person_id) + "\">ann</h1>") != std::string::npos);
+  const auto heading = "<h1 id=\"person\" data-id=\"" + std::to_string(a.person_id) + "\">ann</h1>";
+  CHECK(page.body.find(heading) != std::string::npos);
   CHECK(page.body.find("2 faces") != std::string::npos);
   CHECK(count(page.body, "aria-label=\"Remove face ") == 2);
   CHECK(f.answer(get(base, {{"done", "renamed"}})).body.find("Renamed.") != std::string::npos);
@@ -187,6 +203,22 @@ TEST_CASE("a person's page and its forms: 303 to the resulting page, errors show
     CHECK(f.service.find_person(a.person_id).faces.size() == 1);
     CHECK(f.answer(post(base + "/faces/" + std::to_string(a2.id) + "/delete")).status == 404);
     CHECK(f.answer(post(base + "/faces/x/delete")).status == 404);
+  }
+  SUBCASE("add a photo: a face too small for the quality gate is refused on the person's page, with the reason") {
+    // obama_1.jpg's face (108 px wide) scaled to about 35 px: the detector's box is 37 px (test_people.cpp)
+    const cv::Mat img = cv::imread(faceapp::test::data_file("faces/obama_1.jpg").string(), cv::IMREAD_COLOR);
+    cv::Mat small;
+    cv::resize(img, small, cv::Size(), 35.0 / 108, 35.0 / 108, cv::INTER_AREA);
+    std::vector<std::uint8_t> png;
+    cv::imencode(".png", small, png);
+    auto r = f.answer(upload(base + "/faces", "small.png", std::string(png.begin(), png.end())));
+    CHECK(r.status == 400);
+    CHECK(r.body.find("role=\"alert\">quality: small.png: face too small: ") != std::string::npos);
+    CHECK(r.body.find("2 faces") != std::string::npos);
+    r = f.answer(upload(base + "/faces", "obama_1.jpg", faceapp::test::data_bytes("faces/obama_1.jpg")));
+    CHECK(r.status == 303);
+    CHECK(location(r) == base + "?done=added");
+    CHECK(f.service.find_person(a.person_id).faces.size() == 3);
   }
   SUBCASE("add a photo: a form that is not multipart is refused, on the person's page") {
     const auto r = f.answer(post(base + "/faces"));
