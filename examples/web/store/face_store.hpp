@@ -143,6 +143,7 @@ class face_store {
   std::optional<person_detail> merge_persons(std::uint64_t into, std::uint64_t from) {
     return after_of(change_person([&] { return backend_->merge_persons(into, from); }, false));
   }
+  /// The first `per_person` faces of each of `persons` (for the thumbnails of a list of people).
   [[nodiscard]] std::vector<face_ref> first_faces(std::span<const std::uint64_t> persons,
                                                   std::size_t per_person) const {
     return backend_->first_faces(persons, per_person);

@@ -130,6 +130,18 @@ void check_person_changes(faceapp_web::face_store& store) {
   const auto b = store.add("changes_b", enc(), "test", faceapp::box{0, 10, 10, 0}, "");
   const auto b2 = store.add("changes_b", enc(), "test", faceapp::box{0, 10, 10, 0}, "");
   REQUIRE(b2.person_id == b.person_id);
+  const auto refs = [](const std::vector<faceapp_web::face_ref>& found) {
+    std::vector<std::string> out;
+    for (const auto& f : found) {
+      out.push_back(std::to_string(f.person_id) + ":" + std::to_string(f.id) + (f.has_thumbnail ? "+" : ""));
+    }
+    return out;
+  };
+  const auto of = [](const faceapp_web::person& p) { return std::to_string(p.person_id) + ":" + std::to_string(p.id); };
+  const std::vector<std::uint64_t> both{b.person_id, a.person_id, 999999};
+  CHECK(refs(store.first_faces(both, 1)) == std::vector<std::string>{of(b), of(a)});  // in the order asked
+  CHECK(refs(store.first_faces(both, 2)) == std::vector<std::string>{of(b), of(b2), of(a)});
+  CHECK(store.first_faces({}, 6).empty());
   CHECK_FALSE(store.remove_person_face(a.person_id, b.id));  // b's face, asked under a: kept
   CHECK(store.find(b.id).has_value());
   CHECK(store.snapshot()->find(b.id).has_value());
