@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "web/person_page.hpp"
-#include "web/route_helpers.hpp"
+#include "web/route_support.hpp"
 #include "web/routes.hpp"
 
 namespace faceapp_web {

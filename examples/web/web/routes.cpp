@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "web/json.hpp"
-#include "web/route_helpers.hpp"
+#include "web/route_support.hpp"
 #include "web/pages.hpp"
 #include "web/search_request.hpp"
 #include "web/status.hpp"
