@@ -156,3 +156,44 @@ TEST_CASE("gallery: rename changes the names of live rows in new views only; an 
   CHECK(g.snapshot()->name(*g.snapshot()->find(129)) == "penny");
   CHECK(g.rename(std::vector<std::uint64_t>{}, "x") == 0);
 }
+
+TEST_CASE("gallery: erase(keys) tombstones many rows in one new view; erased, unknown and repeated keys are skipped") {
+  std::mt19937 rng(13);
+  faceapp::gallery g(64);
+  std::vector<faceapp::encoding> stored;
+  for (int i = 0; i < 130; ++i) {  // three chunks, the last one partly filled
+    stored.push_back(random_encoding(rng));
+    g.add(person(i), stored.back());
+  }
+  REQUIRE(g.erase(65));
+  const auto before = g.snapshot();
+  const std::vector<std::uint64_t> keys{3, 65, 64, 129, 500, 3, 70};
+  CHECK(g.erase(keys) == 4);  // 65 is erased already, 500 was never added, 3 comes twice
+  const auto after = g.snapshot();
+  CHECK(after->size() == 125);
+  CHECK(before->size() == 129);  // the view before keeps every row
+  for (const auto key : {3, 64, 70, 129}) {
+    CHECK_FALSE(after->find(static_cast<std::uint64_t>(key)).has_value());
+    CHECK(before->find(static_cast<std::uint64_t>(key)).has_value());
+    const auto hit = after->nearest(stored[static_cast<std::size_t>(key)]);
+    REQUIRE(hit.has_value());
+    CHECK(hit->key != static_cast<std::uint64_t>(key));  // an erased row never matches
+  }
+  CHECK(after->find(4).has_value());
+  CHECK(g.erase(std::vector<std::uint64_t>{}) == 0);
+  CHECK(g.erase(keys) == 0);
+  CHECK(g.snapshot() == after);  // nothing erased: no new view
+  SUBCASE("the rows compact when the tombstones reach a chunk's worth and a quarter of the rows, not before") {
+    std::vector<std::uint64_t> more;
+    for (std::uint64_t k = 0; more.size() < 59; ++k) {  // 5 tombstones so far: 59 more make 64
+      if (after->find(k)) more.push_back(k);
+    }
+    const auto last = more.back();
+    more.pop_back();
+    CHECK(g.erase(more) == 58);
+    CHECK(g.snapshot()->rows() == 130);  // 63 tombstones: below a chunk's worth, not compacted
+    CHECK(g.erase(std::vector<std::uint64_t>{last}) == 1);
+    CHECK(g.snapshot()->rows() == 66);  // 64: compacted to the live rows
+    CHECK(g.size() == 66);
+  }
+}

@@ -30,19 +30,25 @@ person_detail face_service::find_person(std::uint64_t id) const {
   return std::move(*d);
 }
 
-void face_service::rename_person(std::uint64_t id, std::string name) {
-  if (!store_.rename_person(id, check_person_name(std::move(name)))) throw no_person(id);
+persons_listing face_service::search_persons(std::string_view query, std::string_view page) const {
+  return list_persons_page(store_, query, page);
+}
+
+person_detail face_service::rename_person(std::uint64_t id, std::string name) {
+  auto after = store_.rename_person(id, check_person_name(std::move(name)));
+  if (!after) throw no_person(id);
+  return std::move(*after);
 }
 
 void face_service::remove_person(std::uint64_t id) {
   if (!store_.remove_person(id)) throw no_person(id);
 }
 
-void face_service::merge_persons(std::uint64_t into, std::uint64_t from) {
+person_detail face_service::merge_persons(std::uint64_t into, std::uint64_t from) {
   if (into == from) throw service_error(errc::bad_input, "person " + std::to_string(into) + " cannot be merged into itself");
-  if (!store_.merge_persons(into, from)) {
-    throw no_person(store_.find_person(into) ? from : into);
-  }
+  auto after = store_.merge_persons(into, from);
+  if (!after) throw no_person(store_.find_person(into) ? from : into);
+  return std::move(*after);
 }
 
 person face_service::add_person_face(std::uint64_t id, upload u) {
@@ -52,8 +58,7 @@ person face_service::add_person_face(std::uint64_t id, upload u) {
 }
 
 void face_service::remove_person_face(std::uint64_t id, std::uint64_t face) {
-  const auto f = store_.find(face);
-  if (!f || f->person_id != id || !store_.remove(face)) {
+  if (!store_.remove_person_face(id, face)) {
     throw service_error(errc::not_found,
                         "person " + std::to_string(id) + " has no face with id " + std::to_string(face));
   }

@@ -25,6 +25,7 @@
 
 #include "service/errors.hpp"
 #include "service/listing.hpp"
+#include "service/person_listing.hpp"
 #include "service/stats.hpp"
 #include "store/face_store.hpp"
 #include "work_pool.hpp"
@@ -158,13 +159,19 @@ class face_service {
   /// People whose name contains `query` (at most max_name_bytes of it, else bad_input), with face counts.
   [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const;
   [[nodiscard]] person_detail find_person(std::uint64_t id) const;
-  void rename_person(std::uint64_t id, std::string name);
+  /// The main page's list of people for a search `query` and a 1-based `page` (see person_listing.hpp).
+  [[nodiscard]] persons_listing search_persons(std::string_view query, std::string_view page) const;
+  /// The person as the rename left it (read in the rename's transaction).
+  person_detail rename_person(std::uint64_t id, std::string name);
   void remove_person(std::uint64_t id);
-  /// Every face of `from` joins `into`; `from` is deleted. bad_input when they are the same person.
-  void merge_persons(std::uint64_t into, std::uint64_t from);
+  /// Every face of `from` joins `into`; `from` is deleted. bad_input when they are the same person. Returns
+  /// `into` as the merge left it (read in the merge's transaction).
+  person_detail merge_persons(std::uint64_t into, std::uint64_t from);
   /// The largest face of the photo, through the library's quality gate (min side 40 px, sharpness 5): bad_input
   /// with the gate's reason, naming the photo, when refused.
   person add_person_face(std::uint64_t id, upload u);
+  /// Deletes face `face` when it is one of person `id`'s (one statement: a face a concurrent merge moved to
+  /// another person stays); not_found otherwise.
   void remove_person_face(std::uint64_t id, std::uint64_t face);
 
   /// Every record as CSV, whole, in memory (for tests and small galleries): records() without `since`.

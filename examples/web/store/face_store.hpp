@@ -130,17 +130,35 @@ class face_store {
     return backend_->list_persons(query, offset, limit);
   }
   [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const { return backend_->find_person(id); }
-  /// Renames a person; false when there is none.
-  bool rename_person(std::uint64_t id, const std::string& name) {
-    return change_person([&] { return backend_->rename_person(id, name); }, false);
+  /// Renames a person: the person as the rename's transaction left it; nothing when there is none.
+  std::optional<person_detail> rename_person(std::uint64_t id, const std::string& name) {
+    return after_of(change_person([&] { return backend_->rename_person(id, name); }, false));
   }
   /// Deletes a person and its faces; false when there is none.
   bool remove_person(std::uint64_t id) {
-    return change_person([&] { return backend_->remove_person(id); }, true);
+    return change_person([&] { return backend_->remove_person(id); }, true).has_value();
   }
-  /// Moves the faces of `from` to `into` and deletes `from`; false when either is missing.
-  bool merge_persons(std::uint64_t into, std::uint64_t from) {
-    return change_person([&] { return backend_->merge_persons(into, from); }, false);
+  /// Moves the faces of `from` to `into` and deletes `from`: `into` as the merge's transaction left it; nothing
+  /// when either is missing.
+  std::optional<person_detail> merge_persons(std::uint64_t into, std::uint64_t from) {
+    return after_of(change_person([&] { return backend_->merge_persons(into, from); }, false));
+  }
+  /// The first `per_person` faces of each of `persons` (for the thumbnails of a list of people).
+  [[nodiscard]] std::vector<face_ref> first_faces(std::span<const std::uint64_t> persons,
+                                                  std::size_t per_person) const {
+    return backend_->first_faces(persons, per_person);
+  }
+  /// Removes face `face` of person `id` (one statement in the store); false when that person has no such face.
+  bool remove_person_face(std::uint64_t id, std::uint64_t face) {
+    if (backend_->shared()) {
+      if (!backend_->remove_person_face(id, face)) return false;  // committed
+      catch_up_after_write();
+      return true;
+    }
+    const std::lock_guard writer(write_mutex_);
+    if (!backend_->remove_person_face(id, face)) return false;  // committed
+    gallery_.erase(face);
+    return true;
   }
 
   /// Seconds since the last catch-up with a shared database began (what the gallery may miss); 0 when the store
@@ -178,8 +196,10 @@ class face_store {
     {
       const std::lock_guard apply(apply_mutex_);
       // A rename or merge is one change a face, in a row (writers hold the database's lock): they are applied
-      // as one rename of all those faces, since each rename copies the chunks it touches.
+      // as one rename of all those faces, since each rename copies the chunks it touches. Deletes in a row (a
+      // person's faces) are one erase, so that no recognize sees some of them gone and the others still there.
       std::vector<std::uint64_t> renamed;
+      std::vector<std::uint64_t> erased;
       for (std::size_t i = 0; i < found.size(); ++i) {
         const auto& c = found[i];
         if (c.seq <= applied_) continue;  // another catch-up applied it meanwhile
@@ -191,7 +211,11 @@ class face_store {
             renamed.clear();
           }
         } else if (!c.added) {
-          gallery_.erase(c.id);
+          erased.push_back(c.id);
+          if (i + 1 == found.size() || found[i + 1].added || found[i + 1].renamed) {
+            gallery_.erase(erased);
+            erased.clear();
+          }
         } else if (!c.gone) {
           gallery_.add(c.id, c.name, c.encoding);
         }
@@ -233,23 +257,29 @@ class face_store {
     }
   }
 
-  /// A person's change `f` (the backend's call), then its faces renamed or (`erase`) erased in the gallery.
+  /// A person's change `f` (the backend's call), then its faces renamed or (`erase`) erased in the gallery, each
+  /// in one gallery call; what the change did, nothing when there was no such person.
   template <class F>
-  bool change_person(F f, bool erase) {
+  std::optional<person_change> change_person(F f, bool erase) {
     if (backend_->shared()) {
-      if (!f()) return false;  // committed
-      catch_up_after_write();
-      return true;
+      std::optional<person_change> done = f();  // committed
+      if (done) catch_up_after_write();
+      return done;
     }
     const std::lock_guard writer(write_mutex_);
-    const std::optional<person_change> done = f();  // committed
-    if (!done) return false;
+    std::optional<person_change> done = f();  // committed
+    if (!done) return done;
     if (erase) {
-      for (const auto id : done->faces) gallery_.erase(id);
+      gallery_.erase(done->faces);
     } else {
       gallery_.rename(done->faces, done->name);
     }
-    return true;
+    return done;
+  }
+
+  static std::optional<person_detail> after_of(std::optional<person_change> done) {
+    if (!done) return std::nullopt;
+    return std::move(done->after);
   }
 
   void follow(const std::stop_token& stop) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,25 @@ inline constexpr const char* upgrade_to_v2 =
     "ALTER TABLE changes ADD CONSTRAINT changes_kind_check CHECK (kind IN ('a', 'd', 'n'));"
     "INSERT INTO schema_version (version) VALUES (2)";
 
+/// A face's columns, in face_of's order.
+inline constexpr const char* select_face =
+    "SELECT id, name, added, source, box_top, box_right, box_bottom, box_left, thumbnail IS NOT NULL, person_id "
+    "FROM people";
+
+inline person face_of(const PGresult* r, int i) {
+  person p;
+  p.id = std::strtoull(PQgetvalue(r, i, 0), nullptr, 10);
+  p.name = PQgetvalue(r, i, 1);
+  p.added = PQgetvalue(r, i, 2);
+  p.source = PQgetvalue(r, i, 3);
+  if (PQgetisnull(r, i, 4) == 0) {
+    p.box = faceapp::box{*pg::int_of(r, i, 4), *pg::int_of(r, i, 5), *pg::int_of(r, i, 6), *pg::int_of(r, i, 7)};
+  }
+  p.has_thumbnail = *PQgetvalue(r, i, 8) == 't';
+  p.person_id = std::strtoull(PQgetvalue(r, i, 9), nullptr, 10);
+  return p;
+}
+
 inline std::optional<std::string> name_of(PGconn* c, const std::string& url, std::uint64_t id) {
   const std::string id_text = std::to_string(id);
   const char* params[] = {id_text.c_str()};
@@ -57,6 +77,40 @@ inline std::uint64_t create(PGconn* c, const std::string& url, const std::string
   const auto r = pg::run(c, url, "INSERT INTO persons (id, name) VALUES (nextval('persons_id_seq'), $1) RETURNING id",
                          params);
   return std::strtoull(PQgetvalue(r.get(), 0, 0), nullptr, 10);
+}
+
+/// A person and its faces as `c` sees them (inside a write's transaction: as that transaction left them).
+inline std::optional<person_detail> find(PGconn* c, const std::string& url, std::uint64_t id) {
+  auto name = name_of(c, url, id);
+  if (!name) return std::nullopt;
+  person_detail d{id, std::move(*name), {}};
+  const std::string id_text = std::to_string(id);
+  const char* params[] = {id_text.c_str()};
+  const auto r =
+      pg::run(c, url, (std::string(select_face) + " WHERE person_id = $1::bigint ORDER BY id").c_str(), params);
+  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) d.faces.push_back(face_of(r.get(), i));
+  return d;
+}
+
+/// The first `per_person` faces of each person, in one statement (an indexed look-up a person).
+inline std::vector<face_ref> first_faces(PGconn* c, const std::string& url, std::span<const std::uint64_t> persons,
+                                         std::size_t per_person) {
+  std::string ids = "{";
+  for (const auto id : persons) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  ids += "}";
+  const std::string limit = std::to_string(std::min<std::size_t>(per_person, 1U << 30));
+  const char* params[] = {ids.c_str(), limit.c_str()};
+  const auto r = pg::run(c, url,
+                         "SELECT s.person, f.id, f.has FROM unnest($1::bigint[]) WITH ORDINALITY AS s(person, n) "
+                         "CROSS JOIN LATERAL (SELECT id, thumbnail IS NOT NULL AS has FROM people "
+                         "WHERE person_id = s.person ORDER BY id LIMIT $2::bigint) f ORDER BY s.n, f.id",
+                         params);
+  std::vector<face_ref> out;
+  for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+    out.push_back({std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10),
+                   std::strtoull(PQgetvalue(r.get(), i, 1), nullptr, 10), *PQgetvalue(r.get(), i, 2) == 't'});
+  }
+  return out;
 }
 
 /// The person a new face joins (see new_face), and that person's name.
@@ -123,7 +177,22 @@ inline std::optional<person_change> rename(PGconn* c, const std::string& url, st
        changes_for_touched('n')).c_str(),
       params);
   pg::run(c, url, "NOTIFY faceapp_changes");
-  return person_change{name, ids_of(renamed)};
+  return person_change{name, ids_of(renamed), find(c, url, id)};
+}
+
+/// Deletes face `face` if it is one of person `id`'s, in one statement (a face a merge moved meanwhile stays);
+/// false when nothing matched.
+inline bool remove_face(PGconn* c, const std::string& url, std::uint64_t id, std::uint64_t face) {
+  const std::string id_text = std::to_string(id);
+  const std::string face_text = std::to_string(face);
+  const char* params[] = {face_text.c_str(), id_text.c_str()};
+  const auto gone = pg::run(
+      c, url, ("WITH touched AS (DELETE FROM people WHERE id = $1::bigint AND person_id = $2::bigint RETURNING id)" +
+               changes_for_touched('d')).c_str(),
+      params);
+  if (PQntuples(gone.get()) == 0) return false;
+  pg::run(c, url, "NOTIFY faceapp_changes");
+  return true;
 }
 
 inline std::optional<person_change> remove(PGconn* c, const std::string& url, std::uint64_t id) {
@@ -136,7 +205,7 @@ inline std::optional<person_change> remove(PGconn* c, const std::string& url, st
                changes_for_touched('d')).c_str(),
       params);
   pg::run(c, url, "NOTIFY faceapp_changes");
-  return person_change{PQgetvalue(r.get(), 0, 0), ids_of(gone)};
+  return person_change{PQgetvalue(r.get(), 0, 0), ids_of(gone), {}};
 }
 
 inline std::optional<person_change> merge(PGconn* c, const std::string& url, std::uint64_t into, std::uint64_t from) {
@@ -156,7 +225,7 @@ inline std::optional<person_change> merge(PGconn* c, const std::string& url, std
                               "WHERE person_id = $2::bigint RETURNING id)" + changes_for_touched('n')).c_str(),
                              move);
   pg::run(c, url, "NOTIFY faceapp_changes");
-  return person_change{std::move(*name), ids_of(moved)};
+  return person_change{std::move(*name), ids_of(moved), find(c, url, into)};
 }
 
 }  // namespace faceapp_web::pg_people

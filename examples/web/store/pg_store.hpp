@@ -225,16 +225,7 @@ class pg_store final : public store_backend, public results_store {
   }
   [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const override {
     auto c = take();
-    auto name = pg_people::name_of(c.get(), url_, id);
-    std::optional<person_detail> d;
-    if (name) {
-      d = person_detail{id, std::move(*name), {}};
-      const std::string id_text = std::to_string(id);
-      const char* params[] = {id_text.c_str()};
-      const auto r = pg::run(
-          c.get(), url_, (std::string(select_person) + " WHERE person_id = $1::bigint ORDER BY id").c_str(), params);
-      for (int i = 0, n = PQntuples(r.get()); i < n; ++i) d->faces.push_back(person_of(r.get(), i));
-    }
+    auto d = pg_people::find(c.get(), url_, id);
     give_back(std::move(c));
     return d;
   }
@@ -246,6 +237,16 @@ class pg_store final : public store_backend, public results_store {
   }
   std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) override {
     return write([&](PGconn* c) { return pg_people::merge(c, url_, into, from); });
+  }
+  [[nodiscard]] std::vector<face_ref> first_faces(std::span<const std::uint64_t> persons,
+                                                  std::size_t per_person) const override {
+    auto c = take();
+    auto out = pg_people::first_faces(c.get(), url_, persons, per_person);
+    give_back(std::move(c));
+    return out;
+  }
+  bool remove_person_face(std::uint64_t id, std::uint64_t face) override {
+    return write([&](PGconn* c) { return pg_people::remove_face(c, url_, id, face); });
   }
 
   [[nodiscard]] bool shared() const noexcept override { return true; }
@@ -317,9 +318,7 @@ class pg_store final : public store_backend, public results_store {
   }
 
  private:
-  static constexpr const char* select_person =
-      "SELECT id, name, added, source, box_top, box_right, box_bottom, box_left, thumbnail IS NOT NULL, person_id "
-      "FROM people";
+  static constexpr const char* select_person = pg_people::select_face;
 
   /// Runs `f(connection)` in one committed transaction with the write lock; returns what it returns.
   template <class F>
@@ -438,19 +437,7 @@ class pg_store final : public store_backend, public results_store {
     std::memcpy(e.data(), PQgetvalue(r, row, col), sizeof(float) * faceapp::encoding_size);
   }
 
-  static person person_of(const PGresult* r, int i) {
-    person p;
-    p.id = std::strtoull(PQgetvalue(r, i, 0), nullptr, 10);
-    p.name = PQgetvalue(r, i, 1);
-    p.added = PQgetvalue(r, i, 2);
-    p.source = PQgetvalue(r, i, 3);
-    if (PQgetisnull(r, i, 4) == 0) {
-      p.box = faceapp::box{*pg::int_of(r, i, 4), *pg::int_of(r, i, 5), *pg::int_of(r, i, 6), *pg::int_of(r, i, 7)};
-    }
-    p.has_thumbnail = *PQgetvalue(r, i, 8) == 't';
-    p.person_id = std::strtoull(PQgetvalue(r, i, 9), nullptr, 10);
-    return p;
-  }
+  static person person_of(const PGresult* r, int i) { return pg_people::face_of(r, i); }
 
   /// Reads pending notifications; true when there was one.
   bool drain(PGconn* c) {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,6 +116,22 @@ inline void delete_face(const sqlite::connection& w, std::uint64_t face) {
   sqlite::statement(w, "DELETE FROM people WHERE id = ?").bind(1, static_cast<std::int64_t>(face)).run();
 }
 
+/// Deletes face `face` when it is one of person `id`'s: the people row in one statement, then (only when it
+/// matched) the face's other rows; false when nothing matched.
+inline bool delete_face_of(const sqlite::connection& w, std::uint64_t id, std::uint64_t face) {
+  sqlite::statement(w, "DELETE FROM people WHERE id = ? AND person_id = ?")
+      .bind(1, static_cast<std::int64_t>(face))
+      .bind(2, static_cast<std::int64_t>(id))
+      .run();
+  if (sqlite3_changes(w.get()) == 0) return false;
+  for (const char* table : {"encodings", "boxes", "sources", "thumbnails"}) {
+    sqlite::statement(w, std::string("DELETE FROM ") + table + " WHERE person_id = ?")
+        .bind(1, static_cast<std::int64_t>(face))
+        .run();
+  }
+  return true;
+}
+
 inline persons_page list(const sqlite::connection& c, std::string_view query, std::uint64_t offset,
                          std::uint64_t limit) {
   persons_page page;
@@ -138,6 +155,22 @@ inline persons_page list(const sqlite::connection& c, std::string_view query, st
   return page;
 }
 
+/// The first `per_person` faces of each person: one indexed look-up each (people_person orders by id within a
+/// person), so a person with many faces costs no more than one with a few.
+inline std::vector<face_ref> first_faces(const sqlite::connection& c, std::span<const std::uint64_t> persons,
+                                         std::size_t per_person) {
+  std::vector<face_ref> out;
+  sqlite::statement s(c, "SELECT p.id, EXISTS (SELECT 1 FROM thumbnails t WHERE t.person_id = p.id) FROM people p "
+                         "WHERE p.person_id = ? ORDER BY p.id LIMIT ?");
+  for (const auto id : persons) {
+    s.bind(1, static_cast<std::int64_t>(id));
+    s.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(per_person, 1U << 30)));
+    while (s.step()) out.push_back({id, static_cast<std::uint64_t>(s.integer(0)), s.integer(1) != 0});
+    s.reset();
+  }
+  return out;
+}
+
 inline std::optional<person_detail> find(const sqlite::connection& c, std::uint64_t id) {
   auto name = name_of(c, id);
   if (!name) return std::nullopt;
@@ -158,13 +191,13 @@ inline std::optional<person_change> rename(const sqlite::connection& w, std::uin
       .bind(1, name)
       .bind(2, static_cast<std::int64_t>(id))
       .run();
-  return person_change{name, faces_of(w, id)};
+  return person_change{name, faces_of(w, id), find(w, id)};
 }
 
 inline std::optional<person_change> remove(const sqlite::connection& w, std::uint64_t id) {
   auto name = name_of(w, id);
   if (!name) return std::nullopt;
-  person_change out{std::move(*name), faces_of(w, id)};
+  person_change out{std::move(*name), faces_of(w, id), {}};
   for (const auto face : out.faces) delete_face(w, face);
   sqlite::statement(w, "DELETE FROM persons WHERE id = ?").bind(1, static_cast<std::int64_t>(id)).run();
   return out;
@@ -176,13 +209,14 @@ inline std::optional<person_change> merge(const sqlite::connection& w, std::uint
   }
   auto name = name_of(w, into);
   if (!name || !name_of(w, from)) return std::nullopt;
-  person_change out{std::move(*name), faces_of(w, from)};
+  person_change out{std::move(*name), faces_of(w, from), {}};
   sqlite::statement(w, "UPDATE people SET person_id = ?, name = ? WHERE person_id = ?")
       .bind(1, static_cast<std::int64_t>(into))
       .bind(2, out.name)
       .bind(3, static_cast<std::int64_t>(from))
       .run();
   sqlite::statement(w, "DELETE FROM persons WHERE id = ?").bind(1, static_cast<std::int64_t>(from)).run();
+  out.after = find(w, into);
   return out;
 }
 

@@ -233,6 +233,14 @@ class sqlite_store final : public store_backend, public results_store {
   std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) override {
     return write([&] { return sqlite_people::merge(writer_, into, from); });
   }
+  [[nodiscard]] std::vector<face_ref> first_faces(std::span<const std::uint64_t> persons,
+                                                  std::size_t per_person) const override {
+    auto c = reader();
+    return sqlite_people::first_faces(*c, persons, per_person);
+  }
+  bool remove_person_face(std::uint64_t id, std::uint64_t face) override {
+    return write([&] { return sqlite_people::delete_face_of(writer_, id, face); });
+  }
 
   [[nodiscard]] std::string describe() const override { return file_.string(); }
 

@@ -66,6 +66,13 @@ struct persons_page {
   std::uint64_t total = 0;  // matching the search, over all pages
 };
 
+/// One of a person's faces, as a list of people shows it: its id and whether it has a thumbnail.
+struct face_ref {
+  std::uint64_t person_id = 0;
+  std::uint64_t id = 0;
+  bool has_thumbnail = false;
+};
+
 /// A person with its faces (without thumbnail bytes), in face id order.
 struct person_detail {
   std::uint64_t id = 0;
@@ -77,6 +84,7 @@ struct person_detail {
 struct person_change {
   std::string name;                 // the person's name after the change
   std::vector<std::uint64_t> faces;  // the faces renamed (rename, merge) or deleted (delete)
+  std::optional<person_detail> after;  // rename, merge: the person as the change's transaction left it
 };
 
 /// One committed change of a shared store, in change-number order (see face_store's follower).
@@ -130,6 +138,12 @@ class store_backend {
   virtual std::optional<person_change> remove_person(std::uint64_t id) = 0;
   /// Moves every face of `from` to `into` (taking into's name) and deletes `from`; nothing when either is missing.
   virtual std::optional<person_change> merge_persons(std::uint64_t into, std::uint64_t from) = 0;
+  /// The first `per_person` faces (in id order) of each of `persons`, by person then face id.
+  [[nodiscard]] virtual std::vector<face_ref> first_faces(std::span<const std::uint64_t> persons,
+                                                          std::size_t per_person) const = 0;
+  /// Deletes face `face` when it belongs to person `id`, in one statement (a face that a merge moved to another
+  /// person meanwhile stays); false when nothing matched.
+  virtual bool remove_person_face(std::uint64_t id, std::uint64_t face) = 0;
 
   // ---- for a store that several servers share (PostgreSQL); an embedded store has no other writer ----
 

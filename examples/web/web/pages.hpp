@@ -34,11 +34,20 @@ button.delete{background:#c62828;padding:.4rem .8rem;margin:0}
 .message{padding:.75rem 1rem;border-radius:.35rem;margin:0 0 1rem;background:#e3f2e6;border:1px solid #9ccc9f}
 .error{background:#fdecea;border-color:#f5a5a0}
 ul.people{list-style:none;margin:0;padding:0}
-ul.people li{display:flex;align-items:center;gap:.75rem;background:#fff;border-radius:.5rem;padding:.5rem;margin-bottom:.5rem;box-shadow:0 1px 2px rgba(0,0,0,.1)}
-ul.people img{width:56px;height:56px;border-radius:.35rem;object-fit:cover;flex:none}
-ul.people .who{flex:1;min-width:0;overflow-wrap:anywhere}
-ul.people small{display:block;color:#59636e}
-ul.people .nothumb{width:56px;height:56px;border-radius:.35rem;flex:none;background:#dde3e8}
+ul.people li,ul.faces li{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem .75rem;background:#fff;border-radius:.5rem;padding:.5rem;margin-bottom:.5rem;box-shadow:0 1px 2px rgba(0,0,0,.1)}
+ul.people a{color:inherit;text-decoration:none}
+ul.people .who{flex:1 1 8rem;min-width:0;overflow-wrap:anywhere}
+ul.people .who .name{color:#1f6feb;font-weight:600}
+ul.people .thumbs{display:flex;flex-wrap:wrap;align-items:center;gap:.25rem}
+ul.people img,ul.people .nothumb{width:44px;height:44px;border-radius:.3rem;object-fit:cover;flex:none}
+ul.faces img,ul.faces .nothumb{width:56px;height:56px;border-radius:.35rem;object-fit:cover;flex:none}
+ul.people small,ul.faces small{display:block;color:#59636e}
+ul.people .more{font-size:.85rem;color:#59636e;padding:0 .25rem}
+.nothumb{display:inline-block;background:#dde3e8}
+ul.faces{list-style:none;margin:0;padding:0}
+ul.faces .when{flex:1;min-width:0}
+ul.faces form{margin:0}
+p.back{margin:0 0 .5rem}
 form.search{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin-bottom:.75rem}
 form.search label{margin:0}
 form.search input{flex:1;min-width:8rem;font-size:1rem;padding:.4rem;border:1px solid #b8c2cc;border-radius:.35rem}
@@ -81,7 +90,7 @@ photo or a phone screen held up to a camera: a printed photo passes as the perso
 grant access.</p>
 <h2>What is kept, and for how long</h2><ul>
 <li><strong>Remembered faces</strong> (name, face encoding, a small thumbnail of the face, the hash of the photo):
-kept in the data directory until you delete them on the main page.</li>
+kept in the data directory until you delete them on the person's page.</li>
 <li><strong>Every recognize and compare</strong> is logged (time, content hash and file name of each photo, face
 boxes, names, distances): kept in <code>results.csv</code> in the data directory until the operator deletes it.</li>
 )";
@@ -119,7 +128,7 @@ inline std::string message_block(const std::string& message, bool error) {
 }
 
 /// GET /: remember a face, and one page of the people known so far (service/listing.hpp).
-inline std::string main_page(const service_options& o, const people_listing& list, const std::string& message,
+inline std::string main_page(const service_options& o, const persons_listing& list, const std::string& message,
                              bool error) {
   std::string b = "<h1>Remember a face</h1>";
   b += message_block(message, error);

@@ -1,11 +1,12 @@
-// faceapp-web's web layer: the main page's list of people (search form, one page of people, links to the others).
+// faceapp-web's web layer: the main page's list of people (search form, one page of people with a few thumbnails
+// each and a link to their page, links to the other pages).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "service/listing.hpp"
+#include "service/person_listing.hpp"
 #include "util.hpp"
 
 namespace faceapp_web {
@@ -31,14 +32,25 @@ inline std::string url_encode(std::string_view text) {
 namespace pages {
 
 /// A link to page n of the list, keeping the search.
-inline std::string list_link(const people_listing& l, std::uint64_t n) {
+inline std::string list_link(const persons_listing& l, std::uint64_t n) {
   std::string href = "/?page=" + std::to_string(n);
   if (!l.query.empty()) href += "&amp;q=" + html_escape(url_encode(l.query));
   return href;
 }
 
-/// The search form, the people of this page and the links to the other pages.
-inline std::string people_list(const people_listing& l) {
+inline std::string face_count_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " face" : " faces"); }
+
+/// A face's thumbnail (a grey square for a face imported without a photo).
+inline std::string thumbnail_img(std::uint64_t face, bool has_thumbnail, const std::string& alt, int side) {
+  const auto px = std::to_string(side);
+  return has_thumbnail ? "<img src=\"/faces/" + std::to_string(face) + "/thumbnail.jpg\" alt=\"" + html_escape(alt) +
+                             "\" width=\"" + px + "\" height=\"" + px + "\" loading=\"lazy\">"
+                       : std::string("<span class=\"nothumb\" title=\"imported without a photo\"></span>");
+}
+
+/// The search form, the people of this page (name, face count, the first thumbnails, each row a link to the
+/// person's page) and the links to the other pages.
+inline std::string people_list(const persons_listing& l) {
   std::string b = "<h2>Known people (" + std::to_string(l.page.total) + (l.query.empty() ? "" : " named like this") +
                   ")</h2>";
   b += "<form class=\"search\" id=\"search\" method=\"get\" action=\"/\"><label for=\"q\">Search by name</label>"
@@ -52,14 +64,18 @@ inline std::string people_list(const people_listing& l) {
   b += "<ul class=\"people\">";
   for (const auto& p : l.page.people) {
     const auto id = std::to_string(p.id);
-    b += "<li data-id=\"" + id + "\">";
-    b += p.has_thumbnail ? "<img src=\"/faces/" + id + "/thumbnail.jpg\" alt=\"" + html_escape(p.name) +
-                               "\" width=\"56\" height=\"56\" loading=\"lazy\">"
-                         : std::string("<span class=\"nothumb\" title=\"imported without a photo\"></span>");
-    b += "<span class=\"who\"><span class=\"name\">" + html_escape(p.name) + "</span><small>added " +
-         html_escape(p.added.substr(0, 10)) + "</small></span><form method=\"post\" action=\"/faces/" + id +
-         "/delete\"><button class=\"delete\" type=\"submit\" aria-label=\"Delete " + html_escape(p.name) +
-         "\">Delete</button></form></li>";
+    const auto href = "/people/" + id;
+    b += "<li data-id=\"" + id + "\" data-faces=\"" + std::to_string(p.face_count) + "\"><a class=\"who\" href=\"" +
+         href + "\"><span class=\"name\">" + html_escape(p.name) + "</span><small class=\"count\">" +
+         face_count_text(p.face_count) + "</small></a><a class=\"thumbs\" href=\"" + href +
+         "\" tabindex=\"-1\">";
+    std::size_t shown = 0;
+    if (const auto f = l.faces.find(p.id); f != l.faces.end()) {
+      for (const auto& face : f->second) b += thumbnail_img(face.id, face.has_thumbnail, p.name, 44);
+      shown = f->second.size();
+    }
+    if (p.face_count > shown) b += "<span class=\"more\">+" + std::to_string(p.face_count - shown) + " more</span>";
+    b += "</a></li>";
   }
   b += "</ul>";
   if (l.pages > 1) {

@@ -35,6 +35,12 @@ std::string_view route_name(route r) noexcept {
     case route::api_add_person_face: return "api_add_person_face";
     case route::api_delete_person_face: return "api_delete_person_face";
     case route::api_merge_people: return "api_merge_people";
+    case route::person_page: return "person_page";
+    case route::person_add_face_form: return "person_add_face_form";
+    case route::person_delete_face_form: return "person_delete_face_form";
+    case route::person_rename_form: return "person_rename_form";
+    case route::person_merge_form: return "person_merge_form";
+    case route::person_delete_form: return "person_delete_form";
   }
   return "unmatched";
 }
@@ -77,6 +83,38 @@ std::optional<matched> match_people_route(std::string_view method, std::string_v
   return std::nullopt;
 }
 
+/// A person's page, GET /people/{id}, and the forms it posts: /people/{id}/faces, /people/{id}/rename,
+/// /people/{id}/merge, /people/{id}/delete and /people/{id}/faces/{face}/delete ({id} and {face}: one non-empty
+/// path segment each).
+std::optional<matched> match_person_page_route(std::string_view method, std::string_view p) {
+  constexpr std::string_view prefix = "/people";
+  if (p.substr(0, prefix.size()) != prefix || p.size() <= prefix.size() + 1 || p[prefix.size()] != '/') {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> parts;  // the segments after /people
+  for (std::string_view rest = p.substr(prefix.size()); !rest.empty();) {
+    rest.remove_prefix(1);  // the '/'
+    const auto slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (parts.back().empty()) return std::nullopt;
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  const std::string id(parts[0]);
+  const bool post = method == "POST";
+  const auto pick = [&](bool ok, route r, std::string face = {}) {
+    return ok ? matched{r, id, std::move(face)} : matched{route::wrong_method, {}, {}};
+  };
+  if (parts.size() == 1) return pick(method == "GET" || method == "HEAD", route::person_page);
+  if (parts.size() == 2 && parts[1] == "faces") return pick(post, route::person_add_face_form);
+  if (parts.size() == 2 && parts[1] == "rename") return pick(post, route::person_rename_form);
+  if (parts.size() == 2 && parts[1] == "merge") return pick(post, route::person_merge_form);
+  if (parts.size() == 2 && parts[1] == "delete") return pick(post, route::person_delete_form);
+  if (parts.size() == 4 && parts[1] == "faces" && parts[3] == "delete") {
+    return pick(post, route::person_delete_face_form, std::string(parts[2]));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 matched match_route(std::string_view method, std::string_view p) {
@@ -110,6 +148,7 @@ matched match_route(std::string_view method, std::string_view p) {
   if (auto id = segment_route("/faces/", "/thumbnail.jpg")) return pick(get, route::thumbnail, *id);
   if (auto id = segment_route("/api/faces/", "")) return pick(method == "DELETE", route::api_delete_face, *id);
   if (auto m = match_people_route(method, p)) return *m;
+  if (auto m = match_person_page_route(method, p)) return *m;
   return {};
 }
 

@@ -13,7 +13,10 @@ enum class route {
   api_search,
   // people (match_people_route)
   api_list_people, api_create_person, api_get_person, api_rename_person, api_delete_person, api_add_person_face,
-  api_delete_person_face, api_merge_people
+  api_delete_person_face, api_merge_people,
+  // a person's page and its forms (match_person_page_route)
+  person_page, person_add_face_form, person_delete_face_form, person_rename_form, person_merge_form,
+  person_delete_form
 };
 
 /// The route's name, as /metrics labels it ("unmatched" for none and wrong_method).
@@ -25,7 +28,7 @@ inline bool is_probe_path(std::string_view path) { return path == "/healthz" || 
 struct matched {
   route what = route::none;
   std::string id;  // the {id} of /faces/{id}/... and /api/faces/{id}: one path segment, not checked further
-  std::string face;  // the {face} of /api/people/{id}/faces/{face}
+  std::string face;  // the {face} of /api/people/{id}/faces/{face} and /people/{id}/faces/{face}/delete
 };
 
 /// The route of `method` and `path` (percent-decoded): route::none when no route has this path,

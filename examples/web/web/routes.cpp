@@ -7,65 +7,12 @@
 #include <utility>
 
 #include "web/json.hpp"
+#include "web/route_support.hpp"
 #include "web/pages.hpp"
 #include "web/search_request.hpp"
 #include "web/status.hpp"
 
 namespace faceapp_web {
-
-namespace {
-
-http::response html_answer(std::string body, int status = 200) {
-  return {status, "text/html; charset=utf-8", std::move(body), {}};
-}
-
-std::optional<std::uint64_t> parse_id(const std::string& text) {
-  std::uint64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return id;
-}
-
-/// Requests with uploads must be multipart/form-data.
-void require_multipart(const http::request& req) {
-  if (!req.is_multipart()) {
-    throw service_error(errc::unsupported, "send the fields as multipart/form-data (an HTML form with "
-                                           "enctype=\"multipart/form-data\", or curl -F)");
-  }
-}
-
-std::string text_field(const http::request& req, const std::string& name) {
-  const auto it = req.form.find(name);
-  return it != req.form.end() ? it->second.content : std::string();
-}
-
-/// The image in field `name`; nothing when the field is absent or an empty file input and `required` is false.
-std::optional<upload> image_field(const http::request& req, const std::string& name, bool required) {
-  const auto it = req.form.find(name);
-  if (it == req.form.end() || (it->second.content.empty() && it->second.filename.empty())) {
-    if (required) throw service_error(errc::bad_input, "missing field '" + name + "' (an image file)");
-    return std::nullopt;
-  }
-  return make_upload(it->second.content, it->second.filename.empty() ? name : it->second.filename, name);
-}
-
-std::string query_value(const http::request& req, const std::string& name) {
-  const auto it = req.query.find(name);
-  return it != req.query.end() ? it->second : std::string();
-}
-
-/// The status and message of an exception from the service: its error's status, or 500 for anything that is not
-/// a service error. A server error's details (database hosts, paths) go to the log; the client gets the
-/// status's generic message (web/status.hpp).
-std::pair<int, std::string> status_of(const std::exception& e, const http::request& req) {
-  const auto* s = dynamic_cast<const service_error*>(&e);
-  const int status = s != nullptr ? http_status(s->code) : 500;
-  if (status < 500) return {status, e.what()};
-  std::fprintf(stderr, "faceapp-web: %s %s: %d %s\n", req.method.c_str(), req.path.c_str(), status, e.what());
-  return {status, public_message(status)};
-}
-
-}  // namespace
 
 std::optional<http::response> routes::check_head(http::request& req) const {
   auto m = match_route(req.method, req.path);  // first, so that /metrics counts a refusal under its route
@@ -117,6 +64,12 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::api_add_person_face:
     case route::api_delete_person_face:
     case route::api_merge_people: return api(req, res, [&] { people_api(req, res, *m); });
+    case route::person_page: return person_page(req, res, *m);
+    case route::person_add_face_form:
+    case route::person_delete_face_form:
+    case route::person_rename_form:
+    case route::person_merge_form:
+    case route::person_delete_form: return person_form(req, res, *m);
     case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
     case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
   }
@@ -158,7 +111,8 @@ void routes::main_page(const http::request& req, http::response& res) const {
     } else if (req.query.count("deleted") != 0) {
       message = "Deleted.";
     }
-    page(req, res, pages::main_page(o_, s_.search(query_value(req, "q"), query_value(req, "page")), message, false));
+    page(req, res,
+         pages::main_page(o_, s_.search_persons(query_value(req, "q"), query_value(req, "page")), message, false));
   } catch (const unavailable_error& e) {  // the list comes from the database
     const auto [status, message] = status_of(e, req);
     page(req, res, pages::main_page(o_, {}, message, true), status);
@@ -167,9 +121,9 @@ void routes::main_page(const http::request& req, http::response& res) const {
 
 /// The main page's first page of people for an error answer: empty when the database is away, so that the
 /// error itself can still be shown.
-people_listing routes::first_page_or_empty() const {
+persons_listing routes::first_page_or_empty() const {
   try {
-    return s_.search("", "");
+    return s_.search_persons("", "");
   } catch (const unavailable_error&) {
     return {};
   }
@@ -412,8 +366,7 @@ void routes::people_api(const http::request& req, http::response& res, const mat
       return;
     case route::api_rename_person: {
       const auto id = path_id(m.id, "person");
-      s_.rename_person(id, json_string(json_object(req), "name"));
-      res = json::answer(json::person_detail(s_.find_person(id)));
+      res = json::answer(json::person_detail(s_.rename_person(id, json_string(json_object(req), "name"))));
       return;
     }
     case route::api_delete_person: {
@@ -442,8 +395,7 @@ void routes::people_api(const http::request& req, http::response& res, const mat
       if (from == body.end() || !from->is_number_unsigned()) {
         throw service_error(errc::bad_input, "missing field 'from' (the id of the person to merge into this one)");
       }
-      s_.merge_persons(id, from->get<std::uint64_t>());
-      res = json::answer(json::person_detail(s_.find_person(id)));
+      res = json::answer(json::person_detail(s_.merge_persons(id, from->get<std::uint64_t>())));
       return;
     }
     default: throw service_error(errc::internal, "not a people route");

@@ -54,7 +54,10 @@ class routes {
   // people
   void people_api(const http::request& req, http::response& res, const matched& m);
   void api_list_people(const http::request& req, http::response& res) const;
-  [[nodiscard]] people_listing first_page_or_empty() const;
+  [[nodiscard]] persons_listing first_page_or_empty() const;
+  // a person's page and its forms (person_routes.cpp)
+  void person_page(const http::request& req, http::response& res, const matched& m) const;
+  void person_form(const http::request& req, http::response& res, const matched& m);
 
   face_service& s_;
   const service_options& o_;

@@ -176,6 +176,43 @@ class gallery {
     return true;
   }
 
+  /// Tombstones the live rows with these keys under one writer lock, publishing one view (a person's faces
+  /// deleted at once: no reader sees some of them gone and not the others); returns how many it erased. Keys
+  /// that are not live are skipped. Each chunk's bitmap is copied once, however many of its rows go.
+  std::size_t erase(std::span<const std::uint64_t> keys) {
+    const std::lock_guard lock(writer_);
+    const auto v = snapshot();
+    const std::size_t chunks = (rows_ + chunk_rows_ - 1) / chunk_rows_;
+    std::vector<std::shared_ptr<bitmap>> fresh(chunks);  // the new bitmap of each chunk touched
+    std::size_t erased = 0;
+    for (const auto key : keys) {
+      const auto row = v->find(key);
+      if (!row) continue;
+      const std::size_t c = *row / chunk_rows_;
+      const std::size_t r = *row % chunk_rows_;
+      auto& bits = fresh[c];
+      if (!bits) {
+        bits = dir_->slots[c].dead ? std::make_shared<bitmap>(*dir_->slots[c].dead)
+                                   : std::make_shared<bitmap>(chunk_rows_ / 64, 0);
+      }
+      const std::uint64_t bit = std::uint64_t{1} << (r % 64);
+      if (((*bits)[r / 64] & bit) != 0) continue;  // the same key twice
+      (*bits)[r / 64] |= bit;
+      ++erased;
+    }
+    if (erased == 0) return 0;
+    auto next = std::make_shared<directory>(dir_->capacity);
+    for (std::size_t i = 0; i < chunks; ++i) {
+      next->slots[i] = dir_->slots[i];
+      if (fresh[i]) next->slots[i].dead = std::move(fresh[i]);
+    }
+    dir_ = std::move(next);
+    live_ -= erased;
+    publish();
+    if (rows_ - live_ >= chunk_rows_ && rows_ - live_ > rows_ / 4) compact_locked();
+    return erased;
+  }
+
   /// Gives the live rows with these keys the name `name` (a person renamed, or merged into another); returns how
   /// many it renamed. A chunk that holds one of them is copied first (published views keep the old one), so a
   /// rename costs a copy of each chunk it touches.

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -107,6 +108,71 @@ std::optional<std::string> scaled_to_side(const std::string& file, int side) {
     if (found.size() == 1 && std::min(found[0].width(), found[0].height()) == side) return bytes;
   }
   return std::nullopt;
+}
+
+/// A face deleted under a person only while it is that person's (one statement in the store); a rename's and a
+/// merge's answers are what their transactions wrote; a person's faces leave the gallery in one view. On new
+/// persons in `store`, with made-up encodings (no model needed).
+void check_person_changes(faceapp_web::face_store& store) {
+  const auto rows = [](const std::vector<faceapp_web::person>& faces) {
+    std::vector<std::string> out;
+    for (const auto& f : faces) out.push_back(std::to_string(f.id) + " " + f.name + " " + std::to_string(f.person_id));
+    return out;
+  };
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0F, 0.09F);
+  const auto enc = [&] {
+    faceapp::encoding e;
+    for (auto& v : e) v = dist(rng);
+    return e;
+  };
+  const auto a = store.add("changes_a", enc(), "test", faceapp::box{0, 10, 10, 0}, "");
+  const auto b = store.add("changes_b", enc(), "test", faceapp::box{0, 10, 10, 0}, "");
+  const auto b2 = store.add("changes_b", enc(), "test", faceapp::box{0, 10, 10, 0}, "");
+  REQUIRE(b2.person_id == b.person_id);
+  const auto refs = [](const std::vector<faceapp_web::face_ref>& found) {
+    std::vector<std::string> out;
+    for (const auto& f : found) {
+      out.push_back(std::to_string(f.person_id) + ":" + std::to_string(f.id) + (f.has_thumbnail ? "+" : ""));
+    }
+    return out;
+  };
+  const auto of = [](const faceapp_web::person& p) { return std::to_string(p.person_id) + ":" + std::to_string(p.id); };
+  const std::vector<std::uint64_t> both{b.person_id, a.person_id, 999999};
+  CHECK(refs(store.first_faces(both, 1)) == std::vector<std::string>{of(b), of(a)});  // in the order asked
+  CHECK(refs(store.first_faces(both, 2)) == std::vector<std::string>{of(b), of(b2), of(a)});
+  CHECK(store.first_faces({}, 6).empty());
+  CHECK_FALSE(store.remove_person_face(a.person_id, b.id));  // b's face, asked under a: kept
+  CHECK(store.find(b.id).has_value());
+  CHECK(store.snapshot()->find(b.id).has_value());
+
+  const auto merged = store.merge_persons(a.person_id, b.person_id);
+  REQUIRE(merged.has_value());
+  CHECK(merged->name == "changes_a");
+  CHECK(merged->faces.size() == 3);
+  CHECK(rows(merged->faces) == rows(store.find_person(a.person_id)->faces));
+  // The face the merge moved, asked under the person it came from: not deleted (it is a's now).
+  CHECK_FALSE(store.remove_person_face(b.person_id, b.id));
+  CHECK(store.find(b.id)->person_id == a.person_id);
+  CHECK(store.remove_person_face(a.person_id, b.id));
+  CHECK_FALSE(store.find(b.id).has_value());
+  CHECK_FALSE(store.snapshot()->find(b.id).has_value());
+  CHECK_FALSE(store.remove_person_face(a.person_id, b.id));  // already gone
+
+  const auto renamed = store.rename_person(a.person_id, "changes_c");
+  REQUIRE(renamed.has_value());
+  CHECK(renamed->name == "changes_c");
+  REQUIRE(renamed->faces.size() == 2);
+  CHECK(renamed->faces[0].name == "changes_c");
+  CHECK(rows(renamed->faces) == rows(store.find_person(a.person_id)->faces));
+  CHECK_FALSE(store.rename_person(b.person_id, "x").has_value());
+
+  const auto before = store.snapshot();
+  REQUIRE(store.remove_person(a.person_id));
+  const auto after = store.snapshot();
+  CHECK(before->size() == after->size() + 2);
+  CHECK_FALSE(after->find(a.id).has_value());
+  CHECK_FALSE(after->find(b2.id).has_value());
 }
 
 }  // namespace
@@ -284,6 +350,12 @@ void check_migrated(faceapp_web::face_store& store, const std::vector<old_face>&
 
 }  // namespace
 
+TEST_CASE("a face is deleted under its own person only; rename and merge answer what they wrote (SQLite)") {
+  const faceapp::test::scratch_dir dir("web_unit_people_changes");
+  faceapp_web::face_store store(dir.dir);
+  check_person_changes(store);
+}
+
 TEST_CASE("a schema-1 SQLite database is migrated: every face a person with that one face") {
   const faceapp::test::scratch_dir dir("web_unit_people_migrate");
   const auto faces = old_faces();
@@ -379,15 +451,16 @@ TEST_CASE("a schema-1 PostgreSQL database is migrated; a rename on one server re
     }
     return done();
   };
-  REQUIRE(a.rename_person(1, "barack"));
+  REQUIRE(a.rename_person(1, "barack").has_value());
   CHECK(within_bound([&] { return name_on_b(1) == "barack"; }));
-  REQUIRE(a.merge_persons(1, 4));
+  REQUIRE(a.merge_persons(1, 4).has_value());
   CHECK(within_bound([&] { return name_on_b(4) == "barack"; }));
   CHECK_FALSE(b.find_person(4));
   CHECK(b.find_person(1)->faces.size() == 2);
   REQUIRE(a.remove_person(1));
   CHECK(within_bound([&] { return name_on_b(1) == "(gone)" && name_on_b(4) == "(gone)"; }));
   CHECK(name_on_b(2) == "penny");
+  check_person_changes(a);
 #else
   MESSAGE("built without libpq: no PostgreSQL store");
 #endif

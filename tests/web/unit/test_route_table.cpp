@@ -140,3 +140,41 @@ TEST_CASE("the people routes: /api/people, {id}, {id}/faces, {id}/faces/{face}, 
     CHECK(m.face == r.face);
   }
 }
+
+TEST_CASE("a person's page and its forms: /people/{id}, {id}/faces, {id}/faces/{face}/delete, rename, merge, delete") {
+  struct page_row {
+    const char* method;
+    const char* path;
+    route expected;
+    const char* id;
+    const char* face;
+  };
+  const page_row table[] = {
+      {"GET", "/people/4", route::person_page, "4", ""},
+      {"HEAD", "/people/4", route::person_page, "4", ""},
+      {"POST", "/people/4/faces", route::person_add_face_form, "4", ""},
+      {"POST", "/people/4/faces/9/delete", route::person_delete_face_form, "4", "9"},
+      {"POST", "/people/4/rename", route::person_rename_form, "4", ""},
+      {"POST", "/people/4/merge", route::person_merge_form, "4", ""},
+      {"POST", "/people/4/delete", route::person_delete_form, "4", ""},
+      {"GET", "/people/x", route::person_page, "x", ""},  // not a number: the handler's 404
+      {"POST", "/people/4", route::wrong_method, "", ""},
+      {"GET", "/people/4/rename", route::wrong_method, "", ""},
+      {"GET", "/people/4/faces/9/delete", route::wrong_method, "", ""},
+      {"GET", "/people", route::none, "", ""},
+      {"GET", "/people/", route::none, "", ""},
+      {"GET", "/peoplex/4", route::none, "", ""},
+      {"POST", "/people//rename", route::none, "", ""},
+      {"POST", "/people/4/faces/9", route::none, "", ""},
+      {"POST", "/people/4/faces/9/delete/x", route::none, "", ""},
+      {"POST", "/people/4/other", route::none, "", ""},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    const auto m = match_route(r.method, r.path);
+    CHECK(m.what == r.expected);
+    CHECK(m.id == r.id);
+    CHECK(m.face == r.face);
+  }
+}
