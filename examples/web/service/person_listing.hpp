@@ -27,8 +27,8 @@ struct persons_listing {
   std::uint64_t pages = 1;
 };
 
-/// The list for `?q=` and `?page=`, read as list_people reads them: pages past the end show the last one, a bad
-/// page is 1, a query that is not a name (too long, not UTF-8) is no search.
+/// The list for `?q=` and `?page=`: pages past the end show the last one, a bad page is 1, a query that is not a
+/// name (too long, not UTF-8) is no search.
 inline persons_listing list_persons_page(const face_store& store, std::string_view query, std::string_view page) {
   persons_listing l;
   const auto first = query.find_first_not_of(" \t");

@@ -318,10 +318,6 @@ people_page face_service::list(std::uint64_t offset, std::uint64_t limit) const 
   return store_.list("", offset, limit);
 }
 
-people_listing face_service::search(std::string_view query, std::string_view page) const {
-  return list_people(store_, query, page);
-}
-
 std::optional<std::string> face_service::thumbnail(std::uint64_t id) const { return store_.thumbnail(id); }
 
 std::size_t face_service::gallery_size() const { return store_.size(); }

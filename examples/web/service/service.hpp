@@ -136,8 +136,6 @@ class face_service {
   [[nodiscard]] std::optional<person> find(std::uint64_t id) const;
   /// Faces in id order from `offset`, at most `limit`, with the total.
   [[nodiscard]] people_page list(std::uint64_t offset, std::uint64_t limit) const;
-  /// The main page's list for a search `query` and a 1-based `page` (see listing.hpp).
-  [[nodiscard]] people_listing search(std::string_view query, std::string_view page) const;
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const;
   [[nodiscard]] std::size_t gallery_size() const;
 

@@ -127,7 +127,7 @@ inline std::string message_block(const std::string& message, bool error) {
          html_escape(message) + "</p>";
 }
 
-/// GET /: remember a face, and one page of the people known so far (service/listing.hpp).
+/// GET /: remember a face, and one page of the people known so far (service/person_listing.hpp).
 inline std::string main_page(const service_options& o, const persons_listing& list, const std::string& message,
                              bool error) {
   std::string b = "<h1>Remember a face</h1>";
