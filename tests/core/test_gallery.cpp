@@ -170,6 +170,7 @@ TEST_CASE("gallery: erase(keys) tombstones many rows in one new view; erased, un
   const std::vector<std::uint64_t> keys{3, 65, 64, 129, 500, 3, 70};
   CHECK(g.erase(keys) == 4);  // 65 is erased already, 500 was never added, 3 comes twice
   const auto after = g.snapshot();
+  CHECK(after->version() == before->version() + 1);  // one view for the four: no reader saw some of them gone
   CHECK(after->size() == 125);
   CHECK(before->size() == 129);  // the view before keeps every row
   for (const auto key : {3, 64, 70, 129}) {
@@ -183,6 +184,7 @@ TEST_CASE("gallery: erase(keys) tombstones many rows in one new view; erased, un
   CHECK(g.erase(std::vector<std::uint64_t>{}) == 0);
   CHECK(g.erase(keys) == 0);
   CHECK(g.snapshot() == after);  // nothing erased: no new view
+  CHECK(g.snapshot()->version() == after->version());
   SUBCASE("the rows compact when the tombstones reach a chunk's worth and a quarter of the rows, not before") {
     std::vector<std::uint64_t> more;
     for (std::uint64_t k = 0; more.size() < 59; ++k) {  // 5 tombstones so far: 59 more make 64

@@ -261,6 +261,7 @@ class gallery {
     last_key_ = std::exchange(other.last_key_, 0);
     has_key_ = std::exchange(other.has_key_, false);
     residual_ = std::exchange(other.residual_, 0);
+    published_ = std::max(published_, other.published_);  // versions keep increasing across the move
     publish();
     other.publish();
   }
@@ -350,6 +351,7 @@ class gallery {
     v->residual_ = residual_;
     v->scan_threads_ = options_.scan_threads;
     v->parallel_min_rows_ = options_.parallel_min_rows;
+    v->version_ = published_++;
     std::shared_ptr<const view> old = std::move(v);
     {
       const std::lock_guard lock(current_mutex_);
@@ -368,6 +370,7 @@ class gallery {
   std::uint64_t last_key_ = 0;
   bool has_key_ = false;
   double residual_ = 0;  // the largest residual of the compact codes written
+  std::uint64_t published_ = 0;  // views published so far: the next view's version
   mutable std::mutex current_mutex_;  // held only to copy or swap current_
   std::shared_ptr<const view> current_;
 };

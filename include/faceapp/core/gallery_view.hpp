@@ -103,6 +103,9 @@ class gallery_view {
   [[nodiscard]] bool empty() const noexcept { return live_ == 0; }
   [[nodiscard]] std::size_t chunk_rows() const noexcept { return chunk_rows_; }
   [[nodiscard]] std::size_t chunk_count() const noexcept { return (rows_ + chunk_rows_ - 1) / chunk_rows_; }
+  /// How many views the gallery published before this one: each change publishes exactly one, so two views of
+  /// one gallery with the same version are the same state, and a reader can tell how many changes lie between.
+  [[nodiscard]] std::uint64_t version() const noexcept { return version_; }
 
   [[nodiscard]] bool alive(std::size_t row) const {
     check(row);
@@ -366,6 +369,7 @@ class gallery_view {
   double residual_ = 0;
   unsigned scan_threads_ = 1;
   std::size_t parallel_min_rows_ = 0;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace faceapp
