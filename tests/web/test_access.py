@@ -85,6 +85,33 @@ try:
     check(page.count(f'name="csrf" value="{token}"') == 1 + page.count('action="/faces/'),
           "every form on the page carries the session's token")
 
+    # ---- a person's page: each of its forms refused cross-site, without the token and with a wrong one ----
+    person = server.get("/api/faces").json()["faces"][0]["person"]
+    other = server.post("/api/faces", fields=[("name", "biden")],
+                        files=[("image", "b.jpg", read(os.path.join(args.faces, "biden_1.jpg")))]).json()
+    before = server.get(f"/api/people/{person}").json()
+    form = "application/x-www-form-urlencoded"
+    person_forms = [(f"/people/{person}/rename", "name=mallory"), (f"/people/{person}/merge", f"from={other['person']}"),
+                    (f"/people/{person}/faces/{before['faces'][0]['id']}/delete", ""), (f"/people/{person}/delete", "")]
+    for path, fields in person_forms:
+        for what, token_field, headers in (("cross-site", f"csrf={token}", {"Origin": EVIL, "Cookie": cookie}),
+                                           ("no token", "", browser), ("a wrong token", "csrf=" + "0" * 64, browser)):
+            body = "&".join(f for f in (token_field, fields) if f).encode()
+            r = server.request("POST", path, body, form, headers=headers)
+            check(r.status == 403, f"POST {path}, {what}: {r.status}")
+        r = server.post(f"/people/{person}/faces", fields=[("csrf", "0" * 64)], files=[("image", "o.jpg", photo)],
+                        headers=browser)
+        check(r.status == 403, f"POST /people/{person}/faces with a wrong token: {r.status}")
+    check(server.get(f"/api/people/{person}").json() == before, "no refused person form changed the person")
+    check(server.get(f"/api/people/{other['person']}").status == 200, "no refused merge took the other person")
+    page = server.request("GET", f"/people/{person}", headers={"Cookie": cookie}).text
+    forms = page.count("<form")
+    check(forms >= 5 and page.count(f'name="csrf" value="{token}"') == forms,
+          f"every form of a person's page carries the session's token ({forms} forms)")
+    r = server.request("POST", f"/people/{person}/rename", f"csrf={token}&name=barack".encode(), form, headers=browser)
+    check(r.status == 303 and server.get(f"/api/people/{person}").json()["name"] == "barack",
+          f"a person's rename with the token: {r.status}")
+
     # ---- Host: ours only (DNS rebinding) ----
     for host, ok in ((f"127.0.0.1:{server.port}", True), (f"localhost:{server.port}", True), ("localhost", True),
                      (f"[::1]:{server.port}", True), ("LOCALHOST", True), ("evil.example", False),
