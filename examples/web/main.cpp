@@ -208,6 +208,10 @@ int main(int argc, char** argv) {
   cli.add_option("--max-faces", o.max_faces, "Most faces encoded per image, the largest first")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  cli.add_option("--max-cluster-photos", o.max_cluster_photos,
+                 "Most photos in one bulk upload to cluster (POST /api/cluster, the page /clusters); more: 413")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   cli.add_option("--workers", o.workers, "Threads that decode and encode images (0: one per core)")
       ->capture_default_str();
   cli.add_option("--http-threads", http_threads, "Threads that run requests' handlers (0: 8 + 4 per worker)")

@@ -148,6 +148,27 @@ MHD_Result server::on_form_data(void* cls, MHD_ValueKind, const char* key, const
   auto* ex = static_cast<exchange*>(cls);
   if (key == nullptr) return MHD_YES;
   try {
+    if (!ex->req.repeated_file_field.empty() && ex->req.repeated_file_field == key) {
+      auto& files = ex->req.files;
+      // A piece at offset 0 after some bytes of the last part (or under another file name) starts a new part.
+      const bool next = files.empty() || (offset == 0 && (files.back().started ||
+                                                           (filename != nullptr && files.back().filename != filename)));
+      if (next) {
+        if (files.size() == ex->req.max_files) {
+          ex->too_many_files = true;
+          return MHD_NO;
+        }
+        files.emplace_back();
+      }
+      auto& part = files.back();
+      part.started = part.started || size > 0;
+      if (filename != nullptr) {
+        part.filename = filename;
+        part.has_filename = true;
+      }
+      if (size > 0) part.content.append(data, size);
+      return MHD_YES;
+    }
     auto [it, fresh] = ex->req.form.try_emplace(key);
     if (fresh && ex->req.form.size() > max_form_fields) return MHD_NO;
     // A field's value arrives in pieces from offset 0 (the first may be empty): a piece at offset 0 after some
@@ -251,6 +272,7 @@ void server::drop_body(exchange& ex, int status, std::string message) {
     ex.post = nullptr;
   }
   ex.req.form.clear();
+  std::vector<form_part>().swap(ex.req.files);
   std::string().swap(ex.req.body);
   buffered_.fetch_sub(ex.body_bytes);
   ex.body_bytes = 0;
@@ -309,7 +331,11 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
     } else if (total > limits_.max_buffered_bytes) {
       drop_body(*ex, 503, "the server is receiving too many uploads at once; try again shortly");
     } else if (ex->post != nullptr && MHD_post_process(ex->post, upload_data, n) != MHD_YES) {
-      drop_body(*ex, 400, form_problem(*ex));
+      if (ex->too_many_files) {
+        drop_body(*ex, 413, ex->req.too_many_files);
+      } else {
+        drop_body(*ex, 400, form_problem(*ex));
+      }
     } else if (ex->post == nullptr && ex->req.content_type == "application/json") {
       ex->req.body.append(upload_data, n);
     }
@@ -320,6 +346,7 @@ MHD_Result server::access(MHD_Connection* c, const char* url, const char* method
   if (ex->post != nullptr) {
     const MHD_Result clean = MHD_destroy_post_processor(ex->post);
     ex->post = nullptr;
+    if (ex->too_many_files) return refuse(c, *ex, 413, ex->req.too_many_files);
     if (clean != MHD_YES || !ex->repeated_field.empty()) return refuse(c, *ex, 400, form_problem(*ex));
     ex->req.form_parsed = true;
   }

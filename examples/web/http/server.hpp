@@ -64,6 +64,12 @@ struct request {
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> cookies;
   std::map<std::string, form_part> form;
+  // A file field that may come many times (the head check names it): its parts, in order, in `files`; more
+  // than `max_files` of them is answered 413 with `too_many_files` as the message, as the parts arrive.
+  std::string repeated_file_field;
+  std::size_t max_files = 0;
+  std::string too_many_files;
+  std::vector<form_part> files;
   std::string content_type;  // "multipart/form-data", "application/x-www-form-urlencoded" or what was sent
   bool form_parsed = false;  // the body was a form and was parsed into `form`
   std::string body;          // an application/json body as it came (other bodies are parsed as forms or dropped)
@@ -155,6 +161,7 @@ class server {
     int refusal = 0;            // an answer decided while the body was arriving: the rest is read and dropped
     std::string refusal_message;
     std::string repeated_field;  // a form field sent twice: 400
+    bool too_many_files = false;  // more parts of req.repeated_file_field than req.max_files: 413
     std::size_t received = 0;   // body bytes read, kept or dropped
     bool dispatched = false;    // handed to a handler thread; the connection is suspended
     std::atomic<bool> done{false};

@@ -310,6 +310,29 @@ person face_service::enrol(std::string name, upload u, std::optional<std::uint64
   return store_.add(std::move(name), f.face.encoding, f.photo.label, f.face.box, std::move(f.thumbnail), to);
 }
 
+std::vector<pending_face> face_service::enrolment_faces(const upload& u) const {
+  auto photo = detect_now(u);
+  std::vector<pending_face> out;
+  for (std::size_t i = 0; i < photo.faces.size(); ++i) {
+    faceapp::faces passed;
+    {
+      faceapp::faces one;
+      one.image = photo.faces.image;
+      one.items.push_back(photo.faces.items[i]);
+      auto r = faceapp::quality.run(std::move(one));
+      if (!r || r->size() == 0) continue;  // a face not fit to enrol is left out of the clusters
+      passed = std::move(*r);
+    }
+    const auto face = [&] {
+      const timed t(stats_.encode);
+      return encode_one(passed, 0, u.file_name);
+    }();
+    out.push_back({u.file_name, photo.label, face.box, face.encoding, thumbnail_of(photo.faces.image, face)});
+  }
+  finish(photo, false);
+  return out;
+}
+
 bool face_service::remove(std::uint64_t id) { return store_.remove(id); }
 
 std::optional<person> face_service::find(std::uint64_t id) const { return store_.find(id); }

@@ -27,6 +27,7 @@
 #include "service/listing.hpp"
 #include "service/person_listing.hpp"
 #include "service/stats.hpp"
+#include "store/cluster_store.hpp"
 #include "store/face_store.hpp"
 #include "work_pool.hpp"
 
@@ -46,6 +47,8 @@ struct service_options {
   faceapp::detector_model detector = faceapp::hog;  // HOG upsampled once, or the cnn without tiles
   std::size_t max_search_encodings = 100;  // the HTTP layer's limits of a search by encoding (http/limits.hpp)
   std::size_t max_search_k = 100;
+  std::size_t max_cluster_photos = 50;  // photos in one POST /api/cluster (the HTTP layer counts them)
+  std::function<std::int64_t()> clock;  // seconds since the epoch, for pending clusters' expiry; empty: the system's
 };
 
 /// An uploaded image, checked to be one of the types `read` accepts.
@@ -113,6 +116,13 @@ std::string parse_since(std::string_view text);
 /// max_search_encodings, or k is not from 1 to max_search_k.
 void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
 
+/// A bulk upload clustered (service/clusters.cpp): the clusters stored as pending, and the photos without a face
+/// fit to enrol.
+struct cluster_upload {
+  std::vector<pending_cluster> clusters;
+  std::vector<std::string> no_face;  // uploaded file names, in upload order
+};
+
 class face_service {
  public:
   /// Opens the store `options.db` names and the records; throws std::runtime_error naming what failed.
@@ -172,6 +182,21 @@ class face_service {
   /// another person stays); not_found otherwise.
   void remove_person_face(std::uint64_t id, std::uint64_t face);
 
+  // ---- pending clusters (service/clusters.cpp): bulk enrolment; not_found for a missing or expired cluster ----
+
+  /// Every face of every photo that passes the quality gate, clustered at the library's default tolerance; each
+  /// cluster suggests the known person nearest to one of its faces within the matching tolerance (0.6). The
+  /// clusters are stored as pending. bad_input when there is no photo or more than max_cluster_photos.
+  cluster_upload cluster_photos(std::vector<upload> photos);
+  [[nodiscard]] std::vector<pending_cluster> pending_clusters() const;
+  [[nodiscard]] pending_cluster find_cluster(std::uint64_t id) const;
+  void discard_cluster(std::uint64_t id);
+  /// Every face of the cluster joins the person of exactly `name` (created when there is none), in one
+  /// transaction that also deletes the cluster; that person afterwards.
+  person_detail enrol_cluster(std::uint64_t id, std::string name);
+  /// Now, by the service's clock (service_options::clock), in seconds since the epoch.
+  [[nodiscard]] std::int64_t now_s() const;
+
   /// Every record as CSV, whole, in memory (for tests and small galleries): records() without `since`.
   [[nodiscard]] std::string records_csv() const;
 
@@ -192,6 +217,9 @@ class face_service {
   /// when `gate`.
   person enrol(std::string name, upload u, std::optional<std::uint64_t> to, bool gate);
   void finish(analysed& a, bool display) const;
+  /// On a worker: every face of `u` that passes the quality gate, encoded, with its thumbnail (service.cpp).
+  std::vector<pending_face> enrolment_faces(const upload& u) const;
+  [[nodiscard]] cluster_store& clusters() const;
   void keep(const upload& u) const;
   void record(faceapp::encoded_faces rows) const;
 

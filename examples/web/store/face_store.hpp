@@ -161,6 +161,24 @@ class face_store {
     return true;
   }
 
+  /// Runs `write`, a backend call that stores faces in one transaction and returns them (nothing when it stored
+  /// none), then puts them in the gallery with `encodings` (theirs, in the same order) before returning.
+  template <class F>
+  std::optional<std::vector<person>> add_written(F write, std::span<const faceapp::encoding> encodings) {
+    if (backend_->shared()) {
+      auto done = write();  // committed
+      if (done) catch_up_after_write();
+      return done;
+    }
+    const std::lock_guard writer(write_mutex_);
+    auto done = write();  // committed
+    if (!done) return done;
+    for (std::size_t i = 0; i < done->size() && i < encodings.size(); ++i) {
+      gallery_.add((*done)[i].id, (*done)[i].name, encodings[i]);
+    }
+    return done;
+  }
+
   /// Seconds since the last catch-up with a shared database began (what the gallery may miss); 0 when the store
   /// is not shared.
   [[nodiscard]] double lag_seconds() const noexcept {

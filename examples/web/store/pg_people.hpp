@@ -96,7 +96,10 @@ inline std::optional<person_detail> find(PGconn* c, const std::string& url, std:
 inline std::vector<face_ref> first_faces(PGconn* c, const std::string& url, std::span<const std::uint64_t> persons,
                                          std::size_t per_person) {
   std::string ids = "{";
-  for (const auto id : persons) ids += (ids.size() > 1 ? "," : "") + std::to_string(id);
+  for (const auto id : persons) {  // appended piece by piece: GCC 12 warns (-Wrestrict) on "," + to_string(id)
+    if (ids.size() > 1) ids += ',';
+    ids += std::to_string(id);
+  }
   ids += "}";
   const std::string limit = std::to_string(std::min<std::size_t>(per_person, 1U << 30));
   const char* params[] = {ids.c_str(), limit.c_str()};

@@ -30,7 +30,9 @@
 
 #include <faceapp/detail/csv.hpp>
 
+#include "store/cluster_store.hpp"
 #include "store/results.hpp"
+#include "store/sqlite_clusters.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_people.hpp"
 #include "store/store.hpp"
@@ -41,7 +43,7 @@ namespace faceapp_web {
 
 /// The store in DIR/faceapp.db. One connection writes (under a mutex); reads take a connection from a small pool,
 /// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
-class sqlite_store final : public store_backend, public results_store {
+class sqlite_store final : public store_backend, public results_store, public cluster_store {
  public:
   static constexpr int schema_version = 2;
 
@@ -242,6 +244,37 @@ class sqlite_store final : public store_backend, public results_store {
     return write([&] { return sqlite_people::delete_face_of(writer_, id, face); });
   }
 
+  // ---- pending clusters (cluster_store.hpp, sqlite_clusters.hpp) ----
+
+  std::vector<std::uint64_t> save_clusters(std::span<const pending_cluster> clusters, std::int64_t now_s) override {
+    return write([&] { return sqlite_clusters::save(writer_, clusters, now_s); });
+  }
+  [[nodiscard]] std::vector<pending_cluster> pending_clusters(std::int64_t now_s) const override {
+    return sqlite_clusters::read(*reader(), now_s, std::nullopt);
+  }
+  [[nodiscard]] std::optional<pending_cluster> find_cluster(std::uint64_t id, std::int64_t now_s) const override {
+    auto found = sqlite_clusters::read(*reader(), now_s, id);
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
+  }
+  bool discard_cluster(std::uint64_t id, std::int64_t now_s) override {
+    return write([&] { return sqlite_clusters::remove(writer_, id, now_s); });
+  }
+  std::optional<std::vector<person>> enrol_cluster(std::uint64_t id, const std::string& name, const std::string& added,
+                                                   std::int64_t now_s) override {
+    return write([&]() -> std::optional<std::vector<person>> {
+      auto found = sqlite_clusters::read(writer_, now_s, id);
+      if (found.empty() || !sqlite_clusters::remove(writer_, id, now_s)) return std::nullopt;
+      std::vector<person> out;
+      for (auto& f : found.front().faces) {
+        const new_face face{name, std::nullopt, f.encoding, f.source, f.box, std::move(f.thumbnail), added};
+        const auto [face_id, owner] = insert(face, std::nullopt);
+        out.push_back({face_id, owner.second, owner.first, added, face.source, f.box, nullptr, true});
+      }
+      return out;
+    });
+  }
+
   [[nodiscard]] std::string describe() const override { return file_.string(); }
 
   /// For a bulk import with no server on the database: a rollback journal instead of the WAL while it lasts,
@@ -314,6 +347,7 @@ class sqlite_store final : public store_backend, public results_store {
     }
     if (version == 0) writer_.exec("INSERT INTO schema_version (version) VALUES (1)");  // the tables just made
     if (version < 2) sqlite_people::upgrade_to_v2(writer_);
+    sqlite_clusters::create_tables(writer_);
     t.commit();
   }
 

@@ -73,6 +73,17 @@ td.distance,td.coords{white-space:nowrap;font-size:.8rem}
 .verdict.nomatch{background:#fdecea}
 footer{font-size:.9rem;color:#3d4852}
 footer section{border-top:1px solid #cfd6dd;padding-top:.5rem}
+ul.clusters{list-style:none;margin:0;padding:0}
+ul.clusters>li{background:#fff;border-radius:.5rem;padding:.75rem;margin-bottom:.75rem;box-shadow:0 1px 2px rgba(0,0,0,.1)}
+ul.clusters .thumbs{display:flex;flex-wrap:wrap;gap:.25rem}
+ul.clusters img{width:56px;height:56px;border-radius:.35rem;object-fit:cover;flex:none}
+ul.clusters small{display:block;color:#59636e;overflow-wrap:anywhere}
+ul.clusters .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
+ul.clusters .actions form{margin:0}
+ul.clusters form.enrol{flex:1 1 12rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end}
+ul.clusters form.enrol label{flex:1 1 100%;margin:.5rem 0 0}
+ul.clusters form.enrol input{flex:1 1 8rem;width:auto}
+ul.clusters button{margin:0}
 @media (max-width:30rem){body{font-size:15px}h1{font-size:1.3rem}}
 )css";
 
@@ -113,6 +124,7 @@ inline std::string layout(const service_options& o, std::string_view title, std:
   s += "</style></head><body><header><nav><span class=\"brand\">faceapp</span>";
   s += std::string("<a href=\"/\"") + (here == "/" ? " class=\"here\"" : "") + ">Remember a face</a>";
   s += std::string("<a href=\"/faceapp\"") + (here == "/faceapp" ? " class=\"here\"" : "") + ">Recognize</a>";
+  s += std::string("<a href=\"/clusters\"") + (here == "/clusters" ? " class=\"here\"" : "") + ">Enrol many</a>";
   s += "<a href=\"#privacy\">Privacy</a></nav></header><main>";
   s += body;
   s += "</main><footer>";

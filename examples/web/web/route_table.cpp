@@ -41,6 +41,15 @@ std::string_view route_name(route r) noexcept {
     case route::person_rename_form: return "person_rename_form";
     case route::person_merge_form: return "person_merge_form";
     case route::person_delete_form: return "person_delete_form";
+    case route::api_cluster: return "api_cluster";
+    case route::api_list_clusters: return "api_list_clusters";
+    case route::api_get_cluster: return "api_get_cluster";
+    case route::api_delete_cluster: return "api_delete_cluster";
+    case route::api_enrol_cluster: return "api_enrol_cluster";
+    case route::clusters_page: return "clusters_page";
+    case route::clusters_upload_form: return "clusters_upload_form";
+    case route::cluster_enrol_form: return "cluster_enrol_form";
+    case route::cluster_delete_form: return "cluster_delete_form";
   }
   return "unmatched";
 }
@@ -115,6 +124,35 @@ std::optional<matched> match_person_page_route(std::string_view method, std::str
   return std::nullopt;
 }
 
+/// Bulk enrolment: POST /api/cluster, /api/clusters, /api/clusters/{id}, /api/clusters/{id}/enrol, and the
+/// page /clusters with its forms /clusters/{id}/enrol and /clusters/{id}/delete ({id}: one non-empty segment).
+std::optional<matched> match_cluster_route(std::string_view method, std::string_view p) {
+  const bool get = method == "GET" || method == "HEAD";
+  const bool post = method == "POST";
+  const auto pick = [](bool ok, route r, std::string id = {}) {
+    return ok ? matched{r, std::move(id), {}} : matched{route::wrong_method, {}, {}};
+  };
+  if (p == "/api/cluster") return pick(post, route::api_cluster);
+  if (p == "/api/clusters") return pick(get, route::api_list_clusters);
+  if (p == "/clusters") return get ? matched{route::clusters_page, {}, {}} : pick(post, route::clusters_upload_form);
+  const std::string_view prefix = p.starts_with("/api/clusters/") ? "/api/clusters/"
+                                  : p.starts_with("/clusters/")   ? "/clusters/"
+                                                                  : "";
+  if (prefix.empty()) return std::nullopt;
+  const auto rest = p.substr(prefix.size());
+  const auto slash = rest.find('/');
+  const std::string id(rest.substr(0, slash));
+  const auto tail = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (id.empty() || tail.find('/', 1) != std::string_view::npos) return std::nullopt;
+  const std::string t = std::string(prefix) + "{id}" + std::string(tail);
+  if (t == "/api/clusters/{id}" && method == "DELETE") return matched{route::api_delete_cluster, id, {}};
+  if (t == "/api/clusters/{id}") return pick(get, route::api_get_cluster, id);
+  if (t == "/api/clusters/{id}/enrol") return pick(post, route::api_enrol_cluster, id);
+  if (t == "/clusters/{id}/enrol") return pick(post, route::cluster_enrol_form, id);
+  if (t == "/clusters/{id}/delete") return pick(post, route::cluster_delete_form, id);
+  return std::nullopt;
+}
+
 }  // namespace
 
 matched match_route(std::string_view method, std::string_view p) {
@@ -149,6 +187,7 @@ matched match_route(std::string_view method, std::string_view p) {
   if (auto id = segment_route("/api/faces/", "")) return pick(method == "DELETE", route::api_delete_face, *id);
   if (auto m = match_people_route(method, p)) return *m;
   if (auto m = match_person_page_route(method, p)) return *m;
+  if (auto m = match_cluster_route(method, p)) return *m;
   return {};
 }
 

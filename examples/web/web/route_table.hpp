@@ -16,7 +16,10 @@ enum class route {
   api_delete_person_face, api_merge_people,
   // a person's page and its forms (match_person_page_route)
   person_page, person_add_face_form, person_delete_face_form, person_rename_form, person_merge_form,
-  person_delete_form
+  person_delete_form,
+  // bulk enrolment by clusters (match_cluster_route)
+  api_cluster, api_list_clusters, api_get_cluster, api_delete_cluster, api_enrol_cluster, clusters_page,
+  clusters_upload_form, cluster_enrol_form, cluster_delete_form
 };
 
 /// The route's name, as /metrics labels it ("unmatched" for none and wrong_method).

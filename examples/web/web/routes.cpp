@@ -25,6 +25,12 @@ std::optional<http::response> routes::check_head(http::request& req) const {
   }
   if (m.what == route::none) return error_answer(req, 404, "not found: " + req.path);
   if (m.what == route::wrong_method) return error_answer(req, 405, "method not allowed");
+  if (is_cluster_upload(m.what)) {  // its photos are counted as they arrive (http/server.hpp)
+    req.repeated_file_field = "image";
+    req.max_files = o_.max_cluster_photos;
+    req.too_many_files = "more than " + std::to_string(o_.max_cluster_photos) +
+                         " photos in one request (the limit, --max-cluster-photos)";
+  }
   return std::nullopt;
 }
 
@@ -70,6 +76,15 @@ void routes::handle(const http::request& req, http::response& res) {
     case route::person_rename_form:
     case route::person_merge_form:
     case route::person_delete_form: return person_form(req, res, *m);
+    case route::api_cluster:
+    case route::api_list_clusters:
+    case route::api_get_cluster:
+    case route::api_delete_cluster:
+    case route::api_enrol_cluster: return cluster_api(req, res, *m);
+    case route::clusters_page: return clusters_page(req, res);
+    case route::clusters_upload_form:
+    case route::cluster_enrol_form:
+    case route::cluster_delete_form: return cluster_form(req, res, *m);
     case route::none: res = error_answer(req, 404, "not found: " + req.path); return;
     case route::wrong_method: res = error_answer(req, 405, "method not allowed"); return;
   }

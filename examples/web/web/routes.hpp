@@ -14,6 +14,9 @@
 
 namespace faceapp_web {
 
+/// Whether `r` uploads many photos in the repeated field `image` (POST /api/cluster, POST /clusters).
+bool is_cluster_upload(route r);
+
 class routes {
  public:
   routes(face_service& s, access_options access) : s_(s), o_(s.options()), security_(std::move(access)) {}
@@ -58,6 +61,12 @@ class routes {
   // a person's page and its forms (person_routes.cpp)
   void person_page(const http::request& req, http::response& res, const matched& m) const;
   void person_form(const http::request& req, http::response& res, const matched& m);
+
+  // bulk enrolment by clusters (cluster_routes.cpp)
+  void cluster_api(const http::request& req, http::response& res, const matched& m);
+  void clusters_page(const http::request& req, http::response& res, const std::string& message = {},
+                     bool error = false, int status = 200) const;
+  void cluster_form(const http::request& req, http::response& res, const matched& m);
 
   face_service& s_;
   const service_options& o_;
