@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util.hpp"
 #include "web/clusters_page.hpp"
 #include "web/json.hpp"
 #include "web/route_support.hpp"
@@ -22,7 +23,12 @@ std::vector<upload> photos_of(const http::request& req) {
   std::vector<upload> out;
   for (const auto& part : req.files) {
     if (part.content.empty() && part.filename.empty()) continue;  // an empty file input
-    out.push_back(make_upload(part.content, part.filename.empty() ? "image" : part.filename, "image"));
+    const auto name = part.filename.empty() ? std::string("image") : part.filename;
+    try {
+      out.push_back(make_upload(part.content, name, "image"));
+    } catch (const service_error& e) {  // many files in one field: say which
+      throw service_error(e.code, clean_file_name(name) + " (photo " + std::to_string(out.size() + 1) + "): " + e.what());
+    }
   }
   return out;
 }
