@@ -246,6 +246,28 @@ try:
              "remove it again: 404")
     conforms("DELETE", "/api/people/{id}", server.request("DELETE", f"/api/people/{person}"), "delete a person")
     conforms("DELETE", "/api/people/{id}", server.request("DELETE", f"/api/people/{person}"), "delete it again: 404")
+    # ---- clusters ----
+    r = server.post("/api/cluster", files=[("image", f, photo(f)) for f in ("obama_1.jpg", "obama_2.jpg", "noface_2.jpg")])
+    conforms("POST", "/api/cluster", r, "cluster three photos")
+    cluster = r.json()["clusters"][0]["id"] if r.status == 201 else 0
+    conforms("POST", "/api/cluster", server.post("/api/cluster", files=[("image", "noface_2.jpg", photo("noface_2.jpg"))]),
+             "cluster a photo without a face: 200")
+    conforms("POST", "/api/cluster", server.post("/api/cluster", fields=[("x", "y")]), "cluster nothing: 400")
+    conforms("GET", "/api/clusters", server.get("/api/clusters"), "the pending clusters")
+    conforms("GET", "/api/clusters/{id}", server.get(f"/api/clusters/{cluster}"), "a pending cluster")
+    conforms("POST", "/api/clusters/{id}/enrol", send_json("POST", f"/api/clusters/{cluster}/enrol", {"name": ""}),
+             "enrol, empty name: 400")
+    conforms("POST", "/api/clusters/{id}/enrol", server.post(f"/api/clusters/{cluster}/enrol", fields=[("name", "x")]),
+             "enrol, not JSON: 415")
+    conforms("POST", "/api/clusters/{id}/enrol", send_json("POST", f"/api/clusters/{cluster}/enrol", {"name": "Obama"}),
+             "enrol a cluster")
+    conforms("POST", "/api/clusters/{id}/enrol", send_json("POST", f"/api/clusters/{cluster}/enrol", {"name": "Obama"}),
+             "enrol it again: 404")
+    r = server.post("/api/cluster", files=[("image", "obama_3.jpg", photo("obama_3.jpg"))])
+    other = r.json()["clusters"][0]["id"] if r.status == 201 else 0
+    conforms("DELETE", "/api/clusters/{id}", server.request("DELETE", f"/api/clusters/{other}"), "discard a cluster")
+    conforms("DELETE", "/api/clusters/{id}", server.request("DELETE", f"/api/clusters/{other}"), "discard it again: 404")
+    conforms("GET", "/api/clusters/{id}", server.get(f"/api/clusters/{other}"), "a discarded cluster: 404")
 finally:
     server.cleanup()
 check.done()

@@ -49,12 +49,13 @@ std::uint64_t cluster_id(const std::string& text) {
   return *id;
 }
 
-/// The "name" of a JSON object body.
+/// The "name" of a JSON object body (as the people routes read theirs).
 std::string name_of_body(const http::request& req) {
-  const auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
-    throw service_error(errc::bad_input, "the body must be a JSON object: {\"name\": \"...\"}");
+  if (req.content_type != "application/json") {
+    throw service_error(errc::unsupported, "send the fields as a JSON object (Content-Type: application/json)");
   }
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw service_error(errc::bad_input, "the body is not a JSON object");
   const auto it = body.find("name");
   if (it == body.end() || !it->is_string()) throw service_error(errc::bad_input, "missing field 'name' (a string)");
   return it->get<std::string>();

@@ -178,3 +178,42 @@ TEST_CASE("a person's page and its forms: /people/{id}, {id}/faces, {id}/faces/{
     CHECK(m.face == r.face);
   }
 }
+
+TEST_CASE("the cluster routes: /api/cluster, /api/clusters, {id}, {id}/enrol, and the page /clusters with its forms") {
+  const row table[] = {
+      {"POST", "/api/cluster", route::api_cluster},
+      {"GET", "/api/cluster", route::wrong_method},
+      {"GET", "/api/clusters", route::api_list_clusters},
+      {"HEAD", "/api/clusters", route::api_list_clusters},
+      {"POST", "/api/clusters", route::wrong_method},
+      {"GET", "/api/clusters/5", route::api_get_cluster, "5"},
+      {"DELETE", "/api/clusters/5", route::api_delete_cluster, "5"},
+      {"PATCH", "/api/clusters/5", route::wrong_method},
+      {"POST", "/api/clusters/5/enrol", route::api_enrol_cluster, "5"},
+      {"GET", "/api/clusters/5/enrol", route::wrong_method},
+      {"GET", "/clusters", route::clusters_page},
+      {"HEAD", "/clusters", route::clusters_page},
+      {"POST", "/clusters", route::clusters_upload_form},
+      {"PUT", "/clusters", route::wrong_method},
+      {"POST", "/clusters/7/enrol", route::cluster_enrol_form, "7"},
+      {"POST", "/clusters/7/delete", route::cluster_delete_form, "7"},
+      {"GET", "/clusters/7/delete", route::wrong_method},
+      // not routes: an empty id, extra segments, other suffixes
+      {"GET", "/api/clusters/", route::none},
+      {"POST", "/api/clusters//enrol", route::none},
+      {"POST", "/api/clusters/5/enrol/x", route::none},
+      {"POST", "/api/clusters/5/other", route::none},
+      {"GET", "/api/clustersx", route::none},
+      {"GET", "/clusters/", route::none},
+      {"GET", "/clusters/7", route::none},
+      {"POST", "/clusters//enrol", route::none},
+      {"POST", "/clusters/7/enrol/x", route::none},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.method);
+    CAPTURE(r.path);
+    const auto m = match_route(r.method, r.path);
+    CHECK(m.what == r.expected);
+    CHECK(m.id == r.id);
+  }
+}
