@@ -112,6 +112,28 @@ try:
     check(r.status == 303 and server.get(f"/api/people/{person}").json()["name"] == "barack",
           f"a person's rename with the token: {r.status}")
 
+    # ---- the clusters page: its upload, enrol and discard forms refused without the token; nothing changes ----
+    pending = server.post("/api/cluster", files=[("image", "o.jpg", photo)]).json()["clusters"][0]["id"]
+    for path, fields in ((f"/clusters/{pending}/enrol", "name=mallory"), (f"/clusters/{pending}/delete", "")):
+        for what, token_field, headers in (("cross-site", f"csrf={token}", {"Origin": EVIL, "Cookie": cookie}),
+                                           ("no token", "", browser), ("a wrong token", "csrf=" + "0" * 64, browser)):
+            body = "&".join(f for f in (token_field, fields) if f).encode()
+            r = server.request("POST", path, body, form, headers=headers)
+            check(r.status == 403, f"POST {path}, {what}: {r.status}")
+    for what, fields, headers in (("cross-site", [("csrf", token)], {"Origin": EVIL, "Cookie": cookie}),
+                                  ("no token", [], browser), ("a wrong token", [("csrf", "0" * 64)], browser)):
+        r = server.post("/clusters", fields=fields, files=[("image", "o.jpg", photo)], headers=headers)
+        check(r.status == 403, f"POST /clusters, {what}: {r.status}")
+    check([c["id"] for c in server.get("/api/clusters").json()["clusters"]] == [pending],
+          "no refused cluster form enrolled, discarded or uploaded anything")
+    page = server.request("GET", "/clusters", headers={"Cookie": cookie}).text
+    forms = page.count("<form")
+    check(forms == 3 and page.count(f'name="csrf" value="{token}"') == forms,
+          f"every form of the clusters page carries the session's token ({forms} forms)")
+    r = server.request("POST", f"/clusters/{pending}/delete", f"csrf={token}".encode(), form, headers=browser)
+    check(r.status == 303 and server.get("/api/clusters").json()["clusters"] == [],
+          f"a discard with the token: {r.status}")
+
     # ---- Host: ours only (DNS rebinding) ----
     for host, ok in ((f"127.0.0.1:{server.port}", True), (f"localhost:{server.port}", True), ("localhost", True),
                      (f"[::1]:{server.port}", True), ("LOCALHOST", True), ("evil.example", False),
