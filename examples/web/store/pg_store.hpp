@@ -37,6 +37,8 @@
 #include <faceapp/stages/record.hpp>
 
 #include "store/pg_db.hpp"
+#include "store/cluster_store.hpp"
+#include "store/pg_clusters.hpp"
 #include "store/pg_people.hpp"
 #include "store/results.hpp"
 #include "store/store.hpp"
@@ -47,7 +49,7 @@ namespace faceapp_web {
 /// The PostgreSQL store. A small pool of connections serves requests (one per request at a time); a
 /// connection that fails is dropped and the next request opens a new one, so the store recovers by itself when
 /// the database comes back. The change feed's LISTEN has a connection of its own.
-class pg_store final : public store_backend, public results_store {
+class pg_store final : public store_backend, public results_store, public cluster_store {
  public:
   /// Connects and creates or upgrades the schema. Throws when the database is unreachable, or has a newer
   /// schema than this faceapp-web knows.
@@ -211,6 +213,42 @@ class pg_store final : public store_backend, public results_store {
     give_back(std::move(c));
     if (PQntuples(r.get()) == 0) return std::nullopt;
     return std::string(PQgetvalue(r.get(), 0, 0), static_cast<std::size_t>(PQgetlength(r.get(), 0, 0)));
+  }
+
+  // ---- pending clusters (cluster_store.hpp, pg_clusters.hpp) ----
+
+  std::vector<std::uint64_t> save_clusters(std::span<const pending_cluster> clusters, std::int64_t now_s) override {
+    return write([&](PGconn* c) { return pg_clusters::save(c, url_, clusters, now_s); });
+  }
+  [[nodiscard]] std::vector<pending_cluster> pending_clusters(std::int64_t now_s) const override {
+    auto c = take();
+    auto out = pg_clusters::read(c.get(), url_, now_s, std::nullopt);
+    give_back(std::move(c));
+    return out;
+  }
+  [[nodiscard]] std::optional<pending_cluster> find_cluster(std::uint64_t id, std::int64_t now_s) const override {
+    auto c = take();
+    auto found = pg_clusters::read(c.get(), url_, now_s, id);
+    give_back(std::move(c));
+    if (found.empty()) return std::nullopt;
+    return std::move(found.front());
+  }
+  bool discard_cluster(std::uint64_t id, std::int64_t now_s) override {
+    return write([&](PGconn* c) { return pg_clusters::remove(c, url_, id, now_s); });
+  }
+  /// The faces are added as adds are (an 'a' change each), so the other servers' galleries follow.
+  std::optional<std::vector<person>> enrol_cluster(std::uint64_t id, const std::string& name, const std::string& added,
+                                                   std::int64_t now_s) override {
+    return write([&](PGconn* c) -> std::optional<std::vector<person>> {
+      auto found = pg_clusters::read(c, url_, now_s, id);
+      if (found.empty() || !pg_clusters::remove(c, url_, id, now_s)) return std::nullopt;
+      std::vector<person> out;
+      for (auto& f : found.front().faces) {
+        out.push_back(insert(c, new_face{name, std::nullopt, f.encoding, f.source, f.box, std::move(f.thumbnail), added}));
+        out.back().thumbnail.reset();
+      }
+      return out;
+    });
   }
 
   person_summary create_person(const std::string& name) override {
@@ -426,6 +464,7 @@ class pg_store final : public store_backend, public results_store {
               "INSERT INTO schema_version (version) VALUES (1)");
     }
     if (version < 2) pg::run_script(c, url_, pg_people::upgrade_to_v2);
+    pg::run_script(c, url_, pg_clusters::create_tables);
     pg::run(c, url_, "COMMIT");
   }
 

@@ -15,7 +15,11 @@
 #include "service/service.hpp"
 #include "store/cluster_store.hpp"
 #include "store/sqlite_store.hpp"
+#include "test_args.hpp"
 #include "test_data.hpp"
+#ifdef FACEAPP_WEB_POSTGRESQL
+#include "store/pg_store.hpp"
+#endif
 
 using faceapp_web::errc;
 using faceapp_web::pending_cluster;
@@ -138,6 +142,24 @@ void check_cluster_store(const std::function<std::unique_ptr<faceapp_web::store_
 TEST_CASE("pending clusters in SQLite: kept, expired at exactly 24 h, reopened, enrolled, discarded") {
   const faceapp::test::scratch_dir dir("clusters_sqlite");
   check_cluster_store([&] { return std::make_unique<faceapp_web::sqlite_store>(dir.dir); });
+}
+
+TEST_CASE("pending clusters in PostgreSQL: kept, expired at exactly 24 h, reopened, enrolled, discarded") {
+#ifdef FACEAPP_WEB_POSTGRESQL
+  const auto& args = faceapp::test::args();
+  if (args.empty()) {
+    MESSAGE("no database URL given: run through tests/web/with_postgres.py (ctest -R web_unit_clusters_postgres)");
+    return;
+  }
+  const std::string& url = args.front();
+  {  // every subcase on an empty database
+    auto c = faceapp_web::pg::connect(url);
+    faceapp_web::pg::run_script(c.get(), url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  }
+  check_cluster_store([&] { return std::make_unique<faceapp_web::pg_store>(url); });
+#else
+  MESSAGE("built without libpq: no PostgreSQL store");
+#endif
 }
 
 TEST_CASE("the service's clusters of real photos expire at exactly 24 h by its clock") {
