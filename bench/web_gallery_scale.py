@@ -10,7 +10,10 @@ Prints a Markdown table. Python standard library only.
     python3 bench/web_gallery_scale.py --server build/examples/web/faceapp-web \\
         --photo tests/data/faces/obama_1.jpg --sizes 10000,100000,1000000
 
-`--imports-only` measures the two imports and stops there.
+`--imports-only` measures the two imports and stops there. `--npy-only` measures the .npy import alone, of this
+server and, with `--baseline-server`, of another build (e.g. the previous release) in the same run, each N imported
+by both in turn; `--search` adds, for each server's imported gallery, the median time of GET /api/people searches of
+2, 3 and 12 characters and of the last page of 50 people by offset and (when the server has it) by keyset (?after=).
 
 Synthetic encodings are drawn from a pool of 10 007 random vectors (normal, sigma 0.09, like real encodings)
 under distinct names: the 1:N scan, the database and the memory cost the same whatever the values are.
@@ -106,6 +109,78 @@ def timed_import(args, row, key, command, n):
     row[f"{key}_rows_s"] = n / row[f"{key}_s"]
 
 
+def start_server(server, data):
+    """Starts faceapp-web on a free port; returns (process, port) once it answers."""
+    proc = subprocess.Popen([server, "--port", "0", "--data", data], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    line = b""
+    while b"\n" not in line:
+        ready, _, _ = select.select([proc.stdout], [], [], 600)
+        if not ready:
+            raise RuntimeError("faceapp-web did not start in 600 s")
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            raise RuntimeError(f"faceapp-web exited: {line!r}")
+        line += chunk
+    return proc, int(line.decode().split("listening on http://")[1].split("/")[0].rsplit(":", 1)[1])
+
+
+def stop_server(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def median_ms(port, path, repeat=11):
+    """The median time of GET `path` (after one untimed request), in ms; the answer must be 200."""
+    status, _ = request(port, "GET", path)
+    assert status == 200, (path, status)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        status, _ = request(port, "GET", path)
+        times.append(time.perf_counter() - t)
+        assert status == 200, (path, status)
+    return 1000 * percentile(times, 50)
+
+
+def search_timings(server, data, n, row, key):
+    """Searches of the names "person I" (write_npy) and the last page of people, timed on `server`."""
+    import json
+    proc, port = start_server(server, data)
+    try:
+        for chars, q in ((2, "99"), (3, "999"), (12, "person 99999"[: 12])):
+            row[f"{key}_q{chars}_ms"] = median_ms(port, f"/api/people?q={q.replace(' ', '+')}&limit=50")
+        row[f"{key}_offset_last_ms"] = median_ms(port, f"/api/people?offset={n - 50}&limit=50")
+        _, text = request(port, "GET", f"/api/people?offset={n - 51}&limit=1")
+        doc = json.loads(text)
+        if "next" in doc:
+            row[f"{key}_keyset_last_ms"] = median_ms(port, f"/api/people?after={doc['next']}&limit=50")
+    finally:
+        stop_server(proc)
+
+
+def npy_compare(args, n, scratch):
+    """The .npy import of N rows by each server (and its searches with --search), in turn, same files."""
+    row = {"N": n}
+    npy, names = os.path.join(scratch, f"faces-{n}.npy"), os.path.join(scratch, f"names-{n}.txt")
+    write_npy(npy, names, n)
+    servers = [("new", args.server)] + ([("base", args.baseline_server)] if args.baseline_server else [])
+    try:
+        for key, server in servers:
+            data = os.path.join(scratch, f"npy-{key}-{n}")
+            timed_import(argparse.Namespace(server=server), row, key, ["--data", data, npy, "--names", names], n)
+            if args.search:
+                search_timings(server, data, n, row, key)
+            shutil.rmtree(data, ignore_errors=True)
+    finally:
+        os.remove(npy)
+        os.remove(names)
+    return row
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -199,11 +274,38 @@ def main():
     parser.add_argument("--photo", required=True, help="a small photo with one face")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="gallery sizes, comma-separated")
     parser.add_argument("--imports-only", action="store_true", help="only the CSV and .npy imports of each N")
+    parser.add_argument("--npy-only", action="store_true", help="only the .npy import of each N (see --baseline-server)")
+    parser.add_argument("--baseline-server", default=None, help="another faceapp-web measured in the same run")
+    parser.add_argument("--search", action="store_true", help="with --npy-only: time name searches and last pages")
     parser.add_argument("--scratch", default=None, help="where to put the data directories (default: a temp dir)")
     args = parser.parse_args()
     with open(args.photo, "rb") as f:
         photo = f.read()
     scratch = tempfile.mkdtemp(prefix="faceapp-scale-", dir=args.scratch)
+    if args.npy_only:
+        try:
+            rows = []
+            for n in [int(s) for s in args.sizes.split(",") if s]:
+                print(f"N = {n} (load average {os.getloadavg()[0]:.1f}) ...", file=sys.stderr, flush=True)
+                rows.append(npy_compare(args, n, scratch))
+                print(rows[-1], file=sys.stderr, flush=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        keys = ["new"] + (["base"] if args.baseline_server else [])
+        print("| N | server | .npy import s (rows/s; CPU s) | import rows/s vs baseline |"
+              + (" q 2 / 3 / 12 chars ms | last page offset / keyset ms |" if args.search else ""))
+        print("|---|---|---|---|" + ("---|---|" if args.search else ""))
+        for r in rows:
+            for k in keys:
+                ratio = (f"{r[k + '_rows_s'] / r['base_rows_s']:.2f}x" if args.baseline_server else "-")
+                line = (f"| {r['N']:,} | {'this' if k == 'new' else 'baseline'} | {r[k + '_s']:.2f} "
+                        f"({r[k + '_rows_s']:,.0f}; {r[k + '_cpu_s']:.1f}) | {ratio} |")
+                if args.search:
+                    keyset = f"{r[k + '_keyset_last_ms']:.1f}" if k + "_keyset_last_ms" in r else "-"
+                    line += (f" {r[k + '_q2_ms']:.1f} / {r[k + '_q3_ms']:.1f} / {r[k + '_q12_ms']:.1f} "
+                             f"| {r[k + '_offset_last_ms']:.1f} / {keyset} |")
+                print(line)
+        return
     try:
         rows = []
         for n in [0] + [int(s) for s in args.sizes.split(",") if s]:

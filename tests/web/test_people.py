@@ -125,6 +125,37 @@ try:
         check(body["total"] == 4 and len(body["people"]) == (2 if offset < 4 else 0), f"page at {offset}: {body}")
         names += [p["name"] for p in body["people"]]
     check(names == [f"page {i}" for i in range(4)], f"the pages in id order: {names}")
+
+    # ---- keyset pages (?after= and next), of people and of faces ----
+    walked, after = [], 0
+    for _ in range(4):
+        body = server.get(f"/api/people?q=page&after={after}&limit=2").json()
+        walked += [p["name"] for p in body["people"]]
+        check(body["total"] == 4 and body["after"] == after and body["count_capped"] is False, f"keyset page: {body}")
+        if body["next"] is None:
+            break
+        after = body["next"]
+    check(walked == [f"page {i}" for i in range(4)] and body["people"], f"keyset pages end at the last row: {walked}")
+    last = server.get("/api/people?q=page&offset=3&limit=1").json()["people"][0]["id"]
+    body = server.get(f"/api/people?q=page&after={last}&limit=2").json()
+    check(body["people"] == [] and body["next"] is None, f"after= the last id: empty, next null: {body}")
+    for path in ("/api/people", "/api/faces"):
+        check(server.get(f"{path}?after=0&limit=1000").status == 200, f"{path}: limit 1000 (the max): 200")
+        check(server.get(f"{path}?after=0&limit=1001").status == 400, f"{path}: limit 1001: 400")
+        check(server.get(f"{path}?after=1&offset=1").status == 400, f"{path}: after with an offset: 400")
+        check(server.get(f"{path}?after=x").status == 400, f"{path}: after=x: 400")
+        check(server.get(f"{path}?after=1&offset=0").status == 200, f"{path}: after with offset 0: 200")
+    for i in range(3):
+        r = server.post("/api/faces", fields=[("name", "keyset")], files=[("image", files[i], photo(files[i]))])
+        check(r.status == 201, f"add {files[i]}: {r.status}")
+    faces = server.get("/api/faces?limit=1000").json()
+    ids = [f["id"] for f in faces["faces"]]
+    check(len(ids) >= 2 and faces["next"] is None, f"the faces' one page has no next: {faces['next']}")
+    body = server.get(f"/api/faces?after={ids[-2]}&limit=1").json()
+    check([f["id"] for f in body["faces"]] == [ids[-1]] and body["next"] is None,
+          f"a faces' page ending at the last row: next null: {body['next']}")
+    body = server.get(f"/api/faces?after={ids[-3] if len(ids) > 2 else 0}&limit=1").json()
+    check(body["next"] == body["faces"][0]["id"], f"a faces' page before the end: next is its last id: {body['next']}")
 finally:
     server.cleanup()
 check.done()

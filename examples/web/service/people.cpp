@@ -16,12 +16,26 @@ person_summary face_service::create_person(std::string name) {
   return store_.create_person(check_person_name(std::move(name)));
 }
 
-persons_page face_service::list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const {
+namespace {
+
+void check_query(std::string_view query) {
   if (query.size() > faceapp_examples::max_name_bytes) {
     throw service_error(errc::bad_input, "q is " + std::to_string(query.size()) + " bytes long (at most " +
                                              std::to_string(faceapp_examples::max_name_bytes) + ")");
   }
+}
+
+}  // namespace
+
+persons_page face_service::list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const {
+  check_query(query);
   return store_.list_persons(query, offset, limit);
+}
+
+persons_page face_service::list_persons_after(std::string_view query, std::uint64_t after,
+                                              std::uint64_t limit) const {
+  check_query(query);
+  return store_.list_persons_after(query, after, limit);
 }
 
 person_detail face_service::find_person(std::uint64_t id) const {

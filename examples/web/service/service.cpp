@@ -341,6 +341,10 @@ people_page face_service::list(std::uint64_t offset, std::uint64_t limit) const 
   return store_.list("", offset, limit);
 }
 
+people_page face_service::list_after(std::uint64_t after, std::uint64_t limit) const {
+  return store_.list_after(after, limit);
+}
+
 std::optional<std::string> face_service::thumbnail(std::uint64_t id) const { return store_.thumbnail(id); }
 
 std::size_t face_service::gallery_size() const { return store_.size(); }

@@ -146,6 +146,8 @@ class face_service {
   [[nodiscard]] std::optional<person> find(std::uint64_t id) const;
   /// Faces in id order from `offset`, at most `limit`, with the total.
   [[nodiscard]] people_page list(std::uint64_t offset, std::uint64_t limit) const;
+  /// Faces in id order from the first with an id above `after` (a keyset page), at most `limit`, with the total.
+  [[nodiscard]] people_page list_after(std::uint64_t after, std::uint64_t limit) const;
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const;
   [[nodiscard]] std::size_t gallery_size() const;
 
@@ -166,6 +168,9 @@ class face_service {
   person_summary create_person(std::string name);
   /// People whose name contains `query` (at most max_name_bytes of it, else bad_input), with face counts.
   [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const;
+  /// The same from the first person with an id above `after` (a keyset page).
+  [[nodiscard]] persons_page list_persons_after(std::string_view query, std::uint64_t after,
+                                                std::uint64_t limit) const;
   [[nodiscard]] person_detail find_person(std::uint64_t id) const;
   /// The main page's list of people for a search `query` and a 1-based `page` (see person_listing.hpp).
   [[nodiscard]] persons_listing search_persons(std::string_view query, std::string_view page) const;

@@ -129,6 +129,10 @@ class face_store {
   [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset, std::uint64_t limit) const {
     return backend_->list_persons(query, offset, limit);
   }
+  [[nodiscard]] persons_page list_persons_after(std::string_view query, std::uint64_t after,
+                                                std::uint64_t limit) const {
+    return backend_->list_persons_after(query, after, limit);
+  }
   [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const { return backend_->find_person(id); }
   /// Renames a person: the person as the rename's transaction left it; nothing when there is none.
   std::optional<person_detail> rename_person(std::uint64_t id, const std::string& name) {
@@ -254,6 +258,14 @@ class face_store {
     const auto size = snapshot()->size();
     auto page = backend_->list(query, offset, limit, !query.empty());
     if (query.empty()) page.total = size;  // the gallery knows it: no count over the table
+    return page;
+  }
+
+  /// Every face from the first with an id above `after` (a keyset page), with the total over all pages.
+  [[nodiscard]] people_page list_after(std::uint64_t after, std::uint64_t limit) const {
+    const auto size = snapshot()->size();
+    auto page = backend_->list_after(after, limit);
+    page.total = size;
     return page;
   }
 

@@ -1,7 +1,7 @@
 // faceapp-web: people in the PostgreSQL store (pg_store.hpp): a person is a row of `persons` (id, name), and
 // each face (a row of `people`, whose name keeps a copy of its person's name) names its person in `person_id`.
 // Schema version 2 added them; a version 1 database is migrated, each face becoming a person of its own under
-// the face's id. A rename or merge adds an 'n' change (the face has a new name) for every face it touches, a
+// the face's id. Version 3 added the name search's trigram index (create_name_index). A rename or merge adds an 'n' change (the face has a new name) for every face it touches, a
 // person's delete a 'd' for each of its faces, so the other servers' galleries follow (face_store's feed).
 //
 // These run on a connection inside the caller's transaction (which holds the write lock).
@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <span>
@@ -129,25 +130,70 @@ inline std::pair<std::uint64_t, std::string> person_for(PGconn* c, const std::st
   return {create(c, url, f.name), f.name};
 }
 
+/// Version 2 -> 3: the name search's trigram index, a GIN index of pg_trgm over persons' names (ILIKE uses it
+/// for a query of trigram_min_chars characters or more). Run in a savepoint of the schema's transaction at every
+/// start until the index exists: when the extension cannot be created (not installed, or the role may not), the
+/// search works as before, by a scan, and the server says so on stderr. Returns whether the index exists.
+inline bool create_name_index(PGconn* c, const std::string& url) {
+  const auto have = pg::run(c, url, "SELECT 1 FROM pg_class WHERE relname = 'persons_name_trgm' AND relkind = 'i'");
+  if (PQntuples(have.get()) > 0) return true;
+  pg::run(c, url, "SAVEPOINT name_index");
+  try {
+    pg::run(c, url, "SET LOCAL statement_timeout = 0");  // a large gallery's index takes longer than 8 s
+    pg::run(c, url, "CREATE EXTENSION IF NOT EXISTS pg_trgm");
+    pg::run(c, url, "CREATE INDEX persons_name_trgm ON persons USING gin (name gin_trgm_ops)");
+    pg::run(c, url, "RELEASE SAVEPOINT name_index");
+    return true;
+  } catch (const unavailable_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    pg::run(c, url, "ROLLBACK TO SAVEPOINT name_index");
+    std::fprintf(stderr,
+                 "faceapp-web: warning: %s: no trigram index for the name search (%s); a search scans the "
+                 "people's names\n",
+                 pg::shown(url).c_str(), e.what());
+    return false;
+  }
+}
+
+/// People whose name contains `query` (ILIKE), in id order, from the first with an id above `after`, `offset` of
+/// them skipped. A query of fewer than trigram_min_chars characters counts at most short_query_count_cap matches
+/// (pg_trgm cannot help it: its page is a scan in id order that stops when the page is full).
 inline persons_page list(PGconn* c, const std::string& url, std::string_view query, std::uint64_t offset,
-                         std::uint64_t limit) {
+                         std::uint64_t after, std::uint64_t limit) {
   persons_page page;
   const std::string pattern = like_pattern(query);
-  const std::string lim = std::to_string(std::min<std::uint64_t>(limit, 1U << 30));
+  const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
+  const std::string lim = std::to_string(wanted + 1);  // one more: whether a next page exists
   const std::string off = std::to_string(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62));
+  const std::string aft = std::to_string(std::min<std::uint64_t>(after, std::uint64_t{1} << 62));
   const std::string where = query.empty() ? " WHERE $1::text IS NULL" : " WHERE s.name ILIKE $1::text";
-  const char* params[] = {query.empty() ? nullptr : pattern.c_str(), lim.c_str(), off.c_str()};
+  const char* params[] = {query.empty() ? nullptr : pattern.c_str(), lim.c_str(), off.c_str(), aft.c_str()};
   const auto r = pg::run(c, url,
                          ("SELECT s.id, s.name, (SELECT count(*) FROM people p WHERE p.person_id = s.id) "
-                          "FROM persons s" + where + " ORDER BY s.id LIMIT $2::bigint OFFSET $3::bigint").c_str(),
+                          "FROM persons s" + where + " AND s.id > $4::bigint ORDER BY s.id "
+                          "LIMIT $2::bigint OFFSET $3::bigint").c_str(),
                          params);
   for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+    if (page.people.size() == wanted) {
+      page.next = page.people.empty() ? after : page.people.back().id;
+      break;
+    }
     page.people.push_back({std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10), PQgetvalue(r.get(), i, 1),
                            std::strtoull(PQgetvalue(r.get(), i, 2), nullptr, 10)});
   }
-  const auto t = pg::run(c, url, ("SELECT count(*) FROM persons s" + where).c_str(),
-                         std::span<const char* const>(params, 1));
+  const bool capped = !query.empty() && utf8_chars(query) < trigram_min_chars;
+  const std::string cap = std::to_string(short_query_count_cap + 1);
+  const char* count_params[] = {params[0], cap.c_str()};
+  const auto t = capped ? pg::run(c, url, ("SELECT count(*) FROM (SELECT 1 FROM persons s" + where +
+                                           " LIMIT $2::bigint) m").c_str(), count_params)
+                        : pg::run(c, url, ("SELECT count(*) FROM persons s" + where).c_str(),
+                                  std::span<const char* const>(params, 1));
   page.total = std::strtoull(PQgetvalue(t.get(), 0, 0), nullptr, 10);
+  if (capped && page.total > short_query_count_cap) {
+    page.total = short_query_count_cap;
+    page.total_capped = true;
+  }
   return page;
 }
 

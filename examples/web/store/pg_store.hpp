@@ -204,6 +204,27 @@ class pg_store final : public store_backend, public results_store, public cluste
     return page;
   }
 
+  [[nodiscard]] people_page list_after(std::uint64_t after, std::uint64_t limit) const override {
+    auto c = take();
+    people_page page;
+    const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
+    const std::string lim = std::to_string(wanted + 1);  // one more: whether a next page exists
+    const std::string aft = std::to_string(std::min<std::uint64_t>(after, std::uint64_t{1} << 62));
+    const char* params[] = {aft.c_str(), lim.c_str()};
+    const auto r = pg::run(c.get(), url_,
+                           (std::string(select_person) + " WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint").c_str(),
+                           params);
+    give_back(std::move(c));
+    for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+      if (page.people.size() == wanted) {
+        page.next = page.people.empty() ? after : page.people.back().id;
+        break;
+      }
+      page.people.push_back(person_of(r.get(), i));
+    }
+    return page;
+  }
+
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const override {
     auto c = take();
     const std::string id_text = std::to_string(id);
@@ -257,7 +278,14 @@ class pg_store final : public store_backend, public results_store, public cluste
   [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset,
                                           std::uint64_t limit) const override {
     auto c = take();
-    auto page = pg_people::list(c.get(), url_, query, offset, limit);
+    auto page = pg_people::list(c.get(), url_, query, offset, 0, limit);
+    give_back(std::move(c));
+    return page;
+  }
+  [[nodiscard]] persons_page list_persons_after(std::string_view query, std::uint64_t after,
+                                                std::uint64_t limit) const override {
+    auto c = take();
+    auto page = pg_people::list(c.get(), url_, query, 0, after, limit);
     give_back(std::move(c));
     return page;
   }
@@ -465,6 +493,8 @@ class pg_store final : public store_backend, public results_store, public cluste
     }
     if (version < 2) pg::run_script(c, url_, pg_people::upgrade_to_v2);
     pg::run_script(c, url_, pg_clusters::create_tables);
+    pg_people::create_name_index(c, url_);
+    if (version < 3) pg::run(c, url_, "INSERT INTO schema_version (version) VALUES (3)");
     pg::run(c, url_, "COMMIT");
   }
 

@@ -1,7 +1,8 @@
 // faceapp-web: people in the SQLite store (sqlite_store.hpp): a person is a row of `persons` (id, name), and each
 // face (a row of the `people` table, whose name keeps a copy of its person's name, so the gallery loads as
 // before) names its person in `person_id`. Schema version 2 added them; version 1 databases are migrated, each
-// face becoming a person of its own under the face's id.
+// face becoming a person of its own under the face's id. Version 3 added the name search's trigram index
+// (persons_fts).
 //
 // These run on the store's writer connection (or a reader, for the queries) inside the caller's transaction.
 #pragma once
@@ -132,26 +133,112 @@ inline bool delete_face_of(const sqlite::connection& w, std::uint64_t id, std::u
   return true;
 }
 
+/// Version 2 -> 3: the name search's trigram index, persons_fts, an FTS5 table over persons' names (external
+/// content: it keeps the trigrams, not the names), built for the existing rows and kept by triggers.
+/// A bulk import drops persons_fts_insert in its transaction and indexes its new people in one statement at the
+/// end (index_persons_after): a trigger's row at a time made the import five times slower.
+inline constexpr const char* create_insert_trigger =
+    "CREATE TRIGGER persons_fts_insert AFTER INSERT ON persons BEGIN "
+    "  INSERT INTO persons_fts (rowid, name) VALUES (new.id, new.name); END;";
+inline constexpr const char* create_name_index =
+    "CREATE VIRTUAL TABLE persons_fts USING fts5(name, content='persons', content_rowid='id', tokenize='trigram', "
+    "detail='none', columnsize=0);"
+    "CREATE TRIGGER persons_fts_delete AFTER DELETE ON persons BEGIN "
+    "  INSERT INTO persons_fts (persons_fts, rowid, name) VALUES ('delete', old.id, old.name); END;"
+    "CREATE TRIGGER persons_fts_rename AFTER UPDATE OF name ON persons BEGIN "
+    "  INSERT INTO persons_fts (persons_fts, rowid, name) VALUES ('delete', old.id, old.name);"
+    "  INSERT INTO persons_fts (rowid, name) VALUES (new.id, new.name); END;";
+
+inline void upgrade_to_v3(const sqlite::connection& w) {
+  w.exec(create_name_index);
+  w.exec(create_insert_trigger);
+  w.exec("INSERT INTO persons_fts (persons_fts) VALUES ('rebuild');"
+         "UPDATE schema_version SET version = 3;");
+}
+
+/// The largest person id so far (0 when none): persons' AUTOINCREMENT gives every new person a larger one.
+inline std::uint64_t last_person_id(const sqlite::connection& w) {
+  sqlite::statement s(w, "SELECT coalesce(max(id), 0) FROM persons");
+  const auto id = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+  s.reset();
+  return id;
+}
+
+/// Indexes the people with an id above `after` (a bulk import's, without the insert trigger).
+inline void index_persons_after(const sqlite::connection& w, std::uint64_t after) {
+  sqlite::statement(w, "INSERT INTO persons_fts (rowid, name) SELECT id, name FROM persons WHERE id > ?")
+      .bind(1, static_cast<std::int64_t>(after))
+      .run();
+}
+
+/// `query` (trigram_min_chars characters or more) as an FTS5 query: each of its trigrams, all of them present
+/// (detail='none' keeps no positions, so no phrase; the LIKE on the names checks their order).
+inline std::string fts_trigrams(std::string_view query) {
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < query.size(); ++i) {
+    if ((static_cast<unsigned char>(query[i]) & 0xC0U) != 0x80U) starts.push_back(i);
+  }
+  starts.push_back(query.size());
+  std::string out;
+  for (std::size_t a = 0; a + 3 < starts.size(); ++a) {
+    out += out.empty() ? "\"" : " AND \"";
+    for (const char ch : query.substr(starts[a], starts[a + 3] - starts[a])) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out;
+}
+
+/// People whose name contains `query` as LIKE matches it (ASCII case-insensitive), in id order, from the first
+/// with an id above `after`, `offset` of them skipped. A query of trigram_min_chars characters or more looks its
+/// candidates up in persons_fts (which folds case more widely than LIKE: the LIKE on the names keeps the
+/// meaning); a shorter one scans persons in id order until the page is full, and counts at most
+/// short_query_count_cap matches.
 inline persons_page list(const sqlite::connection& c, std::string_view query, std::uint64_t offset,
-                         std::uint64_t limit) {
+                         std::uint64_t after, std::uint64_t limit) {
   persons_page page;
   const std::string pattern = like_pattern(query);
-  const std::string where = query.empty() ? "" : " WHERE s.name LIKE ?1 ESCAPE '\\'";
+  const bool indexed = utf8_chars(query) >= trigram_min_chars;
+  const std::string from =
+      query.empty() ? " FROM persons s WHERE 1"
+      : indexed     ? " FROM persons_fts f JOIN persons s ON s.id = f.rowid WHERE persons_fts MATCH ?5 "
+                      "AND s.name LIKE ?1 ESCAPE '\\'"
+                    : " FROM persons s WHERE s.name LIKE ?1 ESCAPE '\\'";
+  const auto bind_query = [&](sqlite::statement& s) {
+    if (query.empty()) return;
+    s.bind(1, pattern);
+    if (indexed) s.bind(5, fts_trigrams(query));
+  };
+  const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
   {
-    sqlite::statement s(c, "SELECT s.id, s.name, (SELECT count(*) FROM people p WHERE p.person_id = s.id) "
-                           "FROM persons s" + where + " ORDER BY s.id LIMIT ?2 OFFSET ?3");
-    if (!query.empty()) s.bind(1, pattern);
-    s.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, 1U << 30)));
+    sqlite::statement s(c, "SELECT s.id, s.name, (SELECT count(*) FROM people p WHERE p.person_id = s.id)" + from +
+                               " AND s.id > ?4 ORDER BY s.id LIMIT ?2 OFFSET ?3");
+    bind_query(s);
+    s.bind(2, static_cast<std::int64_t>(wanted + 1));  // one more: whether a next page exists
     s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
+    s.bind(4, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::uint64_t{1} << 62)));
     while (s.step()) {
+      if (page.people.size() == wanted) {
+        page.next = page.people.empty() ? after : page.people.back().id;
+        break;
+      }
       page.people.push_back({static_cast<std::uint64_t>(s.integer(0)), std::string(s.text(1)),
                              static_cast<std::uint64_t>(s.integer(2))});
     }
   }
-  sqlite::statement s(c, "SELECT count(*) FROM persons s" + where);
-  if (!query.empty()) s.bind(1, pattern);
+  const bool capped = !query.empty() && !indexed;
+  sqlite::statement s(c, capped ? "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?2)"
+                                : "SELECT count(*)" + from);
+  bind_query(s);
+  if (capped) s.bind(2, static_cast<std::int64_t>(short_query_count_cap + 1));
   if (s.step()) page.total = static_cast<std::uint64_t>(s.integer(0));
   s.reset();
+  if (capped && page.total > short_query_count_cap) {
+    page.total = short_query_count_cap;
+    page.total_capped = true;
+  }
   return page;
 }
 

@@ -1,6 +1,7 @@
 // faceapp-web: the known faces in an embedded SQLite database (DIR/faceapp.db), in WAL mode.
 //
-// Tables: people (one row a face: id, name, added, person_id), persons (id, name: sqlite_people.hpp), encodings
+// Tables: people (one row a face: id, name, added, person_id), persons (id, name) and persons_fts (the name
+// search's trigram index: sqlite_people.hpp), encodings
 // (512-byte blobs: 128 little-endian IEEE floats), boxes, sources, thumbnails (JPEG blobs), schema_version, meta.
 // Every change is one transaction, committed with synchronous=FULL before the caller answers (docs/web.md says
 // why FULL).
@@ -32,6 +33,7 @@
 
 #include "store/cluster_store.hpp"
 #include "store/results.hpp"
+#include "store/sqlite_bulk.hpp"
 #include "store/sqlite_clusters.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_people.hpp"
@@ -45,7 +47,7 @@ namespace faceapp_web {
 /// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
 class sqlite_store final : public store_backend, public results_store, public cluster_store {
  public:
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   /// Opens (creating if needed) DIR/faceapp.db. When DIR/gallery.json (the JSON file of earlier versions)
   /// exists, its faces are copied into the database in one transaction and the file is renamed
@@ -151,16 +153,27 @@ class sqlite_store final : public store_backend, public results_store, public cl
   }
 
   /// Adds every face `next` fills in (it returns false when there is none left) in one transaction: all of them
-  /// or, when `next` or an insert throws, none (a bulk import).
+  /// or, when `next` or an insert throws, none (a bulk import: 64 faces a statement, sqlite_bulk.hpp). The name
+  /// index gets the new people in one statement at the end, in the same transaction
+  /// (sqlite_people::create_insert_trigger).
   std::uint64_t add_all_or_nothing(const std::function<bool(new_face&)>& next) {
     const std::lock_guard lock(write_mutex_);
+    person_statements_.reset();  // they would run the trigger dropped here
     sqlite::transaction t(writer_);
-    new_face f;
+    const auto before = sqlite_people::last_person_id(writer_);
+    writer_.exec("DROP TRIGGER persons_fts_insert");
     std::uint64_t n = 0;
-    while (next(f)) {
-      insert(f, std::nullopt);
-      ++n;
+    {
+      sqlite_bulk_insert bulk(writer_, before);
+      new_face f;
+      while (next(f)) {
+        bulk.add(f);
+        ++n;
+      }
+      bulk.flush();
     }
+    sqlite_people::index_persons_after(writer_, before);
+    writer_.exec(sqlite_people::create_insert_trigger);
     t.commit();
     return n;
   }
@@ -206,6 +219,23 @@ class sqlite_store final : public store_backend, public results_store, public cl
     return page;
   }
 
+  [[nodiscard]] people_page list_after(std::uint64_t after, std::uint64_t limit) const override {
+    auto c = reader();
+    people_page page;
+    const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
+    sqlite::statement s(*c, std::string(sqlite_people::select_face) + " WHERE p.id > ?1 ORDER BY p.id LIMIT ?2");
+    s.bind(1, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::uint64_t{1} << 62)));
+    s.bind(2, static_cast<std::int64_t>(wanted + 1));  // one more: whether a next page exists
+    while (s.step()) {
+      if (page.people.size() == wanted) {
+        page.next = page.people.empty() ? after : page.people.back().id;
+        break;
+      }
+      page.people.push_back(sqlite_people::face_of(s));
+    }
+    return page;
+  }
+
   [[nodiscard]] std::optional<std::string> thumbnail(std::uint64_t id) const override {
     auto c = reader();
     sqlite::statement s(*c, "SELECT jpeg FROM thumbnails WHERE person_id = ?");
@@ -221,7 +251,11 @@ class sqlite_store final : public store_backend, public results_store, public cl
   }
   [[nodiscard]] persons_page list_persons(std::string_view query, std::uint64_t offset,
                                           std::uint64_t limit) const override {
-    return sqlite_people::list(*reader(), query, offset, limit);
+    return sqlite_people::list(*reader(), query, offset, 0, limit);
+  }
+  [[nodiscard]] persons_page list_persons_after(std::string_view query, std::uint64_t after,
+                                                std::uint64_t limit) const override {
+    return sqlite_people::list(*reader(), query, 0, after, limit);
   }
   [[nodiscard]] std::optional<person_detail> find_person(std::uint64_t id) const override {
     return sqlite_people::find(*reader(), id);
@@ -298,6 +332,9 @@ class sqlite_store final : public store_backend, public results_store, public cl
     sqlite3_exec(writer_.get(), "PRAGMA journal_mode=TRUNCATE", got, &mode, &error);
     sqlite3_free(error);
     bulk_ = mode == "truncate";
+    // A page cache the import's transaction fits in better: each spill of dirty pages to the file before the
+    // commit syncs the journal first (synchronous=FULL).
+    if (bulk_) writer_.exec("PRAGMA cache_size = -131072");
     return bulk_;
   }
 
@@ -347,6 +384,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
     }
     if (version == 0) writer_.exec("INSERT INTO schema_version (version) VALUES (1)");  // the tables just made
     if (version < 2) sqlite_people::upgrade_to_v2(writer_);
+    if (version < 3) sqlite_people::upgrade_to_v3(writer_);
     sqlite_clusters::create_tables(writer_);
     t.commit();
   }

@@ -3,6 +3,7 @@
 // in-memory gallery in front of it; results.hpp maps the records onto the results table of both.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,6 +51,7 @@ struct new_face {
 struct people_page {
   std::vector<person> people;
   std::uint64_t total = 0;  // matching the search, over all pages
+  std::optional<std::uint64_t> next;  // the `after` of the next page (the last id here); none at the end
 };
 
 
@@ -63,8 +65,23 @@ struct person_summary {
 /// One page of people (persons, not faces), in id order.
 struct persons_page {
   std::vector<person_summary> people;
-  std::uint64_t total = 0;  // matching the search, over all pages
+  std::uint64_t total = 0;  // matching the search, over all pages (at most short_query_count_cap when capped)
+  bool total_capped = false;  // a search of 1 or 2 characters matched more than short_query_count_cap people
+  std::optional<std::uint64_t> next;  // the `after` of the next page (the last id here); none at the end
 };
+
+/// A name search of fewer characters than this cannot use the trigram index (SQLite FTS5, PostgreSQL pg_trgm):
+/// its page is found by a scan in id order that stops when the page is full, and its count stops at
+/// short_query_count_cap matches.
+inline constexpr std::size_t trigram_min_chars = 3;
+inline constexpr std::uint64_t short_query_count_cap = 1000;
+
+/// The number of characters (code points) of UTF-8 text: the trigram indexes count those, not bytes.
+inline std::size_t utf8_chars(std::string_view text) {
+  std::size_t n = 0;
+  for (const char ch : text) n += (static_cast<unsigned char>(ch) & 0xC0U) != 0x80U ? 1 : 0;
+  return n;
+}
 
 /// One of a person's faces, as a list of people shows it: its id and whether it has a thumbnail.
 struct face_ref {
@@ -122,6 +139,9 @@ class store_backend {
   /// `total` is filled only when `count` is true (a count of a search scans the names).
   [[nodiscard]] virtual people_page list(std::string_view query, std::uint64_t offset, std::uint64_t limit,
                                          bool count) const = 0;
+  /// Every face, in id order, from the first with an id above `after` (a keyset page: no rows skipped by
+  /// counting); `total` is not filled.
+  [[nodiscard]] virtual people_page list_after(std::uint64_t after, std::uint64_t limit) const = 0;
   [[nodiscard]] virtual std::optional<std::string> thumbnail(std::uint64_t id) const = 0;
 
   // ---- people: a name and its faces; each change is one committed transaction ----
@@ -131,6 +151,9 @@ class store_backend {
   /// People whose name contains `query` (as list() matches), in id order, with their face counts and the total.
   [[nodiscard]] virtual persons_page list_persons(std::string_view query, std::uint64_t offset,
                                                   std::uint64_t limit) const = 0;
+  /// The same list from the first person with an id above `after` (a keyset page); `total` over all pages.
+  [[nodiscard]] virtual persons_page list_persons_after(std::string_view query, std::uint64_t after,
+                                                        std::uint64_t limit) const = 0;
   [[nodiscard]] virtual std::optional<person_detail> find_person(std::uint64_t id) const = 0;
   /// Renames a person and its faces; `faces`: the faces renamed.
   virtual std::optional<person_change> rename_person(std::uint64_t id, const std::string& name) = 0;

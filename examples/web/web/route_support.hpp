@@ -55,6 +55,16 @@ inline std::string query_value(const http::request& req, const std::string& name
   return it != req.query.end() ? it->second : std::string();
 }
 
+/// A list's keyset cursor, `?after=<id>` (the `next` of the page before): none when absent; bad_input when it is
+/// not a whole number or comes with a non-zero offset (a page starts at one or the other).
+inline std::optional<std::uint64_t> keyset_after(const http::request& req, std::uint64_t offset) {
+  const auto text = query_value(req, "after");
+  if (text.empty()) return std::nullopt;
+  const auto after = parse_count(text, "after", 0, std::uint64_t{1} << 62);
+  if (offset != 0) throw service_error(errc::bad_input, "give after or offset, not both");
+  return after;
+}
+
 /// The status and message of an exception from the service: its error's status, or 500 for anything that is not
 /// a service error. A server error's details (database hosts, paths) go to the log; the client gets the
 /// status's generic message (web/status.hpp).

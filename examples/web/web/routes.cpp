@@ -252,10 +252,14 @@ void routes::api_add_face(const http::request& req, http::response& res) {
 void routes::api_list_faces(const http::request& req, http::response& res) const {
   const auto offset = parse_count(query_value(req, "offset"), "offset", 0, std::uint64_t{1} << 62);
   const auto limit = parse_count(query_value(req, "limit"), "limit", api_faces_default_limit, api_faces_max_limit);
-  const auto page = s_.list(offset, limit);
+  const auto after = keyset_after(req, offset);
+  const auto page = after ? s_.list_after(*after, limit) : s_.list(offset, limit);
   nlohmann::json faces = nlohmann::json::array();
   for (const auto& p : page.people) faces.push_back(json::person(p));
-  res = json::answer({{"faces", std::move(faces)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
+  nlohmann::json answer = {{"faces", std::move(faces)}, {"total", page.total}, {"limit", limit}, {"next", nullptr}};
+  if (page.next) answer["next"] = *page.next;
+  if (after) answer["after"] = *after; else answer["offset"] = offset;
+  res = json::answer(std::move(answer));
 }
 
 void routes::api_delete_face(http::response& res, const std::string& id_text) {
@@ -362,10 +366,16 @@ std::uint64_t path_id(const std::string& text, const char* what) {
 void routes::api_list_people(const http::request& req, http::response& res) const {
   const auto offset = parse_count(query_value(req, "offset"), "offset", 0, std::uint64_t{1} << 62);
   const auto limit = parse_count(query_value(req, "limit"), "limit", api_faces_default_limit, api_faces_max_limit);
-  const auto page = s_.list_persons(query_value(req, "q"), offset, limit);
+  const auto after = keyset_after(req, offset);
+  const auto page = after ? s_.list_persons_after(query_value(req, "q"), *after, limit)
+                          : s_.list_persons(query_value(req, "q"), offset, limit);
   nlohmann::json people = nlohmann::json::array();
   for (const auto& p : page.people) people.push_back(json::person_summary(p));
-  res = json::answer({{"people", std::move(people)}, {"total", page.total}, {"offset", offset}, {"limit", limit}});
+  nlohmann::json answer = {{"people", std::move(people)}, {"total", page.total}, {"count_capped", page.total_capped},
+                           {"limit", limit}, {"next", nullptr}};
+  if (page.next) answer["next"] = *page.next;
+  if (after) answer["after"] = *after; else answer["offset"] = offset;
+  res = json::answer(std::move(answer));
 }
 
 void routes::people_api(const http::request& req, http::response& res, const matched& m) {
