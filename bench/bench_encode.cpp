@@ -104,6 +104,58 @@ void encode_dlib(benchmark::State& state, std::size_t chips) {
 void BM_encode_dlib_chip(benchmark::State& state) { encode_dlib(state, 1); }
 void BM_encode_dlib_batch(benchmark::State& state) { encode_dlib(state, static_cast<std::size_t>(state.range(0))); }
 
+/// 150x150 chips of the bench face, cut as the encode stage cuts them: the engine's input alone.
+const dlib::array<dlib::matrix<dlib::rgb_pixel>>& chips_of(std::size_t n) {
+  static std::map<std::size_t, dlib::array<dlib::matrix<dlib::rgb_pixel>>> made;
+  auto& c = made[n];
+  if (c.size() != n) {
+    const auto& found = faces_of(n);
+    std::vector<dlib::chip_details> where;
+    for (const auto& f : found) where.push_back(dlib::get_face_chip_details(faceapp::detail::to_shape(f), 150, 0.25));
+    dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), where, c);
+  }
+  return c;
+}
+
+/// The engine alone, no detection, landmarks or chip cutting: range(0) chips in one call, on the best kernel path
+/// (range(1) = 0) or AVX2 forced (1), its stride-1 3x3 layers run as range(2) says (0: automatic, 1: direct,
+/// 2: F(2x2,3x3) wherever it applies, 3: F(4x4,3x3)). CPU time of the calling thread, which runs it all;
+/// `of_peak` is the fraction of the direct-convolution ceiling (0.542 GFLOP a chip at BM_fma_peak).
+void BM_encoder_engine(benchmark::State& state) {
+  using engine_t = faceapp::detail::fast_encoder;
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  static const auto weights = faceapp::detail::load_encoder_weights(*file);
+  const auto chips = static_cast<std::size_t>(state.range(0));
+  const auto k = state.range(1) == 1 ? engine_t::kernel::avx2 : engine_t::kernel::automatic;
+  static constexpr engine_t::convolution convs[] = {engine_t::convolution::automatic, engine_t::convolution::direct,
+                                                     engine_t::convolution::winograd2, engine_t::convolution::winograd4};
+  engine_t engine(weights, k, convs[state.range(2)]);
+  const auto& input = chips_of(chips);
+  benchmark::DoNotOptimize(engine.encode(input));  // warm-up: scratch allocations
+  const double cpu0 = faceapp::bench::cpu_seconds();
+  for (auto _ : state) {
+    auto e = engine.encode(input);
+    benchmark::DoNotOptimize(e.data());
+  }
+  const double cpu = faceapp::bench::cpu_seconds() - cpu0;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_flops(state, static_cast<double>(state.iterations() * chips) * direct_flops_per_chip, cpu);
+  static constexpr const char* conv_names[] = {"auto", "direct", "f2", "f4"};
+  state.SetLabel(std::string(engine.kernel_name()) + " " + conv_names[state.range(2)]);
+}
+
+void engine_args(benchmark::internal::Benchmark* b) {
+  for (const int chips : {1, 16}) {
+    for (const int k : {0, 1}) {
+      for (const int conv : {0, 1, 2, 3}) b->Args({chips, k, conv});
+    }
+  }
+}
+
 /// One residual-block convolution alone (range(0): its index, 0..27, two per block), run as `conv` says for a
 /// batch of range(1) chips on the best kernel path: the per-layer figures the engine's choice of Winograd tile
 /// (fast_encoder::winograd_tile) comes from. GFLOPs counts the direct convolution's arithmetic per CPU second.
@@ -157,6 +209,7 @@ void layer_args(benchmark::internal::Benchmark* b) {
 
 // 0: the best level (what the encoder runs), 1: AVX2. CPU time, like the `of_peak` of the encoder figures.
 BENCHMARK(faceapp::bench::fma_peak_benchmark)->Name("BM_fma_peak")->Arg(0)->Arg(1);
+BENCHMARK(BM_encoder_engine)->Apply(engine_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encoder_layer_direct)->Apply(layer_args);
 BENCHMARK(BM_encoder_layer_f2)->Apply(layer_args);
 BENCHMARK(BM_encoder_layer_f4)->Apply(layer_args);
