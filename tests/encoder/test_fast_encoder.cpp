@@ -255,15 +255,52 @@ TEST_CASE("the stem read in place computes the 7x7/2 convolution of a chip, on e
     for (const auto level : {simd_level::avx512, simd_level::avx2}) {
       if (!faceapp::detail::simd_supported(level)) continue;
       CAPTURE(width);
-      CAPTURE(faceapp::detail::simd_level_name(level));
+      const std::string kernel_name = faceapp::detail::simd_level_name(level);
+      CAPTURE(kernel_name);
       REQUIRE(faceapp::detail::stem_conv_applies(level, weights->stem));
       std::vector<float> got(expected.size(), -1.0F);
       faceapp::detail::stem_conv(level, weights->stem, in.data(), fast_encoder::chip_size, width, got.data());
       double worst = 0;
       for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - expected[i]));
       CHECK(worst <= 1e-5);
-      MESSAGE(faceapp::detail::simd_level_name(level), ", ", width, " columns: max |in place - definition| = ", worst);
+      MESSAGE(kernel_name, ", ", width, " columns: max |in place - definition| = ", worst);
     }
   }
   CHECK_FALSE(faceapp::detail::stem_conv_applies(simd_level::portable, weights->stem));
+}
+
+TEST_CASE("automatic mode runs F(4x4) from 8x8 layers up, and on the smaller layers for a full sub-batch only") {
+  constexpr int full = static_cast<int>(fast_encoder::sub_batch);
+  for (const int size : {35, 17, 9, 8}) {
+    CAPTURE(size);
+    CHECK(fast_encoder::winograd_tile(size, 1) == 4);
+    CHECK(fast_encoder::winograd_tile(size, full) == 4);
+  }
+  for (const int size : {7, 4, 2}) {
+    CAPTURE(size);
+    CHECK(fast_encoder::winograd_tile(size, 1) == 0);
+    CHECK(fast_encoder::winograd_tile(size, full - 1) == 0);
+    CHECK(fast_encoder::winograd_tile(size, full) == 4);
+    CHECK(fast_encoder::winograd_tile(size, full + 1) == 4);
+  }
+  // The engine follows the rule on the network's layers: the last layer (2x2) by batch, the first (35x35) always.
+  fast_encoder engine(reference_net());
+  const std::size_t last = engine.layers() - 1;
+  CHECK(engine.layer_tile(0, 1) == 4);
+  CHECK(engine.layer_tile(last, full - 1) == 0);
+  CHECK(engine.layer_tile(last, full) == 4);
+  // Batches on each side of the boundary still give dlib's encodings (the 16 and 15 chips of 31).
+  const auto chips = reference_chips();
+  std::vector<chip_t> many;
+  while (many.size() < 2 * fast_encoder::sub_batch - 1) many.push_back(chips[many.size() % chips.size()]);
+  const auto expected = dlib_encode(chips);
+  std::vector<dlib::matrix<float, 0, 1>> many_expected;
+  for (std::size_t i = 0; i < many.size(); ++i) many_expected.push_back(expected[i % chips.size()]);
+  check_equal(many_expected, engine.encode(many));
+}
+
+TEST_CASE("the fast encoder refuses a missing tile rule") {
+  const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  CHECK_THROWS_WITH_AS(fast_encoder(weights, fast_encoder::kernel::automatic, nullptr), "fast_encoder: no tile rule",
+                       std::invalid_argument);
 }

@@ -114,12 +114,13 @@ class fast_encoder {
   }
 
   /// The Winograd tile side automatic mode gives a stride-1 3x3 layer of `size` x `size` outputs when `images`
-  /// chips go through it together (0: direct): F(4x4) from 8x8 up, direct below, where one chip's few tiles starve
-  /// the GEMM and F(4x4)'s gain at 16 chips would cost 47 MB of filters for 2% of the time. The per-layer
-  /// measurements (bench_encode's BM_encoder_layer_*) are in bench/README.md, "Winograd per layer".
+  /// chips go through it together (0: direct): F(4x4) from 8x8 up; below, F(4x4) for a full sub-batch, whose 16
+  /// chips fill the GEMM with tiles, and direct for fewer, where one chip's few tiles starve it. Chosen from whole
+  /// passes (bench_encode's BM_encoder_engine and BM_encoder_engine_tile) on the AVX-512 and the AVX2 path; the
+  /// figures are in bench/README.md, "Winograd per layer". The F(4x4) filters of the 4x4 and 2x2 layers take
+  /// about 60 MB, shared by every engine over the same weights.
   [[nodiscard]] static int winograd_tile(int size, int images) noexcept {
-    (void)images;
-    return size >= 8 ? 4 : 0;
+    return size >= 8 || images >= static_cast<int>(sub_batch) ? 4 : 0;
   }
 
   /// The tile side layer `index` of the residual blocks (2 per block: a, b) runs with for a batch of `images`:
