@@ -8,10 +8,12 @@
 // how a figure can pass 1.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <dlib/dnn.h>
@@ -104,6 +106,115 @@ void encode_dlib(benchmark::State& state, std::size_t chips) {
 void BM_encode_dlib_chip(benchmark::State& state) { encode_dlib(state, 1); }
 void BM_encode_dlib_batch(benchmark::State& state) { encode_dlib(state, static_cast<std::size_t>(state.range(0))); }
 
+/// 150x150 chips of the bench face, cut as the encode stage cuts them: the engine's input alone.
+const dlib::array<dlib::matrix<dlib::rgb_pixel>>& chips_of(std::size_t n) {
+  static std::map<std::size_t, dlib::array<dlib::matrix<dlib::rgb_pixel>>> made;
+  auto& c = made[n];
+  if (c.size() != n) {
+    const auto& found = faces_of(n);
+    std::vector<dlib::chip_details> where;
+    for (const auto& f : found) where.push_back(dlib::get_face_chip_details(faceapp::detail::to_shape(f), 150, 0.25));
+    dlib::extract_image_chips(dlib::cv_image<dlib::rgb_pixel>(found.image.pixels), where, c);
+  }
+  return c;
+}
+
+/// The engine alone, no detection, landmarks or chip cutting: range(0) chips in one call, on the best kernel path
+/// (range(1) = 0) or AVX2 forced (1), its stride-1 3x3 layers run as range(2) says (0: automatic, 1: direct,
+/// 2: F(2x2,3x3) wherever it applies, 3: F(4x4,3x3)). CPU time of the calling thread, which runs it all;
+/// `of_peak` is the fraction of the direct-convolution ceiling (0.542 GFLOP a chip at BM_fma_peak).
+void BM_encoder_engine(benchmark::State& state) {
+  using engine_t = faceapp::detail::fast_encoder;
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  static const auto weights = faceapp::detail::load_encoder_weights(*file);
+  const auto chips = static_cast<std::size_t>(state.range(0));
+  const auto k = state.range(1) == 1 ? engine_t::kernel::avx2 : engine_t::kernel::automatic;
+  static constexpr engine_t::convolution convs[] = {engine_t::convolution::automatic, engine_t::convolution::direct,
+                                                     engine_t::convolution::winograd2, engine_t::convolution::winograd4};
+  engine_t engine(weights, k, convs[state.range(2)]);
+  const auto& input = chips_of(chips);
+  benchmark::DoNotOptimize(engine.encode(input));  // warm-up: scratch allocations
+  const double cpu0 = faceapp::bench::cpu_seconds();
+  for (auto _ : state) {
+    auto e = engine.encode(input);
+    benchmark::DoNotOptimize(e.data());
+  }
+  const double cpu = faceapp::bench::cpu_seconds() - cpu0;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_flops(state, static_cast<double>(state.iterations() * chips) * direct_flops_per_chip, cpu);
+  static constexpr const char* conv_names[] = {"auto", "direct", "f2", "f4"};
+  state.SetLabel(std::string(engine.kernel_name()) + " " + conv_names[state.range(2)]);
+}
+
+void engine_args(benchmark::internal::Benchmark* b) {
+  for (const int chips : {1, 16}) {
+    for (const int k : {0, 1}) {
+      for (const int conv : {0, 1, 2, 3}) b->Args({chips, k, conv});
+    }
+  }
+}
+
+/// The engine's tile rule with layers of output side `Size` run as `Tile` says (0: direct, 2 or 4).
+template <int Size, int Tile>
+int tile_at(int size, int images) {
+  return size == Size ? Tile : faceapp::detail::fast_encoder::winograd_tile(size, images);
+}
+
+template <int... Sizes>
+constexpr auto tile_rules(std::integer_sequence<int, Sizes...> /*sizes*/) {
+  return std::array<std::array<faceapp::detail::fast_encoder::tile_rule, 3>, sizeof...(Sizes)>{
+      {{&tile_at<Sizes, 0>, &tile_at<Sizes, 2>, &tile_at<Sizes, 4>}...}};
+}
+
+/// The residual blocks' output sides, largest first.
+constexpr int block_sizes[] = {35, 17, 8, 4, 2};
+
+/// The whole engine as BM_encoder_engine times it (range(0) chips, range(1): best path or AVX2), automatic except
+/// that the layers of side block_sizes[range(2)] run direct (range(3) = 0), F(2x2) (2) or F(4x4) (4): what the
+/// choice of tile per layer size and batch (fast_encoder::winograd_tile) is made from, the whole pass's memory
+/// traffic included.
+void BM_encoder_engine_tile(benchmark::State& state) {
+  using engine_t = faceapp::detail::fast_encoder;
+  static constexpr auto rules = tile_rules(std::integer_sequence<int, 35, 17, 8, 4, 2>{});
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  static const auto weights = faceapp::detail::load_encoder_weights(*file);
+  const auto chips = static_cast<std::size_t>(state.range(0));
+  const auto k = state.range(1) == 1 ? engine_t::kernel::avx2 : engine_t::kernel::automatic;
+  const auto size_index = static_cast<std::size_t>(state.range(2));
+  const auto tile = state.range(3);
+  engine_t engine(weights, k, rules.at(size_index).at(static_cast<std::size_t>(tile / 2)));
+  const auto& input = chips_of(chips);
+  benchmark::DoNotOptimize(engine.encode(input));  // warm-up: scratch allocations
+  const double cpu0 = faceapp::bench::cpu_seconds();
+  for (auto _ : state) {
+    auto e = engine.encode(input);
+    benchmark::DoNotOptimize(e.data());
+  }
+  const double cpu = faceapp::bench::cpu_seconds() - cpu0;
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * chips));
+  faceapp::bench::report_flops(state, static_cast<double>(state.iterations() * chips) * direct_flops_per_chip, cpu);
+  state.SetLabel(std::string(engine.kernel_name()) + " " + std::to_string(block_sizes[size_index]) + ": " +
+                 (tile == 0 ? "direct" : "F" + std::to_string(tile)));
+}
+
+void engine_tile_args(benchmark::internal::Benchmark* b) {
+  for (const int chips : {1, 16}) {
+    for (const int k : {0, 1}) {
+      for (int size = 0; size < 5; ++size) {
+        for (const int tile : {0, 2, 4}) b->Args({chips, k, size, tile});
+      }
+    }
+  }
+}
+
 /// One residual-block convolution alone (range(0): its index, 0..27, two per block), run as `conv` says for a
 /// batch of range(1) chips on the best kernel path: the per-layer figures the engine's choice of Winograd tile
 /// (fast_encoder::winograd_tile) comes from. GFLOPs counts the direct convolution's arithmetic per CPU second.
@@ -157,6 +268,8 @@ void layer_args(benchmark::internal::Benchmark* b) {
 
 // 0: the best level (what the encoder runs), 1: AVX2. CPU time, like the `of_peak` of the encoder figures.
 BENCHMARK(faceapp::bench::fma_peak_benchmark)->Name("BM_fma_peak")->Arg(0)->Arg(1);
+BENCHMARK(BM_encoder_engine)->Apply(engine_args)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encoder_engine_tile)->Apply(engine_tile_args)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encoder_layer_direct)->Apply(layer_args);
 BENCHMARK(BM_encoder_layer_f2)->Apply(layer_args);
 BENCHMARK(BM_encoder_layer_f4)->Apply(layer_args);

@@ -196,3 +196,111 @@ TEST_CASE("the fast encoder rejects chips of another size") {
   chip_t small(100, 100);
   CHECK_THROWS_AS((void)engine.encode(small), std::invalid_argument);
 }
+
+namespace {
+
+/// The stem of `net` over the left `width` columns of `chip` (normalised as the engine does), in double
+/// precision straight from the definition: out(y, x, f) = relu(bias_f + sum over ky, kx, c of
+/// in(y * stride + ky, x * stride + kx, c) * w(ky, kx, c, f)).
+std::vector<double> stem_by_definition(const faceapp::detail::encoder_weights& w, const std::vector<float>& in,
+                                       int h, int width) {
+  const auto& cv = w.stem;
+  const int oh = cv.out_size(h), ow = cv.out_size(width);
+  const std::size_t k = static_cast<std::size_t>(cv.kh * cv.kw * cv.in);
+  const std::size_t panel = faceapp::detail::gemm_panel_width;
+  std::vector<double> out(static_cast<std::size_t>(oh * ow * cv.out));
+  for (int y = 0; y < oh; ++y) {
+    for (int x = 0; x < ow; ++x) {
+      for (int f = 0; f < cv.out; ++f) {
+        double sum = cv.bias[static_cast<std::size_t>(f)];
+        for (int ky = 0; ky < cv.kh; ++ky) {
+          for (int kx = 0; kx < cv.kw; ++kx) {
+            for (int c = 0; c < cv.in; ++c) {
+              const std::size_t row = static_cast<std::size_t>((ky * cv.kw + kx) * cv.in + c);
+              const std::size_t fu = static_cast<std::size_t>(f);
+              const double wt = cv.weights[(fu / panel) * k * panel + row * panel + fu % panel];
+              const std::size_t at = (static_cast<std::size_t>(y * cv.stride + ky) * static_cast<std::size_t>(width) +
+                                      static_cast<std::size_t>(x * cv.stride + kx)) * static_cast<std::size_t>(cv.in) +
+                                     static_cast<std::size_t>(c);
+              sum += static_cast<double>(in[at]) * wt;
+            }
+          }
+        }
+        out[(static_cast<std::size_t>(y * ow + x)) * static_cast<std::size_t>(cv.out) + static_cast<std::size_t>(f)] =
+            std::max(sum, 0.0);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the stem read in place computes the 7x7/2 convolution of a chip, on each x86 kernel") {
+  using faceapp::detail::simd_level;
+  const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  const auto chip = reference_chips().front();
+  // 150 columns give 72 outputs a row, whole register tiles on both kernels; 147 give 71, which leaves 11 pixels
+  // (AVX-512 tiles of 12) and 5 (AVX2 tiles of 6) for the remainder path.
+  for (const int width : {150, 147}) {
+    std::vector<float> in;
+    for (long r = 0; r < fast_encoder::chip_size; ++r) {
+      for (long c = 0; c < width; ++c) {
+        in.push_back((static_cast<float>(chip(r, c).red) - weights->mean_r) / 256.0F);
+        in.push_back((static_cast<float>(chip(r, c).green) - weights->mean_g) / 256.0F);
+        in.push_back((static_cast<float>(chip(r, c).blue) - weights->mean_b) / 256.0F);
+      }
+    }
+    const auto expected = stem_by_definition(*weights, in, fast_encoder::chip_size, width);
+    for (const auto level : {simd_level::avx512, simd_level::avx2}) {
+      if (!faceapp::detail::simd_supported(level)) continue;
+      CAPTURE(width);
+      const std::string kernel_name = faceapp::detail::simd_level_name(level);
+      CAPTURE(kernel_name);
+      REQUIRE(faceapp::detail::stem_conv_applies(level, weights->stem));
+      std::vector<float> got(expected.size(), -1.0F);
+      faceapp::detail::stem_conv(level, weights->stem, in.data(), fast_encoder::chip_size, width, got.data());
+      double worst = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - expected[i]));
+      CHECK(worst <= 1e-5);
+      MESSAGE(kernel_name, ", ", width, " columns: max |in place - definition| = ", worst);
+    }
+  }
+  CHECK_FALSE(faceapp::detail::stem_conv_applies(simd_level::portable, weights->stem));
+}
+
+TEST_CASE("automatic mode runs F(4x4) from 8x8 layers up, and on the smaller layers for a full sub-batch only") {
+  constexpr int full = static_cast<int>(fast_encoder::sub_batch);
+  for (const int size : {35, 17, 9, 8}) {
+    CAPTURE(size);
+    CHECK(fast_encoder::winograd_tile(size, 1) == 4);
+    CHECK(fast_encoder::winograd_tile(size, full) == 4);
+  }
+  for (const int size : {7, 4, 2}) {
+    CAPTURE(size);
+    CHECK(fast_encoder::winograd_tile(size, 1) == 0);
+    CHECK(fast_encoder::winograd_tile(size, full - 1) == 0);
+    CHECK(fast_encoder::winograd_tile(size, full) == 4);
+    CHECK(fast_encoder::winograd_tile(size, full + 1) == 4);
+  }
+  // The engine follows the rule on the network's layers: the last layer (2x2) by batch, the first (35x35) always.
+  fast_encoder engine(reference_net());
+  const std::size_t last = engine.layers() - 1;
+  CHECK(engine.layer_tile(0, 1) == 4);
+  CHECK(engine.layer_tile(last, full - 1) == 0);
+  CHECK(engine.layer_tile(last, full) == 4);
+  // Batches on each side of the boundary still give dlib's encodings (the 16 and 15 chips of 31).
+  const auto chips = reference_chips();
+  std::vector<chip_t> many;
+  while (many.size() < 2 * fast_encoder::sub_batch - 1) many.push_back(chips[many.size() % chips.size()]);
+  const auto expected = dlib_encode(chips);
+  std::vector<dlib::matrix<float, 0, 1>> many_expected;
+  for (std::size_t i = 0; i < many.size(); ++i) many_expected.push_back(expected[i % chips.size()]);
+  check_equal(many_expected, engine.encode(many));
+}
+
+TEST_CASE("the fast encoder refuses a missing tile rule") {
+  const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  CHECK_THROWS_WITH_AS(fast_encoder(weights, fast_encoder::kernel::automatic, nullptr), "fast_encoder: no tile rule",
+                       std::invalid_argument);
+}

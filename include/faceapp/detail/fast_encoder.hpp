@@ -13,7 +13,8 @@
 //    operands on every call. Other CPUs use that BLAS;
 //  - runs the stride-1 3x3 convolutions that are most of the arithmetic as Winograd F(2x2,3x3) or F(4x4,3x3)
 //    (detail/winograd.hpp), the tile size chosen per layer by its size and the batch (winograd_tile()).
-// The GEMM lives in detail/gemm.hpp, the folding of dlib's weights in detail/encoder_weights.hpp.
+// The stem reads the chip in place (detail/stem_conv.hpp). The GEMM lives in detail/gemm.hpp, the folding of
+// dlib's weights in detail/encoder_weights.hpp.
 // Everything runs on the calling thread, so one engine per worker scales with the workers. Results equal
 // dlib's to float rounding: below 1e-6 per component on the reference chips with direct convolutions only, and
 // within the tests' 1e-4 with Winograd (fp32 rounding in the transforms, larger with the larger tile).
@@ -35,6 +36,7 @@
 #include "faceapp/detail/cpu_features.hpp"
 #include "faceapp/detail/encoder_weights.hpp"
 #include "faceapp/detail/gemm.hpp"
+#include "faceapp/detail/stem_conv.hpp"
 #include "faceapp/detail/winograd.hpp"
 #include "faceapp/models/network.hpp"
 
@@ -66,6 +68,10 @@ class fast_encoder {
     winograd4,  ///< F(4x4,3x3) wherever it applies
   };
 
+  /// A choice of Winograd tile for automatic mode: a stride-1 3x3 layer's output side and the batch -> its tile
+  /// side (0: direct, 2 or 4). winograd_tile() is the engine's; benches pass others to measure the alternatives.
+  using tile_rule = int (*)(int size, int images);
+
   explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic,
                         convolution c = convolution::automatic)
       : fast_encoder(fold_encoder_weights(net), k, c) {}
@@ -74,16 +80,28 @@ class fast_encoder {
                         convolution c = convolution::automatic)
       : weights_(std::move(weights)), path_(choose(k)), convolution_(c) {
     if (!weights_) throw std::invalid_argument("fast_encoder: no weights");
-    filters_ = make_filters(*weights_, c);
+    filters_ = make_filters(*weights_, c, rule_);
+  }
+  /// Automatic mode with `rule` in place of winograd_tile().
+  fast_encoder(std::shared_ptr<const encoder_weights> weights, kernel k, tile_rule rule)
+      : weights_(std::move(weights)), path_(choose(k)), rule_(rule) {
+    if (!weights_) throw std::invalid_argument("fast_encoder: no weights");
+    if (rule_ == nullptr) throw std::invalid_argument("fast_encoder: no tile rule");
+    filters_ = make_filters(*weights_, convolution_, rule_);
   }
 
   fast_encoder(const fast_encoder& other)
-      : weights_(other.weights_), filters_(other.filters_), path_(other.path_), convolution_(other.convolution_) {}
+      : weights_(other.weights_),
+        filters_(other.filters_),
+        path_(other.path_),
+        convolution_(other.convolution_),
+        rule_(other.rule_) {}
   fast_encoder& operator=(const fast_encoder& other) {
     weights_ = other.weights_;
     filters_ = other.filters_;
     path_ = other.path_;
     convolution_ = other.convolution_;
+    rule_ = other.rule_;
     return *this;
   }
   fast_encoder(fast_encoder&&) noexcept = default;
@@ -96,12 +114,13 @@ class fast_encoder {
   }
 
   /// The Winograd tile side automatic mode gives a stride-1 3x3 layer of `size` x `size` outputs when `images`
-  /// chips go through it together (0: direct): F(4x4) from 8x8 up, direct below, where one chip's few tiles starve
-  /// the GEMM and F(4x4)'s gain at 16 chips would cost 47 MB of filters for 2% of the time. The per-layer
-  /// measurements (bench_encode's BM_encoder_layer_*) are in bench/README.md, "Winograd per layer".
+  /// chips go through it together (0: direct): F(4x4) from 8x8 up; below, F(4x4) for a full sub-batch, whose 16
+  /// chips fill the GEMM with tiles, and direct for fewer, where one chip's few tiles starve it. Chosen from whole
+  /// passes (bench_encode's BM_encoder_engine and BM_encoder_engine_tile) on the AVX-512 and the AVX2 path; the
+  /// figures are in bench/README.md, "Winograd per layer". The F(4x4) filters of the 4x4 and 2x2 layers take
+  /// about 60 MB, shared by every engine over the same weights.
   [[nodiscard]] static int winograd_tile(int size, int images) noexcept {
-    (void)images;
-    return size >= 8 ? 4 : 0;
+    return size >= 8 || images >= static_cast<int>(sub_batch) ? 4 : 0;
   }
 
   /// The tile side layer `index` of the residual blocks (2 per block: a, b) runs with for a batch of `images`:
@@ -109,7 +128,7 @@ class fast_encoder {
   [[nodiscard]] int layer_tile(std::size_t index, int images) const {
     const auto& f = (*filters_).at(index);
     if (convolution_ == convolution::automatic) {
-      const int m = winograd_tile(f.size, images);
+      const int m = rule_(f.size, images);
       return (m == 2 && !f.f2.u.empty()) || (m == 4 && !f.f4.u.empty()) ? m : 0;
     }
     if (convolution_ == convolution::winograd2) return f.f2.u.empty() ? 0 : 2;
@@ -171,7 +190,8 @@ class fast_encoder {
     winograd_filter f2, f4;
   };
 
-  static std::shared_ptr<const std::vector<layer_filters>> make_filters(const encoder_weights& w, convolution c) {
+  static std::shared_ptr<const std::vector<layer_filters>> make_filters(const encoder_weights& w, convolution c,
+                                                                       tile_rule rule) {
     auto out = std::make_shared<std::vector<layer_filters>>();
     const int stem_out = w.stem.out_size(chip_size);
     int size = (stem_out - w.pool_size) / w.pool_stride + 1;
@@ -184,8 +204,8 @@ class fast_encoder {
         bool want2 = c == convolution::winograd2, want4 = c == convolution::winograd4;
         if (c == convolution::automatic) {
           for (int images = 1; images <= static_cast<int>(sub_batch); ++images) {
-            want2 = want2 || winograd_tile(size, images) == 2;
-            want4 = want4 || winograd_tile(size, images) == 4;
+            want2 = want2 || rule(size, images) == 2;
+            want4 = want4 || rule(size, images) == 4;
           }
         }
         if (winograd_applies(*cv)) {
@@ -256,7 +276,12 @@ class fast_encoder {
           *p++ = (static_cast<float>(px.blue) - w.mean_b) / 256.0F;
         }
       }
-      run_conv(w.stem, input_, stem_, skip_kind::none, nullptr);
+      if (stem_conv_applies(path_, w.stem)) {
+        stem_.resize(1, stem_out, stem_out, w.stem.out);
+        stem_conv(path_, w.stem, input_.data.data(), chip_size, chip_size, stem_.data.data());
+      } else {
+        run_conv(w.stem, input_, stem_, skip_kind::none, nullptr);
+      }
       max_pool(stem_, w.pool_size, w.pool_stride, x_, i);
     }
 
@@ -490,6 +515,7 @@ class fast_encoder {
   std::shared_ptr<const std::vector<layer_filters>> filters_;  // shared by copies, like the weights
   simd_level path_ = simd_level::portable;
   convolution convolution_ = convolution::automatic;
+  tile_rule rule_ = &winograd_tile;
   // Per-instance scratch, reused between calls.
   tensor input_, stem_, x_, t_, u_, y_, layer_in_, layer_out_;
   std::vector<float> panel_, features_, result_;
