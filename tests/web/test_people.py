@@ -111,6 +111,9 @@ try:
         check(r.status == status, f"a rename to {n} bytes: {status} ({r.status} {r.body[:80]})")
     for q, ok in (("q" * 100, True), ("q" * 101, False)):
         check((server.get(f"/api/people?q={q}").status == 200) == ok, f"q of {len(q)} bytes")
+    for q, status in (("ab%80c", 400), ("%C3%A9t%C3%A9", 200), ("ab%00", 400)):  # not UTF-8 / UTF-8 / a control
+        r = server.get(f"/api/people?q={q}")
+        check(r.status == status, f"q={q}: {r.status}, expected {status} ({r.body[:80]!r})")
     for limit, ok in (("1000", True), ("1001", False), ("0", True)):
         check((server.get(f"/api/people?limit={limit}").status == 200) == ok, f"limit={limit}")
     check(server.get("/api/people?offset=-1").status == 400, "offset=-1: 400")
@@ -156,6 +159,17 @@ try:
           f"a faces' page ending at the last row: next null: {body['next']}")
     body = server.get(f"/api/faces?after={ids[-3] if len(ids) > 2 else 0}&limit=1").json()
     check(body["next"] == body["faces"][0]["id"], f"a faces' page before the end: next is its last id: {body['next']}")
+    # Pages by offset carry the same cursor: the next page by after= is the next page by offset.
+    n = len(ids)
+    body = server.get(f"/api/faces?offset={n - 3}&limit=2").json()
+    check([f["id"] for f in body["faces"]] == ids[n - 3:n - 1] and body["next"] == ids[n - 2],
+          f"an offset page before the end: next is its last id: {body['next']}")
+    after_next = server.get(f"/api/faces?after={body['next']}&limit=2").json()
+    check([f["id"] for f in after_next["faces"]] == ids[n - 1:], f"its next page by after=: {after_next}")
+    body = server.get(f"/api/faces?offset={n - 2}&limit=2").json()
+    check(len(body["faces"]) == 2 and body["next"] is None, f"an offset page ending at the last row: {body['next']}")
+    body = server.get(f"/api/faces?offset={n - 2}&limit=3").json()
+    check(len(body["faces"]) == 2 and body["next"] is None, f"an offset page past the last row: {body['next']}")
 finally:
     server.cleanup()
 check.done()

@@ -23,6 +23,10 @@ void check_query(std::string_view query) {
     throw service_error(errc::bad_input, "q is " + std::to_string(query.size()) + " bytes long (at most " +
                                              std::to_string(faceapp_examples::max_name_bytes) + ")");
   }
+  // A trigram search splits the query by UTF-8 characters: bytes that are not UTF-8 are refused, not guessed at.
+  if (!faceapp_examples::is_clean_utf8(query)) {
+    throw service_error(errc::bad_input, "q is not valid UTF-8 text without control characters");
+  }
 }
 
 }  // namespace

@@ -135,8 +135,9 @@ inline std::pair<std::uint64_t, std::string> person_for(PGconn* c, const std::st
 /// start until the index exists: when the extension cannot be created (not installed, or the role may not), the
 /// search works as before, by a scan, and the server says so on stderr. Returns whether the index exists.
 inline bool create_name_index(PGconn* c, const std::string& url) {
-  const auto have = pg::run(c, url, "SELECT 1 FROM pg_class WHERE relname = 'persons_name_trgm' AND relkind = 'i'");
-  if (PQntuples(have.get()) > 0) return true;
+  // The index of this schema (the one persons resolves to), not one of that name in another schema.
+  const auto have = pg::run(c, url, "SELECT to_regclass('persons_name_trgm') IS NOT NULL");
+  if (std::string_view(PQgetvalue(have.get(), 0, 0)) == "t") return true;
   pg::run(c, url, "SAVEPOINT name_index");
   try {
     pg::run(c, url, "SET LOCAL statement_timeout = 0");  // a large gallery's index takes longer than 8 s

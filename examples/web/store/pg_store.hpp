@@ -187,14 +187,21 @@ class pg_store final : public store_backend, public results_store, public cluste
     auto c = take();
     people_page page;
     const std::string pattern = like_pattern(query);
-    const std::string lim = std::to_string(std::min<std::uint64_t>(limit, 1U << 30));
+    const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
+    const std::string lim = std::to_string(wanted + 1);  // one more: whether a next page exists
     const std::string off = std::to_string(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62));
     const std::string where = query.empty() ? " WHERE $1::text IS NULL" : " WHERE name ILIKE $1::text";
     const char* params[] = {query.empty() ? nullptr : pattern.c_str(), lim.c_str(), off.c_str()};
     const auto r = pg::run(c.get(), url_,
                            (std::string(select_person) + where + " ORDER BY id LIMIT $2::bigint OFFSET $3::bigint").c_str(),
                            params);
-    for (int i = 0, n = PQntuples(r.get()); i < n; ++i) page.people.push_back(person_of(r.get(), i));
+    for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
+      if (page.people.size() == wanted) {
+        if (!page.people.empty()) page.next = page.people.back().id;  // the keyset cursor after this page
+        break;
+      }
+      page.people.push_back(person_of(r.get(), i));
+    }
     if (count) {
       const auto t = pg::run(c.get(), url_, ("SELECT count(*) FROM people" + where).c_str(),
                              std::span<const char* const>(params, 1));

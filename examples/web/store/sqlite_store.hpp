@@ -206,9 +206,16 @@ class sqlite_store final : public store_backend, public results_store, public cl
     {
       sqlite::statement s(*c, std::string(sqlite_people::select_face) + where + " ORDER BY p.id LIMIT ?2 OFFSET ?3");
       if (!query.empty()) s.bind(1, pattern);
-      s.bind(2, static_cast<std::int64_t>(std::min<std::uint64_t>(limit, 1U << 30)));
+      const auto wanted = std::min<std::uint64_t>(limit, 1U << 30);
+      s.bind(2, static_cast<std::int64_t>(wanted + 1));  // one more: whether a next page exists
       s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
-      while (s.step()) page.people.push_back(sqlite_people::face_of(s));
+      while (s.step()) {
+        if (page.people.size() == wanted) {
+          if (!page.people.empty()) page.next = page.people.back().id;  // the keyset cursor after this page
+          break;
+        }
+        page.people.push_back(sqlite_people::face_of(s));
+      }
     }
     if (count) {
       sqlite::statement s(*c, "SELECT count(*) FROM people p" + where);

@@ -117,7 +117,7 @@ class fast_encoder {
   /// chips go through it together (0: direct): F(4x4) from 8x8 up; below, F(4x4) for a full sub-batch, whose 16
   /// chips fill the GEMM with tiles, and direct for fewer, where one chip's few tiles starve it. Chosen from whole
   /// passes (bench_encode's BM_encoder_engine and BM_encoder_engine_tile) on the AVX-512 and the AVX2 path; the
-  /// figures are in bench/README.md, "Winograd per layer". The F(4x4) filters of the 4x4 and 2x2 layers take
+  /// figures are in bench/README.md, "The encoder engine alone". The F(4x4) filters of the 4x4 and 2x2 layers take
   /// about 60 MB, shared by every engine over the same weights.
   [[nodiscard]] static int winograd_tile(int size, int images) noexcept {
     return size >= 8 || images >= static_cast<int>(sub_batch) ? 4 : 0;
