@@ -348,3 +348,39 @@ TEST_CASE("POST /api/cluster answers each face the quality gate refused, with it
   CHECK(side >= 30);
   CHECK(side < 40);
 }
+
+TEST_CASE("a part of POST /api/cluster that is not an image is named by its place among all the parts") {
+  const faceapp::test::scratch_dir dir("clusters_part_number");
+  faceapp_web::service_options o;
+  o.data_dir = dir.dir / "data";
+  o.workers = 1;
+  faceapp_web::face_service s(o);
+  faceapp_web::routes routes{s, {"", {"127.0.0.1"}, {}, 20}};
+  faceapp_web::http::request req;
+  req.method = "POST";
+  req.path = "/api/cluster";
+  req.headers = {{"Host", "127.0.0.1"}};
+  req.content_type = "multipart/form-data";
+  req.form_parsed = true;
+  const auto part = [](std::string name, std::string content) {
+    faceapp_web::http::form_part p;
+    p.filename = std::move(name);
+    p.has_filename = !p.filename.empty();
+    p.content = std::move(content);
+    return p;
+  };
+  // An empty file input first (a browser sends one for a file field left empty): skipped, but still a part.
+  req.files = {part("", ""), part("obama_1.jpg", faceapp::test::data_bytes("faces/obama_1.jpg")),
+               part("notes.txt", "not an image")};
+  faceapp_web::http::response res;
+  if (auto refused = routes.check_head(req)) {
+    res = *refused;
+  } else {
+    routes.handle(req, res);
+  }
+  CHECK(res.status == 415);
+  const auto error = nlohmann::json::parse(res.body)["error"].get<std::string>();
+  CAPTURE(error);
+  CHECK(error.starts_with("notes.txt (photo 3): "));
+  CHECK(s.pending_clusters().empty());
+}
