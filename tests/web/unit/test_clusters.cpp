@@ -1,8 +1,11 @@
 // Pending clusters (bulk enrolment): the store's tables on SQLite (and, through tests/web/with_postgres.py, on
 // PostgreSQL when it keeps them): what is saved reads back byte for byte, a cluster is there at 24 h - 1 s and
 // gone at 24 h, a save deletes the expired ones, a reopened store keeps them, an enrolment adds every face to the
-// named person and deletes the cluster at once. And the service with its clock moved: the clusters of real
-// photos of tests/data/faces expire at exactly 24 h.
+// named person (but the faces it is told to skip) and deletes the cluster at once, expire_clusters deletes the
+// rows at exactly 24 h. A face is known at a gallery distance of 1e-6 and below. And the service with its clock
+// moved: the clusters of real photos of tests/data/faces expire at exactly 24 h, and a service opened at 24 h
+// deletes them. Through the routes: a 35 px face is answered in `refused` with the gate's reason, and a bad part
+// is named by its place among all the parts.
 #include <doctest/doctest.h>
 
 #include <cmath>
