@@ -116,8 +116,8 @@ std::string parse_since(std::string_view text);
 /// max_search_encodings, or k is not from 1 to max_search_k.
 void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
 
-/// A bulk upload clustered (service/clusters.cpp): the clusters stored as pending, and the photos without a face
-/// fit to enrol.
+/// A bulk upload clustered (service/clusters.cpp): the clusters stored as pending, the photos where no face was
+/// found, and the faces the quality gate refused.
 struct cluster_upload {
   struct refusal {
     std::string photo;   // the uploaded file name
