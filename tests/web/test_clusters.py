@@ -3,7 +3,8 @@ identity photos of three people (deepface_p05, _p06 and _p07, the first four of 
 and 2 photos without a face in one POST /api/cluster give exactly three clusters whose photos are those people's,
 and `no_face` the two photos; named through /api/clusters/{id}/enrol, a further photo of one of them (not
 uploaded) is recognized under that name; a known person's photo in a later upload is suggested as that person
-and enrols nothing; the photo limit (--max-cluster-photos) exactly at it, one under and one over (413 naming it,
+and enrols nothing; photos already enrolled, uploaded again, have their faces `known` and an enrolment leaves
+them out (the person's face count grows by the new photos only); the photo limit (--max-cluster-photos) exactly at it, one under and one over (413 naming it,
 nothing stored, before any photo is decoded); pending clusters survive a restart; DELETE, 400s, 415 and 404s.
 (The 24 h expiry at its boundary through the service's clock, and the store's tables: unit/test_clusters.cpp.)"""
 
@@ -59,7 +60,8 @@ try:
     check(sum(len(c["faces"]) for c in clusters) == 12, "one face a photo")
     check(sorted(body.get("no_face", [])) == no_faces, f"no_face is the two photos without a face: {body.get('no_face')}")
     check(all(c["suggested"] is None for c in clusters), "nobody is known yet: no suggestion")
-    check(all(set(f) == {"photo", "box", "thumbnail"} and f["thumbnail"].startswith("data:image/jpeg;base64,")
+    check(all(set(f) == {"photo", "box", "thumbnail", "known"} and f["known"] is False
+              and f["thumbnail"].startswith("data:image/jpeg;base64,")
               and set(f["box"]) == {"top", "right", "bottom", "left"} for c in clusters for f in c["faces"]),
           "each face has its photo, box and JPEG thumbnail")
     ids = [c["id"] for c in clusters]
@@ -118,6 +120,39 @@ try:
     check(server.get("/api/people").json()["total"] == 3 and
           {p["name"]: p["faces"] for p in server.get("/api/people").json()["people"]}["deepface_p06"] == 4,
           "a suggestion enrols nothing by itself")
+    check(all(f["known"] is False for c in body["clusters"] for f in c["faces"]),
+          "none of the second upload's faces is known: none was enrolled")
+
+    # ---- already enrolled photos again (with one new photo): the known faces are suggested, not re-enrolled ----
+    again = uploaded["deepface_p06"] + [later]  # later: in a pending cluster, not enrolled
+    r = upload(server, again)
+    got = r.json().get("clusters", []) if r.status == 201 else []
+    check(r.status == 201 and len(got) == 1 and photos_of(got[0]) == sorted(again),
+          f"{again}: one cluster: {r.status} {[photos_of(c) for c in got]}")
+    if got:
+        known = sorted(f["photo"] for f in got[0]["faces"] if f["known"])
+        check(got[0]["suggested"] == "deepface_p06", f"suggested as deepface_p06: {got[0]['suggested']}")
+        check(known == sorted(uploaded["deepface_p06"]), f"the four enrolled photos' faces are known: {known}")
+        check(server.get(f"/api/clusters/{got[0]['id']}").json() == got[0], "GET shows the same known faces")
+        r = send(server, "POST", f"/api/clusters/{got[0]['id']}/enrol", {"name": "deepface_p06"})
+        check(r.status == 200 and r.json()["name"] == "deepface_p06" and len(r.json()["faces"]) == 5,
+              f"enrolled: only the new face joins, 4 + 1 faces: {r.status} {r.body[:200]}")
+        alone = [c["id"] for c in body["clusters"] if photos_of(c) == [later]]
+        r = server.get(f"/api/clusters/{alone[0]}") if alone else None
+        check(r is not None and r.status == 200 and [f["known"] for f in r.json()["faces"]] == [True],
+              f"the earlier pending cluster of {later} alone: its face is known now: {r.body[:150] if r else alone}")
+    r = upload(server, uploaded["deepface_p07"])
+    got = r.json().get("clusters", []) if r.status == 201 else []
+    check(r.status == 201 and len(got) == 1 and all(f["known"] for f in got[0]["faces"]),
+          f"deepface_p07's enrolled photos again: one cluster, every face known: {r.status} {r.body[:200]}")
+    if got:
+        r = send(server, "POST", f"/api/clusters/{got[0]['id']}/enrol", {"name": got[0]["suggested"]})
+        check(r.status == 200 and r.json()["name"] == "deepface_p07" and len(r.json()["faces"]) == 4,
+              f"enrolled under the suggestion: deepface_p07 still has 4 faces: {r.status} {r.body[:200]}")
+        check(server.get(f"/api/clusters/{got[0]['id']}").status == 404, "the cluster is gone all the same")
+    faces_now = {p["name"]: p["faces"] for p in server.get("/api/people").json()["people"]}
+    check(faces_now == {"deepface_p05": 4, "deepface_p06": 5, "deepface_p07": 4},
+          f"the face counts grew by the new photo only: {faces_now}")
 
     # ---- DELETE and 404s ----
     first = body["clusters"][0]["id"]

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <future>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -17,7 +18,31 @@ service_error no_cluster(std::uint64_t id) {
   return {errc::not_found, "no pending cluster with id " + std::to_string(id) + " (enrolled, discarded or expired)"};
 }
 
+/// The face ids of the gallery faces nearest to each face of `c` that is already known (face_is_known); none
+/// for the others.
+std::vector<std::optional<std::uint64_t>> known_as(const gallery_snapshot& view, const pending_cluster& c) {
+  std::vector<faceapp::encoding> encodings;
+  encodings.reserve(c.faces.size());
+  for (const auto& f : c.faces) encodings.push_back(f.encoding);
+  const auto nearest = view.nearest_each(encodings);
+  std::vector<std::optional<std::uint64_t>> out(c.faces.size());
+  for (std::size_t i = 0; i < nearest.size() && i < out.size(); ++i) {
+    if (nearest[i] && face_is_known(nearest[i]->distance)) out[i] = view.key(nearest[i]->row);
+  }
+  return out;
+}
+
 }  // namespace
+
+void face_service::mark_known(std::vector<pending_cluster>& clusters) const {
+  if (clusters.empty()) return;
+  store_.check_fresh();
+  const auto view = store_.snapshot();
+  for (auto& c : clusters) {
+    const auto known = known_as(*view, c);
+    for (std::size_t i = 0; i < c.faces.size(); ++i) c.faces[i].known = known[i].has_value();
+  }
+}
 
 std::int64_t face_service::now_s() const {
   if (options_.clock) return options_.clock();
@@ -42,10 +67,10 @@ cluster_upload face_service::cluster_photos(std::vector<upload> photos) {
   auto& store = clusters();  // before the work: a store without clusters is not worth encoding for
   // One job a photo on the worker pool; a photo that fails (not an image, too large) fails the whole upload,
   // naming it, before anything is stored.
-  std::vector<std::future<std::vector<pending_face>>> jobs;
+  std::vector<std::future<photo_faces>> jobs;
   jobs.reserve(photos.size());
   for (const auto& u : photos) jobs.push_back(pool_.submit([this, &u] { return enrolment_faces(u); }));
-  std::vector<std::vector<pending_face>> found;
+  std::vector<photo_faces> found;
   found.reserve(jobs.size());
   std::exception_ptr failed;
   for (auto& j : jobs) {  // every job is waited for: they borrow `photos`
@@ -61,8 +86,9 @@ cluster_upload face_service::cluster_photos(std::vector<upload> photos) {
   cluster_upload out;
   std::vector<pending_face> faces;
   for (std::size_t i = 0; i < found.size(); ++i) {
-    if (found[i].empty()) out.no_face.push_back(photos[i].file_name);
-    for (auto& f : found[i]) faces.push_back(std::move(f));
+    if (found[i].detected == 0) out.no_face.push_back(photos[i].file_name);
+    for (auto& why : found[i].refused) out.refused.push_back({photos[i].file_name, std::move(why)});
+    for (auto& f : found[i].faces) faces.push_back(std::move(f));
   }
   std::vector<faceapp::encoding> encodings;
   encodings.reserve(faces.size());
@@ -91,16 +117,27 @@ cluster_upload face_service::cluster_photos(std::vector<upload> photos) {
   }
   const auto saved = store.save_clusters(made, now);
   for (std::size_t i = 0; i < made.size(); ++i) made[i].id = saved[i];
+  mark_known(made);
   out.clusters = std::move(made);
   return out;
 }
 
-std::vector<pending_cluster> face_service::pending_clusters() const { return clusters().pending_clusters(now_s()); }
+std::vector<pending_cluster> face_service::pending_clusters() const {
+  const auto now = now_s();
+  clusters().expire_clusters(now);  // the expired ones are deleted, not only hidden
+  auto out = clusters().pending_clusters(now);
+  mark_known(out);
+  return out;
+}
 
 pending_cluster face_service::find_cluster(std::uint64_t id) const {
-  auto c = clusters().find_cluster(id, now_s());
+  const auto now = now_s();
+  clusters().expire_clusters(now);
+  auto c = clusters().find_cluster(id, now);
   if (!c) throw no_cluster(id);
-  return std::move(*c);
+  std::vector<pending_cluster> one{std::move(*c)};
+  mark_known(one);
+  return std::move(one.front());
 }
 
 void face_service::discard_cluster(std::uint64_t id) {
@@ -113,13 +150,26 @@ person_detail face_service::enrol_cluster(std::uint64_t id, std::string name) {
   const auto now = now_s();
   const auto before = store.find_cluster(id, now);  // its encodings, for the gallery: a cluster never changes
   if (!before) throw no_cluster(id);
+  // The faces already known are left out; the others, in order, are what the gallery gets.
+  store_.check_fresh();
+  const auto known = known_as(*store_.snapshot(), *before);
+  std::vector<bool> skip(known.size());
   std::vector<faceapp::encoding> encodings;
-  for (const auto& f : before->faces) encodings.push_back(f.encoding);
+  for (std::size_t i = 0; i < before->faces.size(); ++i) {
+    skip[i] = known[i].has_value();
+    if (!skip[i]) encodings.push_back(before->faces[i].encoding);
+  }
   const auto added = store_.add_written(
-      [&] { return store.enrol_cluster(id, name, faceapp::utc_timestamp(), now); }, encodings);
+      [&] { return store.enrol_cluster(id, name, faceapp::utc_timestamp(), now, skip); }, encodings);
   if (!added) throw no_cluster(id);  // enrolled or discarded meanwhile
-  if (added->empty()) throw service_error(errc::internal, "pending cluster " + std::to_string(id) + " had no faces");
-  return find_person(added->front().person_id);
+  if (!added->empty()) return find_person(added->front().person_id);
+  // Every face was known: nothing enrolled, the cluster is gone; the answer is the person they are known as.
+  for (const auto& k : known) {
+    if (!k) continue;
+    if (const auto face = store_.find(*k)) return find_person(face->person_id);
+  }
+  throw service_error(errc::not_found, "the faces of pending cluster " + std::to_string(id) +
+                                           " were known, and their person has been deleted meanwhile");
 }
 
 }  // namespace faceapp_web

@@ -152,6 +152,8 @@ face_service::face_service(service_options options)
     : options_(std::move(options)),
       store_((prepare_dirs(options_), open_store(options_.db, options_.data_dir)), options_.max_staleness_s),
       pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
+  // Pending clusters that expired while the server was down go now, not at the next upload.
+  if (auto* c = dynamic_cast<cluster_store*>(&store_.backend())) c->expire_clusters(now_s());
   if (!options_.db.empty()) {  // the records go to the same database
     db_records_ = dynamic_cast<results_store*>(&store_.backend());
     if (db_records_ == nullptr) throw std::runtime_error("--db " + options_.db + " cannot keep records");
@@ -310,9 +312,10 @@ person face_service::enrol(std::string name, upload u, std::optional<std::uint64
   return store_.add(std::move(name), f.face.encoding, f.photo.label, f.face.box, std::move(f.thumbnail), to);
 }
 
-std::vector<pending_face> face_service::enrolment_faces(const upload& u) const {
+photo_faces face_service::enrolment_faces(const upload& u) const {
   auto photo = detect_now(u);
-  std::vector<pending_face> out;
+  photo_faces out;
+  out.detected = photo.faces.size();
   for (std::size_t i = 0; i < photo.faces.size(); ++i) {
     faceapp::faces passed;
     {
@@ -320,14 +323,26 @@ std::vector<pending_face> face_service::enrolment_faces(const upload& u) const {
       one.image = photo.faces.image;
       one.items.push_back(photo.faces.items[i]);
       auto r = faceapp::quality.run(std::move(one));
-      if (!r || r->size() == 0) continue;  // a face not fit to enrol is left out of the clusters
+      if (!r) {
+        // A face not fit to enrol is left out of the clusters, with the gate's reason; anything else the stage
+        // reports (its landmark model missing) fails the upload.
+        const auto& why = r.error().message;
+        if (why.starts_with("face too small:") || why.starts_with("face too blurred:")) {
+          out.refused.push_back(photo.faces.size() > 1 ? "face " + std::to_string(i + 1) + " of " +
+                                                             std::to_string(photo.faces.size()) + ": " + why
+                                                       : why);
+          continue;
+        }
+        throw service_error(errc::internal, "quality: " + u.file_name + ": " + r.error().what());
+      }
+      if (r->size() == 0) continue;
       passed = std::move(*r);
     }
     const auto face = [&] {
       const timed t(stats_.encode);
       return encode_one(passed, 0, u.file_name);
     }();
-    out.push_back({u.file_name, photo.label, face.box, face.encoding, thumbnail_of(photo.faces.image, face)});
+    out.faces.push_back({u.file_name, photo.label, face.box, face.encoding, thumbnail_of(photo.faces.image, face)});
   }
   finish(photo, false);
   return out;

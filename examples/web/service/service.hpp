@@ -116,11 +116,23 @@ std::string parse_since(std::string_view text);
 /// max_search_encodings, or k is not from 1 to max_search_k.
 void check_search_bounds(std::size_t encodings, std::int64_t k, const service_options& o);
 
-/// A bulk upload clustered (service/clusters.cpp): the clusters stored as pending, and the photos without a face
-/// fit to enrol.
+/// A bulk upload clustered (service/clusters.cpp): the clusters stored as pending, the photos where no face was
+/// found, and the faces the quality gate refused.
 struct cluster_upload {
+  struct refusal {
+    std::string photo;   // the uploaded file name
+    std::string reason;  // the quality gate's ("face too small: 35 px < 40 px"), "face 2 of 3: " first in a group
+  };
   std::vector<pending_cluster> clusters;
-  std::vector<std::string> no_face;  // uploaded file names, in upload order
+  std::vector<std::string> no_face;  // uploaded file names of the photos where no face was found, in upload order
+  std::vector<refusal> refused;      // each face the quality gate refused, in upload order
+};
+
+/// The faces of one photo of a bulk upload: those fit to enrol, and why each other one was refused.
+struct photo_faces {
+  std::size_t detected = 0;
+  std::vector<pending_face> faces;
+  std::vector<std::string> refused;
 };
 
 class face_service {
@@ -191,13 +203,15 @@ class face_service {
 
   /// Every face of every photo that passes the quality gate, clustered at the library's default tolerance; each
   /// cluster suggests the known person nearest to one of its faces within the matching tolerance (0.6). The
-  /// clusters are stored as pending. bad_input when there is no photo or more than max_cluster_photos.
+  /// clusters are stored as pending. A face already in the gallery (face_is_known) is marked `known`, here and
+  /// whenever a cluster is read. bad_input when there is no photo, too_large when more than max_cluster_photos.
   cluster_upload cluster_photos(std::vector<upload> photos);
   [[nodiscard]] std::vector<pending_cluster> pending_clusters() const;
   [[nodiscard]] pending_cluster find_cluster(std::uint64_t id) const;
   void discard_cluster(std::uint64_t id);
-  /// Every face of the cluster joins the person of exactly `name` (created when there is none), in one
-  /// transaction that also deletes the cluster; that person afterwards.
+  /// Every face of the cluster not already known joins the person of exactly `name` (created when there is
+  /// none), in one transaction that also deletes the cluster; that person afterwards. When every face is known,
+  /// nothing is added, the cluster is deleted and the answer is the person of the nearest known face.
   person_detail enrol_cluster(std::uint64_t id, std::string name);
   /// Now, by the service's clock (service_options::clock), in seconds since the epoch.
   [[nodiscard]] std::int64_t now_s() const;
@@ -223,8 +237,10 @@ class face_service {
   person enrol(std::string name, upload u, std::optional<std::uint64_t> to, bool gate);
   void finish(analysed& a, bool display) const;
   /// On a worker: every face of `u` that passes the quality gate, encoded, with its thumbnail (service.cpp).
-  std::vector<pending_face> enrolment_faces(const upload& u) const;
+  photo_faces enrolment_faces(const upload& u) const;
   [[nodiscard]] cluster_store& clusters() const;
+  /// Sets each face's `known` from the gallery now (face_is_known).
+  void mark_known(std::vector<pending_cluster>& clusters) const;
   void keep(const upload& u) const;
   void record(faceapp::encoded_faces rows) const;
 

@@ -1,7 +1,7 @@
 // faceapp-web's store layer: pending clusters, the faces of a bulk upload grouped by person and waiting for a
 // name (POST /api/cluster). A database that keeps them implements cluster_store (SQLite: sqlite_clusters.hpp).
 // They live in their own tables, created when missing, and expire pending_cluster_lifetime_s after they were
-// made: a read at or after that time no longer sees them, and the next save deletes them.
+// made: a read at or after that time no longer sees them, and the next save or expire_clusters deletes them.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,7 @@ struct pending_face {
   faceapp::box box;    // in that photo
   faceapp::encoding encoding{};
   std::string thumbnail;  // JPEG; empty when read without thumbnails
+  bool known = false;     // already in the gallery (face_is_known); set by the service when read, never stored
 };
 
 struct pending_cluster {
@@ -35,6 +36,13 @@ struct pending_cluster {
   std::optional<std::string> suggested;  // the known person its faces match, when one does
   std::vector<pending_face> faces;
 };
+
+/// A pending face is already known when its nearest gallery face is at most this far: the same photo's face
+/// encoded again gives the same encoding (distance 0), while two photos of one person are ~0.3 apart.
+inline constexpr float known_face_distance = 1e-6F;
+
+/// Whether a face whose nearest gallery face is at `distance` is already known (and so not enrolled again).
+inline bool face_is_known(float distance) { return distance <= known_face_distance; }
 
 /// Whether a cluster made at `created_s` has expired at `now_s`.
 inline bool pending_cluster_expired(std::int64_t created_s, std::int64_t now_s) {
@@ -51,15 +59,19 @@ class cluster_store {
 
   /// Stores the clusters (their ids are ignored) and deletes the expired ones; returns the new ids, in order.
   virtual std::vector<std::uint64_t> save_clusters(std::span<const pending_cluster> clusters, std::int64_t now_s) = 0;
+  /// Deletes the clusters expired at `now_s` (the service does when it opens the store and before each read).
+  virtual void expire_clusters(std::int64_t now_s) = 0;
   /// The clusters not expired at `now_s`, in id order, with their faces and thumbnails.
   [[nodiscard]] virtual std::vector<pending_cluster> pending_clusters(std::int64_t now_s) const = 0;
   [[nodiscard]] virtual std::optional<pending_cluster> find_cluster(std::uint64_t id, std::int64_t now_s) const = 0;
   /// Deletes a cluster; false when there is none (or it has expired).
   virtual bool discard_cluster(std::uint64_t id, std::int64_t now_s) = 0;
-  /// Adds every face of the cluster to the person of exactly `name` (created when there is none) and deletes the
-  /// cluster, in one transaction; the faces stored, in order; nothing when there is no such cluster.
+  /// Adds every face of the cluster but those whose place is true in `skip` to the person of exactly `name`
+  /// (created when there is none) and deletes the cluster, in one transaction; the faces stored, in order;
+  /// nothing when there is no such cluster.
   virtual std::optional<std::vector<person>> enrol_cluster(std::uint64_t id, const std::string& name,
-                                                           const std::string& added, std::int64_t now_s) = 0;
+                                                           const std::string& added, std::int64_t now_s,
+                                                           const std::vector<bool>& skip) = 0;
 };
 
 }  // namespace faceapp_web

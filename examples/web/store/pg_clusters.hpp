@@ -27,13 +27,18 @@ inline constexpr const char* create_tables =
     "  box_left bigint NOT NULL, encoding bytea NOT NULL CHECK (length(encoding) = 512), thumbnail bytea NOT NULL, "
     "  PRIMARY KEY (cluster_id, n))";
 
-inline std::vector<std::uint64_t> save(PGconn* c, const std::string& url, std::span<const pending_cluster> clusters,
-                                       std::int64_t now_s) {
+/// Deletes the clusters expired at `now_s`.
+inline void expire(PGconn* c, const std::string& url, std::int64_t now_s) {
   const std::string before = std::to_string(now_s - pending_cluster_lifetime_s);
   const char* expired[] = {before.c_str()};
   pg::run(c, url, "DELETE FROM pending_faces WHERE cluster_id IN (SELECT id FROM pending_clusters "
                   "WHERE created_s <= $1::bigint)", expired);
   pg::run(c, url, "DELETE FROM pending_clusters WHERE created_s <= $1::bigint", expired);
+}
+
+inline std::vector<std::uint64_t> save(PGconn* c, const std::string& url, std::span<const pending_cluster> clusters,
+                                       std::int64_t now_s) {
+  expire(c, url, now_s);
   std::vector<std::uint64_t> ids;
   for (const auto& cl : clusters) {
     const std::string created = std::to_string(cl.created_s);

@@ -248,6 +248,12 @@ class pg_store final : public store_backend, public results_store, public cluste
   std::vector<std::uint64_t> save_clusters(std::span<const pending_cluster> clusters, std::int64_t now_s) override {
     return write([&](PGconn* c) { return pg_clusters::save(c, url_, clusters, now_s); });
   }
+  void expire_clusters(std::int64_t now_s) override {
+    write([&](PGconn* c) {
+      pg_clusters::expire(c, url_, now_s);
+      return true;
+    });
+  }
   [[nodiscard]] std::vector<pending_cluster> pending_clusters(std::int64_t now_s) const override {
     auto c = take();
     auto out = pg_clusters::read(c.get(), url_, now_s, std::nullopt);
@@ -266,12 +272,14 @@ class pg_store final : public store_backend, public results_store, public cluste
   }
   /// The faces are added as adds are (an 'a' change each), so the other servers' galleries follow.
   std::optional<std::vector<person>> enrol_cluster(std::uint64_t id, const std::string& name, const std::string& added,
-                                                   std::int64_t now_s) override {
+                                                   std::int64_t now_s, const std::vector<bool>& skip) override {
     return write([&](PGconn* c) -> std::optional<std::vector<person>> {
       auto found = pg_clusters::read(c, url_, now_s, id);
       if (found.empty() || !pg_clusters::remove(c, url_, id, now_s)) return std::nullopt;
       std::vector<person> out;
-      for (auto& f : found.front().faces) {
+      for (std::size_t n = 0; n < found.front().faces.size(); ++n) {
+        if (n < skip.size() && skip[n]) continue;
+        auto& f = found.front().faces[n];
         out.push_back(insert(c, new_face{name, std::nullopt, f.encoding, f.source, f.box, std::move(f.thumbnail), added}));
         out.back().thumbnail.reset();
       }

@@ -290,6 +290,12 @@ class sqlite_store final : public store_backend, public results_store, public cl
   std::vector<std::uint64_t> save_clusters(std::span<const pending_cluster> clusters, std::int64_t now_s) override {
     return write([&] { return sqlite_clusters::save(writer_, clusters, now_s); });
   }
+  void expire_clusters(std::int64_t now_s) override {
+    write([&] {
+      sqlite_clusters::expire(writer_, now_s);
+      return true;
+    });
+  }
   [[nodiscard]] std::vector<pending_cluster> pending_clusters(std::int64_t now_s) const override {
     return sqlite_clusters::read(*reader(), now_s, std::nullopt);
   }
@@ -302,12 +308,14 @@ class sqlite_store final : public store_backend, public results_store, public cl
     return write([&] { return sqlite_clusters::remove(writer_, id, now_s); });
   }
   std::optional<std::vector<person>> enrol_cluster(std::uint64_t id, const std::string& name, const std::string& added,
-                                                   std::int64_t now_s) override {
+                                                   std::int64_t now_s, const std::vector<bool>& skip) override {
     return write([&]() -> std::optional<std::vector<person>> {
       auto found = sqlite_clusters::read(writer_, now_s, id);
       if (found.empty() || !sqlite_clusters::remove(writer_, id, now_s)) return std::nullopt;
       std::vector<person> out;
-      for (auto& f : found.front().faces) {
+      for (std::size_t n = 0; n < found.front().faces.size(); ++n) {
+        if (n < skip.size() && skip[n]) continue;
+        auto& f = found.front().faces[n];
         const new_face face{name, std::nullopt, f.encoding, f.source, f.box, std::move(f.thumbnail), added};
         const auto [face_id, owner] = insert(face, std::nullopt);
         out.push_back({face_id, owner.second, owner.first, added, face.source, f.box, nullptr, true});

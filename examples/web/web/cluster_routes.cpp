@@ -21,13 +21,14 @@ namespace {
 std::vector<upload> photos_of(const http::request& req) {
   require_multipart(req);
   std::vector<upload> out;
-  for (const auto& part : req.files) {
+  for (std::size_t n = 0; n < req.files.size(); ++n) {
+    const auto& part = req.files[n];
     if (part.content.empty() && part.filename.empty()) continue;  // an empty file input
     const auto name = part.filename.empty() ? std::string("image") : part.filename;
     try {
       out.push_back(make_upload(part.content, name, "image"));
-    } catch (const service_error& e) {  // many files in one field: say which
-      throw service_error(e.code, clean_file_name(name) + " (photo " + std::to_string(out.size() + 1) + "): " + e.what());
+    } catch (const service_error& e) {  // many files in one field: say which, by its place among all the parts
+      throw service_error(e.code, clean_file_name(name) + " (photo " + std::to_string(n + 1) + "): " + e.what());
     }
   }
   return out;
@@ -36,7 +37,10 @@ std::vector<upload> photos_of(const http::request& req) {
 nlohmann::json cluster_json(const pending_cluster& c) {
   nlohmann::json faces = nlohmann::json::array();
   for (const auto& f : c.faces) {
-    faces.push_back({{"photo", f.photo}, {"box", json::box(f.box)}, {"thumbnail", pages::pending_thumbnail_url(f)}});
+    faces.push_back({{"photo", f.photo},
+                     {"box", json::box(f.box)},
+                     {"thumbnail", pages::pending_thumbnail_url(f)},
+                     {"known", f.known}});
   }
   return {{"id", c.id},
           {"faces", std::move(faces)},
@@ -85,7 +89,9 @@ void routes::cluster_api(const http::request& req, http::response& res, const ma
         const auto done = s_.cluster_photos(photos_of(req));
         nlohmann::json clusters = nlohmann::json::array();
         for (const auto& c : done.clusters) clusters.push_back(cluster_json(c));
-        res = json::answer({{"clusters", std::move(clusters)}, {"no_face", done.no_face}},
+        nlohmann::json refused = nlohmann::json::array();
+        for (const auto& r : done.refused) refused.push_back({{"photo", r.photo}, {"reason", r.reason}});
+        res = json::answer({{"clusters", std::move(clusters)}, {"no_face", done.no_face}, {"refused", std::move(refused)}},
                            done.clusters.empty() ? 200 : 201);
         return;
       }

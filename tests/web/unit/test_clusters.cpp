@@ -1,10 +1,14 @@
 // Pending clusters (bulk enrolment): the store's tables on SQLite (and, through tests/web/with_postgres.py, on
 // PostgreSQL when it keeps them): what is saved reads back byte for byte, a cluster is there at 24 h - 1 s and
 // gone at 24 h, a save deletes the expired ones, a reopened store keeps them, an enrolment adds every face to the
-// named person and deletes the cluster at once. And the service with its clock moved: the clusters of real
-// photos of tests/data/faces expire at exactly 24 h.
+// named person (but the faces it is told to skip) and deletes the cluster at once, expire_clusters deletes the
+// rows at exactly 24 h. A face is known at a gallery distance of 1e-6 and below. And the service with its clock
+// moved: the clusters of real photos of tests/data/faces expire at exactly 24 h, and a service opened at 24 h
+// deletes them. Through the routes: a 35 px face is answered in `refused` with the gate's reason, and a bad part
+// is named by its place among all the parts.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,11 +16,16 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include "service/service.hpp"
 #include "store/cluster_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "test_args.hpp"
 #include "test_data.hpp"
+#include "web/routes.hpp"
 #ifdef FACEAPP_WEB_POSTGRESQL
 #include "store/pg_store.hpp"
 #endif
@@ -93,7 +102,7 @@ void check_cluster_store(const std::function<std::unique_ptr<faceapp_web::store_
     CHECK(store->pending_clusters(t0 + pending_cluster_lifetime_s + 1).empty());
     CHECK_FALSE(store->find_cluster(ids[0], t0 + pending_cluster_lifetime_s).has_value());
     CHECK_FALSE(store->discard_cluster(ids[0], t0 + pending_cluster_lifetime_s));
-    CHECK_FALSE(store->enrol_cluster(ids[0], "x", "2027-01-16T08:00:00.000Z", t0 + pending_cluster_lifetime_s));
+    CHECK_FALSE(store->enrol_cluster(ids[0], "x", "2027-01-16T08:00:00.000Z", t0 + pending_cluster_lifetime_s, {}));
     // A save 1 s before the expiry keeps them; one at the expiry deletes them (read with an earlier clock: gone).
     auto later = cluster_of(2, 0.3F, std::nullopt);
     later.created_s = t0 + pending_cluster_lifetime_s - 1;
@@ -107,7 +116,7 @@ void check_cluster_store(const std::function<std::unique_ptr<faceapp_web::store_
     CHECK(left[1].created_s == t0 + pending_cluster_lifetime_s);
   }
   SUBCASE("an enrolment adds every face to the person of that name and deletes the cluster") {
-    const auto added = store->enrol_cluster(ids[0], "Amy", "2027-01-15T08:00:00.000Z", t0);
+    const auto added = store->enrol_cluster(ids[0], "Amy", "2027-01-15T08:00:00.000Z", t0, {});
     REQUIRE(added.has_value());
     REQUIRE(added->size() == 3);
     const auto person = backend->find_person(added->front().person_id);
@@ -121,13 +130,35 @@ void check_cluster_store(const std::function<std::unique_ptr<faceapp_web::store_
       CHECK(backend->thumbnail((*added)[i].id) == made[0].faces[i].thumbnail);
     }
     CHECK_FALSE(store->find_cluster(ids[0], t0).has_value());
-    CHECK_FALSE(store->enrol_cluster(ids[0], "Amy", "2027-01-15T08:00:00.000Z", t0).has_value());
+    CHECK_FALSE(store->enrol_cluster(ids[0], "Amy", "2027-01-15T08:00:00.000Z", t0, {}).has_value());
     // The second joins the same person (that exact name), not a new one.
-    const auto more = store->enrol_cluster(ids[1], "Amy", "2027-01-15T08:00:01.000Z", t0);
+    const auto more = store->enrol_cluster(ids[1], "Amy", "2027-01-15T08:00:01.000Z", t0, {});
     REQUIRE(more.has_value());
     CHECK(more->front().person_id == added->front().person_id);
     CHECK(backend->find_person(added->front().person_id)->faces.size() == 4);
     CHECK(store->pending_clusters(t0).empty());
+  }
+  SUBCASE("an enrolment leaves out the faces to skip, and still deletes the cluster") {
+    const auto added = store->enrol_cluster(ids[0], "Amy", "2027-01-15T08:00:00.000Z", t0, {true, false, true});
+    REQUIRE(added.has_value());
+    REQUIRE(added->size() == 1);
+    CHECK((*added)[0].source == made[0].faces[1].source);
+    CHECK((*added)[0].box == made[0].faces[1].box);
+    CHECK_FALSE(store->find_cluster(ids[0], t0).has_value());
+    const auto none = store->enrol_cluster(ids[1], "Amy", "2027-01-15T08:00:01.000Z", t0, {true});
+    REQUIRE(none.has_value());
+    CHECK(none->empty());
+    CHECK(store->pending_clusters(t0).empty());
+  }
+  SUBCASE("expire_clusters deletes at exactly 24 h, not at 24 h - 1 s; a reopened store has no rows of them") {
+    store->expire_clusters(t0 + pending_cluster_lifetime_s - 1);
+    CHECK(store->pending_clusters(t0).size() == 2);
+    store->expire_clusters(t0 + pending_cluster_lifetime_s);
+    backend.reset();
+    backend = open();
+    store = dynamic_cast<faceapp_web::cluster_store*>(backend.get());
+    CHECK(store->pending_clusters(t0).empty());  // read as of t0: deleted, not only hidden
+    CHECK_FALSE(store->find_cluster(ids[0], t0).has_value());
   }
   SUBCASE("a discard deletes it, once") {
     CHECK(store->discard_cluster(ids[0], t0));
@@ -138,6 +169,17 @@ void check_cluster_store(const std::function<std::unique_ptr<faceapp_web::store_
 }
 
 }  // namespace
+
+TEST_CASE("a face is known at a gallery distance of exactly 1e-6 and below, not just above") {
+  using faceapp_web::face_is_known;
+  using faceapp_web::known_face_distance;
+  CHECK(known_face_distance == 1e-6F);
+  CHECK(face_is_known(known_face_distance));
+  CHECK(face_is_known(std::nextafter(known_face_distance, 0.0F)));
+  CHECK(face_is_known(0.0F));
+  CHECK_FALSE(face_is_known(std::nextafter(known_face_distance, 1.0F)));
+  CHECK_FALSE(face_is_known(0.3F));  // two photos of one person are about this far apart
+}
 
 TEST_CASE("pending clusters in SQLite: kept, expired at exactly 24 h, reopened, enrolled, discarded") {
   const faceapp::test::scratch_dir dir("clusters_sqlite");
@@ -198,7 +240,32 @@ TEST_CASE("the service's clusters of real photos expire at exactly 24 h by its c
   CHECK(code([&] { (void)s.enrol_cluster(id, "deepface_p07"); }) == errc::not_found);
   CHECK(code([&] { s.discard_cluster(id); }) == errc::not_found);
   CHECK(s.list_persons("", 0, 10).total == 0);
+}
 
+TEST_CASE("a service opened at 24 h deletes the clusters that expired while it was down; at 24 h - 1 s it keeps them") {
+  const faceapp::test::scratch_dir dir("clusters_reopen");
+  std::int64_t now = t0;
+  faceapp_web::service_options o;
+  o.data_dir = dir.dir / "data";
+  o.workers = 2;
+  o.clock = [&now] { return now; };
+  {
+    faceapp_web::face_service s(o);
+    const char* f = "deepface_p07_1.jpg";
+    const auto made =
+        s.cluster_photos({faceapp_web::make_upload(faceapp::test::data_bytes(std::string("faces/") + f), f, "image")});
+    REQUIRE(made.clusters.size() == 1);
+  }
+  const auto rows_as_of_t0 = [&] {  // what the tables hold, read as of t0 (where nothing looks expired)
+    const faceapp_web::sqlite_store db(o.data_dir);
+    return db.pending_clusters(t0).size();
+  };
+  now = t0 + pending_cluster_lifetime_s - 1;
+  { const faceapp_web::face_service s(o); }
+  CHECK(rows_as_of_t0() == 1);
+  now = t0 + pending_cluster_lifetime_s;
+  { const faceapp_web::face_service s(o); }
+  CHECK(rows_as_of_t0() == 0);
 }
 
 TEST_CASE("the service's limit of photos a call: one under it and at it taken, one over refused before any work") {
@@ -228,4 +295,95 @@ TEST_CASE("the service's limit of photos a call: one under it and at it taken, o
   } catch (const service_error& e) {
     CHECK(e.code == errc::bad_input);
   }
+}
+
+TEST_CASE("POST /api/cluster answers each face the quality gate refused, with its reason, apart from no_face") {
+  const faceapp::test::scratch_dir dir("clusters_refused");
+  faceapp_web::service_options o;
+  o.data_dir = dir.dir / "data";
+  o.workers = 2;
+  faceapp_web::face_service s(o);
+  faceapp_web::routes routes{s, {"", {"127.0.0.1"}, {}, 20}};
+  // obama_1.jpg's face (108 px wide) scaled to about 35 px: the detector's box is then under the gate's 40 px.
+  const auto bytes = faceapp::test::data_bytes("faces/obama_1.jpg");
+  const cv::Mat img = cv::imdecode(std::vector<unsigned char>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
+  cv::Mat small;
+  cv::resize(img, small, cv::Size(), 35.0 / 108, 35.0 / 108, cv::INTER_AREA);
+  std::vector<unsigned char> png;
+  cv::imencode(".png", small, png);
+
+  faceapp_web::http::request req;
+  req.method = "POST";
+  req.path = "/api/cluster";
+  req.headers = {{"Host", "127.0.0.1"}};
+  req.content_type = "multipart/form-data";
+  req.form_parsed = true;
+  const auto part = [](std::string name, std::string content) {
+    faceapp_web::http::form_part p;
+    p.filename = std::move(name);
+    p.has_filename = true;
+    p.content = std::move(content);
+    return p;
+  };
+  req.files = {part("deepface_p07_1.jpg", faceapp::test::data_bytes("faces/deepface_p07_1.jpg")),
+               part("small.png", std::string(png.begin(), png.end())),
+               part("noface_2.jpg", faceapp::test::data_bytes("faces/noface_2.jpg"))};
+  faceapp_web::http::response res;
+  if (auto refused = routes.check_head(req)) {
+    res = *refused;
+  } else {
+    routes.handle(req, res);
+  }
+  REQUIRE(res.status == 201);
+  const auto body = nlohmann::json::parse(res.body);
+  CHECK(body["clusters"].size() == 1);
+  CHECK(body["clusters"][0]["faces"][0]["photo"] == "deepface_p07_1.jpg");
+  CHECK(body["no_face"] == nlohmann::json::array({"noface_2.jpg"}));
+  REQUIRE(body["refused"].size() == 1);
+  CHECK(body["refused"][0]["photo"] == "small.png");
+  const auto reason = body["refused"][0]["reason"].get<std::string>();
+  CAPTURE(reason);
+  const std::string head = "face too small: ";
+  const std::string tail = " px < 40 px";
+  REQUIRE(reason.starts_with(head));
+  REQUIRE(reason.ends_with(tail));
+  const int side = std::stoi(reason.substr(head.size(), reason.size() - head.size() - tail.size()));
+  CHECK(side >= 30);
+  CHECK(side < 40);
+}
+
+TEST_CASE("a part of POST /api/cluster that is not an image is named by its place among all the parts") {
+  const faceapp::test::scratch_dir dir("clusters_part_number");
+  faceapp_web::service_options o;
+  o.data_dir = dir.dir / "data";
+  o.workers = 1;
+  faceapp_web::face_service s(o);
+  faceapp_web::routes routes{s, {"", {"127.0.0.1"}, {}, 20}};
+  faceapp_web::http::request req;
+  req.method = "POST";
+  req.path = "/api/cluster";
+  req.headers = {{"Host", "127.0.0.1"}};
+  req.content_type = "multipart/form-data";
+  req.form_parsed = true;
+  const auto part = [](std::string name, std::string content) {
+    faceapp_web::http::form_part p;
+    p.filename = std::move(name);
+    p.has_filename = !p.filename.empty();
+    p.content = std::move(content);
+    return p;
+  };
+  // An empty file input first (a browser sends one for a file field left empty): skipped, but still a part.
+  req.files = {part("", ""), part("obama_1.jpg", faceapp::test::data_bytes("faces/obama_1.jpg")),
+               part("notes.txt", "not an image")};
+  faceapp_web::http::response res;
+  if (auto refused = routes.check_head(req)) {
+    res = *refused;
+  } else {
+    routes.handle(req, res);
+  }
+  CHECK(res.status == 415);
+  const auto error = nlohmann::json::parse(res.body)["error"].get<std::string>();
+  CAPTURE(error);
+  CHECK(error.starts_with("notes.txt (photo 3): "));
+  CHECK(s.pending_clusters().empty());
 }
