@@ -111,7 +111,7 @@ try:
         check(r.status == status, f"a rename to {n} bytes: {status} ({r.status} {r.body[:80]})")
     for q, ok in (("q" * 100, True), ("q" * 101, False)):
         check((server.get(f"/api/people?q={q}").status == 200) == ok, f"q of {len(q)} bytes")
-    for q, status in (("ab%80c", 400), ("%C3%A9t%C3%A9", 200), ("ab%00", 400)):  # not UTF-8 / UTF-8 / a control
+    for q, status in (("ab%80c", 400), ("%C3%A9t%C3%A9", 200), ("ab%01", 400)):  # not UTF-8 / UTF-8 / a control
         r = server.get(f"/api/people?q={q}")
         check(r.status == status, f"q={q}: {r.status}, expected {status} ({r.body[:80]!r})")
     for limit, ok in (("1000", True), ("1001", False), ("0", True)):
