@@ -18,11 +18,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,7 +38,8 @@
 #include "store/cluster_store.hpp"
 #include "store/pg_clusters.hpp"
 #include "store/pg_people.hpp"
-#include "store/results.hpp"
+#include "store/pg_results.hpp"
+#include "store/pg_schema.hpp"
 #include "store/store.hpp"
 
 namespace faceapp_web {
@@ -55,7 +54,7 @@ class pg_store final : public store_backend, public results_store, public cluste
   /// schema than this faceapp-web knows.
   explicit pg_store(std::string url) : url_(std::move(url)) {
     auto c = pg::connect(url_);
-    create_schema(c.get());
+    pg_schema::create(c.get(), url_);
     give_back(std::move(c));
   }
 
@@ -341,26 +340,9 @@ class pg_store final : public store_backend, public results_store, public cluste
 
   /// Appends record rows to the results table in one statement (all or none).
   void insert_results(std::span<const faceapp::record_row> rows) override {
-    if (rows.empty()) return;
-    static constexpr const char* types[] = {"::text",    "::text",    "::integer", "::integer", "::integer",
-                                            "::integer", "::integer", "::text",    "::real",    "::integer::boolean"};
-    static_assert(std::size(types) == results_columns.size());
-    std::string sql = "INSERT INTO results (" + results_column_list() + ") VALUES ";
-    std::vector<results_cells> cells;
-    cells.reserve(rows.size());
-    std::vector<const char*> params;
-    params.reserve(rows.size() * results_columns.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      cells.push_back(results_cells_of(rows[i]));
-      sql += i == 0 ? "(" : ",(";
-      for (std::size_t k = 0; k < results_columns.size(); ++k) {
-        sql += (k == 0 ? "$" : ",$") + std::to_string(i * results_columns.size() + k + 1) + types[k];
-        params.push_back(cells.back()[k] ? cells.back()[k]->c_str() : nullptr);
-      }
-      sql += ')';
-    }
+    if (rows.empty()) return;  // no connection taken for nothing
     auto c = take();
-    pg::run(c.get(), url_, sql.c_str(), params);
+    pg_results::insert(c.get(), url_, rows);
     give_back(std::move(c));
   }
 
@@ -368,33 +350,7 @@ class pg_store final : public store_backend, public results_store, public cluste
   using results_store::read_results;
   void read_results(const std::function<void(const std::string&)>& fn, std::string_view since) const override {
     auto c = take();
-    std::string columns = results_column_list();
-    columns.replace(columns.rfind("match"), 5, "match::integer");  // 1 or 0, as results_cells has it
-    // Pages by id, one statement each, so that no transaction stays open while a slow client takes a page (the
-    // server's idle_in_transaction_session_timeout would end it). The times are all written alike (ISO-8601 UTC to
-    // the millisecond): byte order is time order.
-    const std::string query = "SELECT id, " + columns + " FROM results WHERE id > $1" +
-                              (since.empty() ? "" : " AND time COLLATE \"C\" >= $2") + " ORDER BY id LIMIT 5000";
-    const std::string since_text(since);
-    std::string after = "0";
-    results_cells cells;
-    for (;;) {
-      const char* params[] = {after.c_str(), since_text.c_str()};
-      const auto r = pg::run(c.get(), url_, query.c_str(), std::span<const char* const>(params, since.empty() ? 1 : 2));
-      const int n = PQntuples(r.get());
-      if (n == 0) break;
-      std::string text;
-      for (int i = 0; i < n; ++i) {
-        for (std::size_t k = 0; k < cells.size(); ++k) {
-          const int col = static_cast<int>(k) + 1;
-          cells[k] = PQgetisnull(r.get(), i, col) != 0 ? std::nullopt
-                                                       : std::optional<std::string>(PQgetvalue(r.get(), i, col));
-        }
-        text += faceapp::csv_sink::format(record_row_of(cells));
-      }
-      after = PQgetvalue(r.get(), n - 1, 0);
-      fn(text);
-    }
+    pg_results::read(c.get(), url_, fn, since);
     give_back(std::move(c));
   }
 
@@ -477,40 +433,6 @@ class pg_store final : public store_backend, public results_store, public cluste
              f.box.value_or(faceapp::box{}), nullptr, !f.thumbnail.empty()};
     if (!f.thumbnail.empty()) p.thumbnail = std::make_shared<const std::string>(f.thumbnail);
     return p;
-  }
-
-  void create_schema(PGconn* c) const {
-    // One server at a time: two starting together would otherwise race on CREATE TABLE IF NOT EXISTS.
-    pg::run(c, url_, "BEGIN");
-    pg::run(c, url_, "SELECT pg_advisory_xact_lock(7234307576302018673)");
-    pg::run(c, url_, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)");
-    const auto v = pg::run(c, url_, "SELECT coalesce(max(version), 0) FROM schema_version");
-    const int version = std::atoi(PQgetvalue(v.get(), 0, 0));
-    if (version > pg::schema_version) {
-      pg::run(c, url_, "ROLLBACK");
-      throw std::runtime_error("database " + pg::shown(url_) + " has schema version " + std::to_string(version) +
-                               ", newer than this faceapp-web knows (" + std::to_string(pg::schema_version) +
-                               "): use a newer faceapp-web");
-    }
-    if (version < 1) {
-      pg::run_script(c, url_,
-              "CREATE SEQUENCE IF NOT EXISTS people_id_seq;"
-              "CREATE SEQUENCE IF NOT EXISTS change_seq;"
-              "CREATE TABLE IF NOT EXISTS people (id bigint PRIMARY KEY, name text NOT NULL, added text NOT NULL, "
-              "  source text NOT NULL, box_top integer, box_right integer, box_bottom integer, box_left integer, "
-              "  encoding bytea NOT NULL CHECK (length(encoding) = 512), thumbnail bytea);"
-              "CREATE TABLE IF NOT EXISTS changes (seq bigint PRIMARY KEY, kind char(1) NOT NULL "
-              "  CHECK (kind IN ('a', 'd')), person_id bigint NOT NULL);"
-              "CREATE TABLE IF NOT EXISTS results (id bigserial PRIMARY KEY, time text NOT NULL, input text NOT NULL, "
-              "  face integer, box_top integer, box_right integer, box_bottom integer, box_left integer, "
-              "  name text NOT NULL, distance real, match boolean);"
-              "INSERT INTO schema_version (version) VALUES (1)");
-    }
-    if (version < 2) pg::run_script(c, url_, pg_people::upgrade_to_v2);
-    pg::run_script(c, url_, pg_clusters::create_tables);
-    pg_people::create_name_index(c, url_);
-    if (version < 3) pg::run(c, url_, "INSERT INTO schema_version (version) VALUES (3)");
-    pg::run(c, url_, "COMMIT");
   }
 
   void read_encoding(const PGresult* r, int row, int col, std::uint64_t id, faceapp::encoding& e) const {
