@@ -14,12 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -27,16 +25,16 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include <faceapp/detail/csv.hpp>
+#include <faceapp/stages/record.hpp>
 
 #include "store/cluster_store.hpp"
 #include "store/results.hpp"
 #include "store/sqlite_bulk.hpp"
 #include "store/sqlite_clusters.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_gallery_json.hpp"
 #include "store/sqlite_people.hpp"
+#include "store/sqlite_schema.hpp"
 #include "store/store.hpp"
 #include "util.hpp"
 
@@ -47,7 +45,7 @@ namespace faceapp_web {
 /// so that serving thumbnails and pages runs beside an add (WAL: readers do not block the writer nor it them).
 class sqlite_store final : public store_backend, public results_store, public cluster_store {
  public:
-  static constexpr int schema_version = 3;
+  static constexpr int schema_version = sqlite_schema::version_known;
 
   /// Opens (creating if needed) DIR/faceapp.db. When DIR/gallery.json (the JSON file of earlier versions)
   /// exists, its faces are copied into the database in one transaction and the file is renamed
@@ -55,8 +53,9 @@ class sqlite_store final : public store_backend, public results_store, public cl
   explicit sqlite_store(const std::filesystem::path& dir) : file_(dir / "faceapp.db"), writer_(file_, true) {
     writer_.exec("PRAGMA journal_mode=WAL");
     writer_.exec("PRAGMA synchronous=FULL");
-    create_schema();
-    migrate_json(dir / "gallery.json");
+    sqlite_schema::create(writer_, file_);
+    sqlite_gallery_json::migrate(writer_, dir / "gallery.json", file_,
+                                 [this](const new_face& f, std::uint64_t id) { insert(f, id); });
   }
 
   /// Opens (creating if needed) the database in `file` itself (`--db sqlite:PATH`).
@@ -64,7 +63,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
   sqlite_store(const std::filesystem::path& file, at_file) : file_(file), writer_(file_, true) {
     writer_.exec("PRAGMA journal_mode=WAL");
     writer_.exec("PRAGMA synchronous=FULL");
-    create_schema();
+    sqlite_schema::create(writer_, file_);
     // The records too (results_store); a database made by the embedded store gets the table when first opened so.
     writer_.exec(
         "CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, "
@@ -376,34 +375,6 @@ class sqlite_store final : public store_backend, public results_store, public cl
     return out;
   }
 
-  void create_schema() {
-    sqlite::transaction t(writer_);
-    writer_.exec(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
-        "  added TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS encodings (person_id INTEGER PRIMARY KEY, encoding BLOB NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS boxes (person_id INTEGER PRIMARY KEY, box_top INTEGER NOT NULL, "
-        "  box_right INTEGER NOT NULL, box_bottom INTEGER NOT NULL, box_left INTEGER NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS sources (person_id INTEGER PRIMARY KEY, source TEXT NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS thumbnails (person_id INTEGER PRIMARY KEY, jpeg BLOB NOT NULL);");
-    sqlite::statement v(writer_, "SELECT max(version) FROM schema_version");
-    std::int64_t version = 0;
-    if (v.step() && !v.is_null(0)) version = v.integer(0);
-    v.reset();
-    if (version > schema_version) {
-      throw std::runtime_error("database " + file_.string() + " has schema version " + std::to_string(version) +
-                               ", newer than this faceapp-web knows (" + std::to_string(schema_version) +
-                               "): use a newer faceapp-web");
-    }
-    if (version == 0) writer_.exec("INSERT INTO schema_version (version) VALUES (1)");  // the tables just made
-    if (version < 2) sqlite_people::upgrade_to_v2(writer_);
-    if (version < 3) sqlite_people::upgrade_to_v3(writer_);
-    sqlite_clusters::create_tables(writer_);
-    t.commit();
-  }
-
   /// Stores a face (under `id`, or the next one); returns its id, its person's id and name.
   std::pair<std::uint64_t, std::pair<std::uint64_t, std::string>> insert(const new_face& f,
                                                                          std::optional<std::uint64_t> id) {
@@ -427,70 +398,6 @@ class sqlite_store final : public store_backend, public results_store, public cl
     insert_source_->bind(1, row).bind(2, f.source).run();
     if (!f.thumbnail.empty()) insert_thumbnail_->bind(1, row).bind_blob(2, f.thumbnail.data(), f.thumbnail.size()).run();
     return {static_cast<std::uint64_t>(row), std::move(owner)};
-  }
-
-  /// Copies gallery.json (format "faceapp-web gallery", version 1) into the database, once: the copy and a
-  /// mark that it was made commit together, then the file is renamed. A crash before the rename leaves the file
-  /// and the mark, and the next start only renames it.
-  void migrate_json(const std::filesystem::path& json_file) {
-    if (!std::filesystem::exists(json_file)) return;
-    sqlite::statement done(writer_, "SELECT value FROM meta WHERE key = 'migrated_gallery_json'");
-    const bool migrated = done.step();
-    done.reset();
-    if (!migrated) {
-      std::ifstream in(json_file, std::ios::binary);
-      std::stringstream text;
-      text << in.rdbuf();
-      const auto doc = nlohmann::json::parse(text.str(), nullptr, false);
-      const auto bad = [&](const std::string& why) {
-        return std::runtime_error(json_file.string() + ": cannot migrate it into " + file_.string() + ": " + why +
-                                  "; move it away or pick another --data directory");
-      };
-      if (doc.is_discarded() || !doc.is_object() || doc.value("format", "") != "faceapp-web gallery") {
-        throw bad("not a faceapp-web gallery file");
-      }
-      sqlite::transaction t(writer_);
-      std::uint64_t next_id = 1;
-      try {
-        next_id = doc.at("next_id").get<std::uint64_t>();
-        for (const auto& j : doc.at("people")) {
-          new_face f;
-          const auto values = j.at("encoding").get<std::vector<float>>();
-          if (values.size() != faceapp::encoding_size) throw bad("an encoding has not 128 numbers");
-          std::copy(values.begin(), values.end(), f.encoding.begin());
-          const auto b = j.at("box").get<std::vector<int>>();
-          if (b.size() != 4) throw bad("a box has not 4 numbers");
-          f.box = faceapp::box{b[0], b[1], b[2], b[3]};
-          auto thumb = base64_decode(j.at("thumbnail_jpeg_base64").get<std::string>());
-          if (!thumb) throw bad("a thumbnail is not base64");
-          f.thumbnail = std::move(*thumb);
-          f.name = j.at("name").get<std::string>();
-          f.added = j.at("added").get<std::string>();
-          f.source = j.at("source").get<std::string>();
-          const auto id = j.at("id").get<std::uint64_t>();
-          insert(f, id);
-          next_id = std::max(next_id, id + 1);
-        }
-      } catch (const nlohmann::json::exception& e) {
-        throw bad(e.what());
-      }
-      // Ids of faces deleted before the migration stay unused.
-      writer_.exec("DELETE FROM sqlite_sequence WHERE name = 'people'");
-      sqlite::statement(writer_, "INSERT INTO sqlite_sequence (name, seq) VALUES ('people', ?)")
-          .bind(1, static_cast<std::int64_t>(next_id - 1))
-          .run();
-      sqlite::statement(writer_, "INSERT INTO meta (key, value) VALUES ('migrated_gallery_json', ?)")
-          .bind(1, faceapp::detail::utc_timestamp())
-          .run();
-      t.commit();
-    }
-    auto backup = json_file;
-    backup += ".bak";
-    for (int n = 2; std::filesystem::exists(backup); ++n) {
-      backup = json_file;
-      backup += ".bak" + std::to_string(n);
-    }
-    std::filesystem::rename(json_file, backup);
   }
 
   /// A reader connection from the pool (opened on first need), given back when the handle goes.
