@@ -1,6 +1,6 @@
 // faceapp-web's HTTP layer: the limits every request is held to, whatever its framing, in one table. The server
-// (http/server.cpp) enforces them, main.cpp makes each a flag (so `--help` lists them with their defaults), and
-// docs/web.md's table of limits lists the same flags (web_unit_limits checks that it does).
+// (http/server.cpp, http/form.cpp) enforces them, main.cpp makes each a flag (so `--help` lists them with their
+// defaults), and docs/web.md's table of limits lists the same flags (web_unit_limits checks that it does).
 //
 // What answers a limit:
 //  - request head (request line + headers) larger than max_header_bytes: libmicrohttpd answers 431 and closes
