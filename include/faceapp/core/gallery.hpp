@@ -43,7 +43,9 @@ namespace faceapp {
 ///   `nearest_each` / `top_k_each` answer many queries in one pass. With `gallery_options::codes` the gallery
 ///   keeps a compact copy (int8 or float16) beside the float32 rows, scans it first and re-scores in float32
 ///   every row its error bound cannot rule out (detail/exact_rerank.hpp): the answers stay those of the float32
-///   scan, bit for bit. `scan_threads` splits a large view's chunks between threads (gallery_view.hpp).
+///   scan, bit for bit. `scan_threads` splits a large view's chunks between threads of its own or a
+///   `scan_executor`'s (gallery_view.hpp); `rows_dir` keeps the float32 rows in a mapped file, a full chunk's
+///   not resident (detail/mapped_rows.hpp).
 ///
 /// Thread safety: `snapshot()` is safe from any thread at any time and never waits for a writer's work: it
 /// copies a shared_ptr under a lock held only for that copy (a writer holds it only to swap the pointer). A
@@ -72,6 +74,10 @@ class gallery {
   explicit gallery(const gallery_options& options) : options_(options), chunk_rows_(options.chunk_rows) {
     if (chunk_rows_ == 0 || chunk_rows_ % 64 != 0) {
       throw std::invalid_argument("gallery: chunk_rows must be a positive multiple of 64");
+    }
+    if (!options_.rows_dir.empty()) {
+      rows_file_ = std::make_shared<detail::mapped_rows_file>(options_.rows_dir,
+                                                              chunk_rows_ * encoding_size * sizeof(float));
     }
     dir_ = std::make_shared<directory>(16);
     publish();
@@ -102,7 +108,7 @@ class gallery {
   gallery(const gallery&) = delete;
   gallery& operator=(const gallery&) = delete;
   /// Takes the other's rows and state; the other is left empty. Not while other threads use either.
-  gallery(gallery&& other) : options_(other.options_), chunk_rows_(other.chunk_rows_) {
+  gallery(gallery&& other) : options_(other.options_), chunk_rows_(other.chunk_rows_), rows_file_(other.rows_file_) {
     const std::lock_guard lock(other.writer_);
     take(other);
   }
@@ -111,6 +117,7 @@ class gallery {
       const std::scoped_lock lock(writer_, other.writer_);
       options_ = other.options_;
       chunk_rows_ = other.chunk_rows_;
+      rows_file_ = other.rows_file_;  // (shared: the other's later chunks take slots of the same file)
       take(other);
     }
     return *this;
@@ -268,12 +275,13 @@ class gallery {
 
   /// A new chunk with the first `rows` rows of `from` (the rows written so far).
   [[nodiscard]] std::shared_ptr<chunk> copy_of(const chunk& from, std::size_t rows) const {
-    auto to = std::make_shared<chunk>(chunk_rows_, options_.codes);
+    auto to = std::make_shared<chunk>(chunk_rows_, options_.codes, rows_file_);
     std::copy_n(from.values.get(), rows * encoding_size, to->values.get());
     std::copy_n(from.keys.get(), rows, to->keys.get());
     std::copy_n(from.names.get(), rows, to->names.get());
     if (from.compact) std::copy_n(from.compact.get(), rows * detail::code_bytes(options_.codes), to->compact.get());
     if (from.scales) std::copy_n(from.scales.get(), rows, to->scales.get());
+    if (rows_file_ && rows == chunk_rows_) rows_file_->release(to->values.get());
     return to;
   }
 
@@ -290,13 +298,14 @@ class gallery {
         for (std::size_t i = 0; i < c; ++i) bigger->slots[i] = dir_->slots[i];
         dir_ = std::move(bigger);
       }
-      dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes);
+      dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes, rows_file_);
     }
     chunk& ch = *dir_->slots[c].data;
     std::copy_n(e, encoding_size, ch.values.get() + r * encoding_size);
     code(ch, r);
     ch.keys[r] = key;
     ch.names[r] = std::string(name);
+    if (rows_file_ && r + 1 == chunk_rows_) rows_file_->release(ch.values.get());  // full: not resident
     last_key_ = key;
     has_key_ = true;
     ++rows_;
@@ -313,7 +322,7 @@ class gallery {
       if (!old->alive(row)) continue;
       const std::size_t c = rows_ / chunk_rows_;
       const std::size_t r = rows_ % chunk_rows_;
-      if (r == 0) dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes);
+      if (r == 0) dir_->slots[c].data = std::make_shared<chunk>(chunk_rows_, options_.codes, rows_file_);
       chunk& ch = *dir_->slots[c].data;
       const auto& from = *old->slot_of(row).data;
       const std::size_t fr = row % chunk_rows_;
@@ -321,6 +330,7 @@ class gallery {
       code(ch, r);
       ch.keys[r] = from.keys[fr];
       ch.names[r] = from.names[fr];
+      if (rows_file_ && r + 1 == chunk_rows_) rows_file_->release(ch.values.get());
       ++rows_;
       ++live_;
     }
@@ -351,6 +361,7 @@ class gallery {
     v->residual_ = residual_;
     v->scan_threads_ = options_.scan_threads;
     v->parallel_min_rows_ = options_.parallel_min_rows;
+    v->executor_ = options_.scan_executor;
     v->version_ = published_++;
     std::shared_ptr<const view> old = std::move(v);
     {
@@ -362,6 +373,7 @@ class gallery {
 
   gallery_options options_;
   std::size_t chunk_rows_;
+  std::shared_ptr<detail::mapped_rows_file> rows_file_;  // options_.rows_dir's, or null: rows on the heap
   std::mutex writer_;
   // The writer's state; readers see it only through published views.
   std::shared_ptr<directory> dir_;

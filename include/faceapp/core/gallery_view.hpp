@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <new>
@@ -24,6 +25,7 @@
 #include "faceapp/detail/compact_codes.hpp"
 #include "faceapp/detail/distance_kernels.hpp"
 #include "faceapp/detail/exact_rerank.hpp"
+#include "faceapp/detail/mapped_rows.hpp"
 
 namespace faceapp {
 
@@ -36,9 +38,18 @@ struct gallery_options {
   /// answers stay those of the float32 scan, bit for bit. int8: 132 bytes a row more, float16: 256.
   compact_codes codes = compact_codes::none;
   /// Threads a query's scan uses (0: one per core), when the view has at least parallel_min_rows rows, more
-  /// than one chunk, and the caller is not a worker of a pool (set_worker_thread).
+  /// than one chunk, and the caller is not a worker of a pool (set_worker_thread) or there is a scan_executor.
   unsigned scan_threads = 1;
   std::size_t parallel_min_rows = 65536;
+  /// Where the parts of a split scan run besides the caller's thread (threading.hpp): a pool's submit, so that a
+  /// server's workers scan a query together instead of starting threads for it. Empty: threads started per query,
+  /// and none on a worker thread. A part no job has begun when the caller is free is scanned by the caller.
+  part_executor scan_executor{};
+  /// Where the float32 rows live: empty (the default), on the heap; a directory, in an unnamed file there,
+  /// mapped, a full chunk's rows not resident (detail/mapped_rows.hpp). For a large gallery with compact codes,
+  /// whose queries read a few float32 rows each; without codes every query would read them all from the page
+  /// cache. Linux only.
+  std::filesystem::path rows_dir{};
 };
 
 /// A row a query found, in the view it came from.
@@ -51,29 +62,37 @@ struct gallery_match {
 
 namespace detail {
 
-struct gallery_free_deleter {
-  void operator()(float* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
-};
-
 struct gallery_byte_deleter {
   void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
 };
 
 /// Storage for chunk_rows rows (and their compact codes). Rows below a published count are immutable.
 struct gallery_chunk {
-  gallery_chunk(std::size_t rows, compact_codes codes)
-      : values(static_cast<float*>(::operator new(rows * encoding_size * sizeof(float), std::align_val_t{64}))),
+  /// The rows on the heap, or in a slot of `file`.
+  gallery_chunk(std::size_t rows, compact_codes codes, const std::shared_ptr<mapped_rows_file>& file = nullptr)
+      : values(allocate(rows, file)),
         keys(new std::uint64_t[rows]),
         names(new std::string[rows]) {
     if (codes == compact_codes::none) return;
     compact.reset(static_cast<std::byte*>(::operator new(rows * detail::code_bytes(codes), std::align_val_t{64})));
     if (codes == compact_codes::int8) scales.reset(new float[rows]);
   }
-  std::unique_ptr<float, gallery_free_deleter> values;
+  std::unique_ptr<float, gallery_values_deleter> values;
   std::unique_ptr<std::uint64_t[]> keys;
   std::unique_ptr<std::string[]> names;
   std::unique_ptr<std::byte, gallery_byte_deleter> compact;  // int8 codes or float16 halves, 128 a row
   std::unique_ptr<float[]> scales;                   // int8: one a row
+
+ private:
+  static std::unique_ptr<float, gallery_values_deleter> allocate(std::size_t rows,
+                                                                 const std::shared_ptr<mapped_rows_file>& file) {
+    if (!file) {
+      return std::unique_ptr<float, gallery_values_deleter>(
+          static_cast<float*>(::operator new(rows * encoding_size * sizeof(float), std::align_val_t{64})));
+    }
+    const auto [p, slot] = file->map();
+    return std::unique_ptr<float, gallery_values_deleter>(p, gallery_values_deleter{file, slot});
+  }
 };
 
 using gallery_bitmap = std::vector<std::uint64_t>;
@@ -201,10 +220,12 @@ class gallery_view {
   /// The largest residual ||x - decoded x|| of the compact copy's rows (the error bound of exact_rerank.hpp);
   /// +infinity when some row cannot be coded (queries then scan float32); 0 without a compact copy.
   [[nodiscard]] double code_residual() const noexcept { return residual_; }
-  /// Threads a query on this view scans with (gallery_options::scan_threads and parallel_min_rows).
+  /// Threads a query on this view scans with (gallery_options::scan_threads, parallel_min_rows and
+  /// scan_executor): with an executor, the most it may use.
   [[nodiscard]] unsigned scan_threads_used() const noexcept {
     const unsigned wanted = scan_threads_ != 0 ? scan_threads_ : std::max(1U, std::thread::hardware_concurrency());
-    if (wanted <= 1 || rows_ < parallel_min_rows_ || chunk_count() < 2 || is_worker_thread()) return 1;
+    if (wanted <= 1 || rows_ < parallel_min_rows_ || chunk_count() < 2) return 1;
+    if (is_worker_thread() && !executor_) return 1;
     return static_cast<unsigned>(std::min<std::size_t>(wanted, chunk_count()));
   }
 
@@ -314,7 +335,7 @@ class gallery_view {
     if (codes_ != compact_codes::none && residual_ < std::numeric_limits<double>::infinity()) {
       std::vector<std::vector<detail::candidates_of_blocks>> found(queries.size());
       for (auto& f : found) f.assign(parts, detail::candidates_of_blocks(k, residual_));
-      detail::run_parts(parts, [&](unsigned p) {
+      run_parts(parts, [&](unsigned p) {
         scan(pointers.data(), pointers.size(), codes_, part_begin(p), part_begin(p + 1),
              [&](std::size_t q, std::size_t first, const float* block, std::size_t count) {
                found[q][p](first, block, count);
@@ -343,7 +364,7 @@ class gallery_view {
     for (const auto q : exact) exact_pointers.push_back(pointers[q]);
     std::vector<std::vector<detail::top_k_of_blocks>> best(exact.size(),
                                                            std::vector(parts, detail::top_k_of_blocks(k)));
-    detail::run_parts(parts, [&](unsigned p) {
+    run_parts(parts, [&](unsigned p) {
       scan(exact_pointers.data(), exact_pointers.size(), compact_codes::none, part_begin(p), part_begin(p + 1),
            [&](std::size_t q, std::size_t first, const float* block, std::size_t count) {
              best[q][p](first, block, count);
@@ -355,6 +376,16 @@ class gallery_view {
       out[exact[i]] = detail::merge_hits(std::move(hits), k);
     }
     return out;
+  }
+
+  /// f(0), ..., f(parts - 1) on the executor's threads and this one, or on threads started for them.
+  template <class F>
+  void run_parts(unsigned parts, F&& f) const {
+    if (executor_) {
+      detail::run_parts_on(parts, f, executor_);
+    } else {
+      detail::run_parts(parts, f);
+    }
   }
 
   [[nodiscard]] const float* values_of(std::size_t row) const noexcept {
@@ -369,6 +400,7 @@ class gallery_view {
   double residual_ = 0;
   unsigned scan_threads_ = 1;
   std::size_t parallel_min_rows_ = 0;
+  part_executor executor_;
   std::uint64_t version_ = 0;
 };
 
