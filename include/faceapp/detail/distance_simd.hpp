@@ -87,7 +87,8 @@ __attribute__((target("avx512f"))) inline void squared_distances_avx512(const fl
   for (std::size_t i = 0; i < n; ++i) out[i] = squared_distance_avx512(base + i * encoding_size, q);
 }
 
-/// AVX2 + FMA, int8 rows: 8 codes widened to floats, times the row's power-of-two scale (exact), per step.
+/// AVX2 + FMA, int8 rows: 8 codes widened to floats, times the row's power-of-two scale (exact) and subtracted
+/// from the query in one FMA, per step.
 __attribute__((target("avx2,fma"))) inline void squared_distances_int8_avx2(const std::int8_t* __restrict codes,
                                                                            const float* __restrict scales,
                                                                            std::size_t n,
@@ -102,10 +103,9 @@ __attribute__((target("avx2,fma"))) inline void squared_distances_int8_avx2(cons
     __m256 acc1 = _mm256_setzero_ps();
     for (int j = 0; j < 16; j += 2) {
       const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 8 * j));
-      const __m256 x0 = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)));
-      const __m256 x1 = _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8))));
-      const __m256 d0 = _mm256_sub_ps(q[j], x0);
-      const __m256 d1 = _mm256_sub_ps(q[j + 1], x1);
+      // q - scale * code in one instruction: the product is exact, so the one rounding is the subtraction's.
+      const __m256 d0 = _mm256_fnmadd_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(raw)), q[j]);
+      const __m256 d1 = _mm256_fnmadd_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(raw, 8))), q[j + 1]);
       acc0 = _mm256_fmadd_ps(d0, d0, acc0);
       acc1 = _mm256_fmadd_ps(d1, d1, acc1);
     }
@@ -153,10 +153,10 @@ __attribute__((target("avx512f"))) inline void squared_distances_int8_avx512(con
     for (int j = 0; j < 8; j += 2) {
       const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j));
       const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * j + 16));
-      const __m512 x0 = _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r0)));
-      const __m512 x1 = _mm512_mul_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r1)));
-      const __m512 d0 = _mm512_sub_ps(q[j], x0);
-      const __m512 d1 = _mm512_sub_ps(q[j + 1], x1);
+      // q - scale * code in one instruction: the product is exact, so the one rounding is the subtraction's.
+      const __m512 d0 = _mm512_fnmadd_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r0)), q[j]);
+      const __m512 d1 =
+          _mm512_fnmadd_ps(s, _mm512_maskz_cvtepi32_ps(all, _mm512_maskz_cvtepi8_epi32(all, r1)), q[j + 1]);
       acc0 = _mm512_fmadd_ps(d0, d0, acc0);
       acc1 = _mm512_fmadd_ps(d1, d1, acc1);
     }
