@@ -52,6 +52,16 @@ class work_pool {
     return future;
   }
 
+  /// Queues `job` ahead of the others (no future: nothing waits for it). For the parts of a gallery scan a
+  /// query's worker splits off (gallery_options::scan_executor): short, and a person is waiting on them.
+  void post_first(std::function<void()> job) {
+    {
+      const std::lock_guard lock(mutex_);
+      jobs_.push_front(std::move(job));
+    }
+    ready_.notify_one();
+  }
+
  private:
   void work() {
     faceapp::set_worker_thread();  // the pool keeps the cores busy: detect starts no threads of its own

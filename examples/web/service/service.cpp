@@ -148,9 +148,31 @@ float parse_tolerance(const std::string& text) {
   return static_cast<float>(t);
 }
 
+/// Where the gallery maps its float32 rows (service_options::gallery_rows_in_file): data_dir, when it can hold
+/// an unnamed file; otherwise nowhere (the heap), with a line on stderr saying why.
+static std::filesystem::path gallery_rows_dir(const service_options& o) {
+  if (!o.gallery_rows_in_file || o.gallery_codes == faceapp::compact_codes::none) return {};
+  try {
+    faceapp::detail::mapped_rows_file probe(o.data_dir, 1U << 16);
+    return o.data_dir;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "faceapp-web: the gallery's rows stay in memory: %s\n", e.what());
+    return {};
+  }
+}
+
 face_service::face_service(service_options options)
     : options_(std::move(options)),
-      store_((prepare_dirs(options_), open_store(options_.db, options_.data_dir)), options_.max_staleness_s),
+      rows_dir_((prepare_dirs(options_), gallery_rows_dir(options_))),
+      store_(open_store(options_.db, options_.data_dir), options_.max_staleness_s,
+             faceapp::gallery_options{
+                 .codes = options_.gallery_codes,
+                 .scan_threads = options_.workers != 0 ? options_.workers
+                                                       : std::max(1U, std::thread::hardware_concurrency()),
+                 .parallel_min_rows = options_.gallery_parallel_min_rows,
+                 // Runs only after the constructor: the pool is made last, and no query comes before.
+                 .scan_executor = [this](std::function<void()> job) { pool_.post_first(std::move(job)); },
+                 .rows_dir = rows_dir_}),
       pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
   // Pending clusters that expired while the server was down go now, not at the next upload.
   if (auto* c = dynamic_cast<cluster_store*>(&store_.backend())) c->expire_clusters(now_s());

@@ -48,6 +48,13 @@ struct service_options {
   std::size_t max_search_encodings = 100;  // the HTTP layer's limits of a search by encoding (http/limits.hpp)
   std::size_t max_search_k = 100;
   std::size_t max_cluster_photos = 50;  // photos in one POST /api/cluster (the HTTP layer counts them)
+  // The gallery's compact copy, scanned before the exact float32 re-score (132 bytes a face more for int8); the
+  // answers are the float32 scan's whatever it is. A large gallery's scan is split among the workers.
+  faceapp::compact_codes gallery_codes = faceapp::compact_codes::int8;
+  // With a compact copy: the float32 rows in an unnamed file in data_dir, mapped, mostly not resident (the
+  // re-score reads a few a query); false, or a directory that cannot hold one, keeps them on the heap.
+  bool gallery_rows_in_file = true;
+  std::size_t gallery_parallel_min_rows = 65536;  // a smaller gallery is scanned by its query's worker alone
   std::function<std::int64_t()> clock;  // seconds since the epoch, for pending clusters' expiry; empty: the system's
 };
 
@@ -246,6 +253,7 @@ class face_service {
 
   service_options options_;
   mutable service_stats stats_;  // written by const calls too: measuring is not a change of the service
+  std::filesystem::path rows_dir_;  // where the gallery maps its rows (empty: the heap); made before store_
   face_store store_;
   std::unique_ptr<faceapp::record_sink> records_;  // results.csv, or the database's results table
   results_store* db_records_ = nullptr;            // with a database: where records_ writes

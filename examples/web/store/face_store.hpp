@@ -49,8 +49,11 @@ using gallery_snapshot = gallery_type::view;
 /// the last successful catch-up is older than `max_staleness_s`.
 class face_store {
  public:
-  explicit face_store(std::unique_ptr<store_backend> backend, double max_staleness_s = 5)
+  /// `gallery`: how the in-memory gallery stores and scans its rows (compact codes, threads, executor).
+  explicit face_store(std::unique_ptr<store_backend> backend, double max_staleness_s = 5,
+                      const faceapp::gallery_options& gallery = {})
       : backend_(std::move(backend)),
+        gallery_(gallery),
         max_staleness_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             std::chrono::duration<double>(max_staleness_s))) {
     struct row {

@@ -2,8 +2,10 @@
 // what it answers is checked against the manifest's ground truth and against the library's own pipeline.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -72,6 +74,62 @@ std::vector<std::array<std::string, 3>> identity_pairs() {
 }  // namespace
 
 TEST_CASE("the models are found") { CHECK_NOTHROW(face_service::check_models()); }
+
+TEST_CASE("the gallery scans an int8 copy, split among the workers from gallery_parallel_min_rows faces on") {
+  const faceapp::test::scratch_dir dir("web_unit_service");
+  auto o = options_in(dir);
+  std::filesystem::create_directories(o.data_dir);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> value(0.0F, 0.09F);
+  std::vector<faceapp::encoding> rows(9000);  // two chunks of 8192: a split needs two
+  for (auto& e : rows) {
+    for (auto& v : e) v = value(rng);
+  }
+  {
+    faceapp_web::sqlite_store store(o.data_dir);
+    std::size_t next = 0;
+    store.add_all_or_nothing([&](faceapp_web::new_face& f) {
+      if (next == rows.size()) return false;
+      f = faceapp_web::new_face{"person " + std::to_string(next), std::nullopt, rows[next], "test", std::nullopt, "",
+                                "2026-01-01T00:00:00.000Z"};
+      ++next;
+      return true;
+    });
+  }
+  // The float32 brute force the answers must equal, row for row (ids are 1, 2, ... in import order).
+  faceapp::gallery plain;
+  for (std::size_t i = 0; i < rows.size(); ++i) plain.add(i + 1, "", rows[i]);
+  std::vector<faceapp::encoding> queries;
+  for (int i = 0; i < 6; ++i) {
+    auto q = rows[static_cast<std::size_t>(i) * 1499];
+    for (auto& v : q) v += 0.3F * value(rng);
+    queries.push_back(q);
+  }
+  for (const std::size_t min_rows : {8999, 9000, 9001}) {
+    CAPTURE(min_rows);
+    o.gallery_parallel_min_rows = min_rows;
+    face_service s(o);
+    const auto view = s.store().snapshot();
+    CHECK(view->codes() == faceapp::compact_codes::int8);
+    CHECK(view->scan_threads_used() == (min_rows <= 9000 ? 2U : 1U));  // 9000 faces: at the limit, split
+    const auto hits = s.search_encodings(queries, 5);
+    REQUIRE(hits.size() == queries.size());
+    for (std::size_t q = 0; q < queries.size(); ++q) {
+      const auto expected = plain.snapshot()->top_k(queries[q], 5);
+      REQUIRE(hits[q].size() == expected.size());
+      for (std::size_t i = 0; i < expected.size(); ++i) {
+        CHECK(hits[q][i].id == expected[i].key);
+        CHECK(hits[q][i].distance == expected[i].distance);
+        CHECK(hits[q][i].name == "person " + std::to_string(expected[i].key - 1));
+      }
+    }
+  }
+  o.gallery_codes = faceapp::compact_codes::none;
+  face_service plain_service(o);
+  CHECK(plain_service.store().snapshot()->codes() == faceapp::compact_codes::none);
+  const auto nearest = plain_service.search_encodings({queries[0]}, 1);
+  CHECK(nearest.front().front().id == plain.snapshot()->nearest(queries[0])->key);
+}
 
 TEST_CASE("a gallery of one photo per identity recognizes each identity's second photo") {
   const faceapp::test::scratch_dir dir("web_unit_service");
