@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -68,16 +69,21 @@ encoding query() {
   return random_encoding(rng);
 }
 
-/// The same n encodings in a gallery with these options (codes, scan threads), built once per (n, options);
-/// names left empty: the scans do not read them.
-const gallery& gallery_with(std::size_t n, faceapp::compact_codes codes, unsigned threads) {
-  static std::map<std::tuple<std::size_t, faceapp::compact_codes, unsigned>, std::unique_ptr<gallery>> made;
-  auto& g = made[{n, codes, threads}];
+/// The same n encodings in a gallery with these options (codes, scan threads, float32 rows in a mapped file in
+/// the temporary directory or on the heap), built once per (n, options); names left empty: the scans do not
+/// read them.
+const gallery& gallery_with(std::size_t n, faceapp::compact_codes codes, unsigned threads, bool mapped = false) {
+  static std::map<std::tuple<std::size_t, faceapp::compact_codes, unsigned, bool>, std::unique_ptr<gallery>> made;
+  auto& g = made[{n, codes, threads, mapped}];
   if (!g) {
     const std::vector<std::string> names(n);
     g = std::make_unique<gallery>(gallery::from_matrix(
         names, matrix_of(n),
-        faceapp::gallery_options{.codes = codes, .scan_threads = threads, .parallel_min_rows = 0}));
+        faceapp::gallery_options{.codes = codes,
+                                 .scan_threads = threads,
+                                 .parallel_min_rows = 0,
+                                 .rows_dir = mapped ? std::filesystem::temp_directory_path()
+                                                    : std::filesystem::path{}}));
   }
   return *g;
 }
@@ -249,11 +255,11 @@ void BM_topk_scan(benchmark::State& state) {
 /// gallery::view::nearest with a compact copy (arg 1: 0 none, 1 int8, 2 float16) on 1 or 2 threads (arg 2):
 /// the compact scan, then the float32 re-score of the rows within its error bound. Queries near stored rows
 /// (one in eight a stranger), cycled. Bytes: what the scan streams (codes + scales, or float32 rows).
-void BM_gallery_scan(benchmark::State& state) {
+void BM_gallery_scan_rows(benchmark::State& state, bool mapped) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const auto codes = static_cast<faceapp::compact_codes>(state.range(1));
   const auto threads = static_cast<unsigned>(state.range(2));
-  const auto snapshot = gallery_with(n, codes, threads).snapshot();
+  const auto snapshot = gallery_with(n, codes, threads, mapped).snapshot();
   const auto queries = queries_of(n, 64);
   std::size_t i = 0;
   for (auto _ : state) benchmark::DoNotOptimize(snapshot->nearest(queries[i++ % queries.size()]));
@@ -267,6 +273,10 @@ void BM_gallery_scan(benchmark::State& state) {
                                                          : "float16");
   faceapp::bench::report_peak_rss(state);
 }
+void BM_gallery_scan(benchmark::State& state) { BM_gallery_scan_rows(state, false); }
+/// The same, the float32 rows in a mapped file and not resident (gallery_options::rows_dir): the re-score's
+/// rows come back from the page cache.
+void BM_gallery_scan_mapped(benchmark::State& state) { BM_gallery_scan_rows(state, true); }
 
 /// The n encodings of matrix_of(n) as int8 codes and scales, or float16 halves, flat; made once per (n, codes).
 struct flat_codes {
@@ -440,6 +450,9 @@ BENCHMARK(BM_gallery_scan)
     ->ArgsProduct({{1000000}, {0, 1, 2}, {1, 2}})
     ->Args({20000, 0, 1})->Args({20000, 0, 2})->Args({50000, 0, 1})->Args({50000, 0, 2})
     ->Args({100000, 0, 1})->Args({100000, 0, 2})
+    ->Repetitions(bandwidth_repetitions)->UseRealTime();
+BENCHMARK(BM_gallery_scan_mapped)
+    ->ArgsProduct({{1000000}, {1}, {1, 2}})
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1}});
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});

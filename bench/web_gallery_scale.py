@@ -10,6 +10,11 @@ Prints a Markdown table. Python standard library only.
     python3 bench/web_gallery_scale.py --server build/examples/web/faceapp-web \\
         --photo tests/data/faces/obama_1.jpg --sizes 10000,100000,1000000
 
+`--api-search` adds 200 POST /api/search queries of one encoding each (k = 1; p50, p99) and checks each answer
+against a brute force over the synthetic rows: the nearest row's name and its distance (within 1e-5). `--npy-source`
+serves the gallery of the .npy import and skips the CSV (whose writing and import dominate at 10 M rows).
+`--server-arg ARG` (repeatable) passes ARG to the measured server, e.g. `--server-arg=--gallery-codes=none`.
+
 `--imports-only` measures the two imports and stops there. `--npy-only` measures the .npy import alone, of this
 server and, with `--baseline-server`, of another build (e.g. the previous release) in the same run, each N imported
 by both in turn; `--search` adds, for each server's imported gallery, the median time of GET /api/people searches of
@@ -109,9 +114,10 @@ def timed_import(args, row, key, command, n):
     row[f"{key}_rows_s"] = n / row[f"{key}_s"]
 
 
-def start_server(server, data):
+def start_server(server, data, extra=()):
     """Starts faceapp-web on a free port; returns (process, port) once it answers."""
-    proc = subprocess.Popen([server, "--port", "0", "--data", data], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([server, "--port", "0", "--data", data, *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     line = b""
     while b"\n" not in line:
         ready, _, _ = select.select([proc.stdout], [], [], 600)
@@ -181,6 +187,35 @@ def npy_compare(args, n, scratch):
     return row
 
 
+def api_search_timings(port, n, row, count=200):
+    """POST /api/search of `count` encodings near rows of the gallery (one a request, k = 1): p50, p99 ms, and how
+    many answers are the brute force's nearest (name and distance within 1e-5). Rows are pool[i % len(pool)]
+    named "person i", so the nearest of a pool vector's neighbour is the lowest row holding the nearest pool vector."""
+    import json
+    pool = encoding_pool()
+    rng = random.Random(11)
+    times, exact = [], 0
+    for i in range(count):
+        j = rng.randrange(min(n, len(pool)))
+        q = [v + rng.gauss(0, 0.02) for v in pool[j]]
+        best, best_d = None, None
+        for r, e in enumerate(pool[: min(n, len(pool))]):
+            d = sum((a - b) * (a - b) for a, b in zip(q, e))
+            if best_d is None or d < best_d:
+                best, best_d = r, d
+        body = json.dumps({"encodings": [q], "k": 1}).encode()
+        t = time.perf_counter()
+        status, text = request(port, "POST", "/api/search", body, "application/json")
+        times.append(time.perf_counter() - t)
+        assert status == 200, (status, text[:200])
+        got = json.loads(text)["results"][0][0]
+        if got["name"] == f"person {best}" and abs(got["distance"] - math.sqrt(best_d)) <= 1e-5:
+            exact += 1
+    row["search_p50_ms"] = 1000 * percentile(times, 50)
+    row["search_p99_ms"] = 1000 * percentile(times, 99)
+    row["search_exact"] = f"{exact}/{count}"
+
+
 def rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -192,7 +227,13 @@ def rss_mb(pid):
 def measure(args, n, photo, scratch):
     data = os.path.join(scratch, f"data-{n}")
     row = {"N": n}
-    if n:
+    if n and args.npy_source:
+        npy, names = os.path.join(scratch, f"faces-{n}.npy"), os.path.join(scratch, f"names-{n}.txt")
+        write_npy(npy, names, n)
+        timed_import(args, row, "npy_import", ["--data", data, npy, "--names", names], n)
+        os.remove(npy)
+        os.remove(names)
+    elif n:
         src = os.path.join(scratch, f"faces-{n}.csv")
         write_csv(src, n)
         timed_import(args, row, "import", ["--data", data, src], n)
@@ -208,7 +249,7 @@ def measure(args, n, photo, scratch):
         shutil.rmtree(data, ignore_errors=True)
         return row
     t0 = time.perf_counter()
-    proc = subprocess.Popen([args.server, "--port", "0", "--data", data], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([args.server, "--port", "0", "--data", data, *args.server_arg], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     try:
         line = b""
@@ -245,6 +286,8 @@ def measure(args, n, photo, scratch):
         row["add_p99_ms"] = 1000 * percentile(adds, 99)
         row["rec_p50_ms"] = 1000 * percentile(recognizes, 50)
         row["rec_p99_ms"] = 1000 * percentile(recognizes, 99)
+        if args.api_search and n:
+            api_search_timings(port, n, row)
         row["rss_mb"] = rss_mb(proc.pid)
         status, page = request(port, "GET", "/")
         row["page_kb"] = len(page) / 1024
@@ -277,6 +320,9 @@ def main():
     parser.add_argument("--npy-only", action="store_true", help="only the .npy import of each N (see --baseline-server)")
     parser.add_argument("--baseline-server", default=None, help="another faceapp-web measured in the same run")
     parser.add_argument("--search", action="store_true", help="with --npy-only: time name searches and last pages")
+    parser.add_argument("--api-search", action="store_true", help="time POST /api/search and check its answers")
+    parser.add_argument("--npy-source", action="store_true", help="serve the .npy import's gallery; no CSV import")
+    parser.add_argument("--server-arg", action="append", default=[], help="an argument for the measured server")
     parser.add_argument("--scratch", default=None, help="where to put the data directories (default: a temp dir)")
     args = parser.parse_args()
     with open(args.photo, "rb") as f:
@@ -323,16 +369,20 @@ def main():
         return
     base = rows[0]
     print("| N | import s (rows/s; CPU s) | .npy import s (rows/s; CPU s) | start to first answer s (CPU s) | RSS MB "
-          "| DB MB | add p50 / p99 ms (p99 vs empty) | recognize p50 / p99 ms (p99 - empty) | main page KB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| DB MB | add p50 / p99 ms (p99 vs empty) | recognize p50 / p99 ms (p99 - empty) | main page KB |"
+          + (" /api/search p50 / p99 ms (exact) |" if args.api_search else ""))
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if args.api_search else ""))
     for r in rows:
-        imp = f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f})" if r["N"] else "-"
+        imp = (f"{r['import_s']:.1f} ({r['import_rows_s']:,.0f}; {r['import_cpu_s']:.1f})" if "import_s" in r
+               else "-")
         npy = (f"{r['npy_import_s']:.2f} ({r['npy_import_rows_s']:,.0f}; {r['npy_import_cpu_s']:.1f})" if r["N"]
                else "-")
         print(f"| {r['N']:,} | {imp} | {npy} | {r['start_s']:.2f} ({r['start_cpu_s']:.2f}) | {r['rss_mb']:.0f} | {r['db_mb']:.0f} "
               f"| {r['add_p50_ms']:.0f} / {r['add_p99_ms']:.0f} ({r['add_p99_ms'] / base['add_p99_ms']:.2f}x) "
               f"| {r['rec_p50_ms']:.0f} / {r['rec_p99_ms']:.0f} ({r['rec_p99_ms'] - base['rec_p99_ms']:+.0f}) "
-              f"| {r['page_kb']:.1f} |")
+              f"| {r['page_kb']:.1f} |"
+              + ((f" {r['search_p50_ms']:.1f} / {r['search_p99_ms']:.1f} ({r['search_exact']}) |" if r["N"] else " - |")
+                 if args.api_search else ""))
     print(f"\nload average at the end: {os.getloadavg()}", file=sys.stderr)
 
 
