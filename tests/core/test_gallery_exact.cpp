@@ -471,8 +471,13 @@ TEST_CASE("gallery rows in a mapped file: the heap gallery's answers, full chunk
     CHECK(pages_present(h->chunk_values(c).data(), chunk_bytes) > 0);
   }
   CHECK(pages_present(m->chunk_values(3).data(), 100 * faceapp::encoding_size * sizeof(float)) > 0);
-  CHECK(m->nearest(h->at(2000)) == h->nearest(h->at(2000)));  // read back from the page cache
+  CHECK(m->nearest(h->at(2000)) == h->nearest(h->at(2000)));  // re-scored from the page cache
+  CHECK(m->top_k(h->at(10), 50) == h->top_k(h->at(10), 50));
   CHECK(m->at(5) == h->at(5));
+  for (std::size_t c = 0; c < 3; ++c) {  // the re-score and `at` read with pread: still nothing resident
+    CAPTURE(c);
+    CHECK(pages_present(m->chunk_values(c).data(), chunk_bytes) == 0);
+  }
   CHECK(std::filesystem::is_empty(dir));  // the file has no name: nothing to clean up
   std::filesystem::remove_all(dir);
   // A directory that cannot hold the file: an error naming it.

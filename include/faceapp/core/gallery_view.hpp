@@ -143,7 +143,7 @@ class gallery_view {
   [[nodiscard]] encoding at(std::size_t row) const {
     check(row);
     encoding e;
-    std::copy_n(slot_of(row).data->values.get() + (row % chunk_rows_) * encoding_size, encoding_size, e.data());
+    copy_row(row, e.data());
     return e;
   }
   /// The encodings of chunk c, rows x 128 floats, contiguous and 64-byte aligned (tombstones included).
@@ -349,9 +349,11 @@ class gallery_view {
           continue;
         }
         detail::top_k_of_blocks best(k);  // fed in row order: the float32 scan's tie rule
+        alignas(64) float row[encoding_size];
         for (const auto& h : kept) {
           float e = 0;
-          kernel(values_of(h.index), 1, pointers[q], &e);
+          copy_row(h.index, row);
+          kernel(row, 1, pointers[q], &e);
           best(h.index, &e, 1);
         }
         out[q] = std::move(best).take();
@@ -388,8 +390,15 @@ class gallery_view {
     }
   }
 
-  [[nodiscard]] const float* values_of(std::size_t row) const noexcept {
-    return slot_of(row).data->values.get() + (row % chunk_rows_) * encoding_size;
+  /// Row `row`'s float32 values into `out`: from the heap, or read from the rows file (detail/mapped_rows.hpp).
+  void copy_row(std::size_t row, float* out) const {
+    const auto& values = slot_of(row).data->values;
+    const std::size_t r = row % chunk_rows_;
+    if (const auto& file = values.get_deleter().file) {
+      file->read(values.get_deleter().slot, r * encoding_size * sizeof(float), out, encoding_size * sizeof(float));
+    } else {
+      std::copy_n(values.get() + r * encoding_size, encoding_size, out);
+    }
   }
 
   std::shared_ptr<const detail::gallery_directory> dir_;
