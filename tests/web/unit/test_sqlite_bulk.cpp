@@ -4,8 +4,8 @@
 // partial one) put every face in once under the right person (an existing one by name or id, or one new to the
 // import), continue the ids after the existing ones, and leave the name index (persons_fts) consistent and
 // searchable. An import that fails part-way, by its source throwing or by a face naming no person, leaves the
-// database as it was, the name index's insert trigger included. The bulk mode's rollback journal goes back to
-// the WAL when the store goes.
+// database as it was, the name index's insert trigger included, in the WAL and in the bulk mode, whose rollback
+// journal goes back to the WAL when the store goes.
 #include <doctest/doctest.h>
 
 #include <sqlite3.h>
@@ -334,6 +334,8 @@ TEST_CASE("a bulk import that fails part-way leaves the database as it was, the 
   add_existing(store);
   const raw_db raw(store.file());
   const auto before = raw.state();
+  CHECK(store.add_all_or_nothing([](new_face&) { return false; }) == 0);  // an empty import changes nothing
+  CHECK(raw.state() == before);
   // The source throws after 100 faces (a full statement written, 36 faces queued), after exactly 64 (the full
   // statement written, none queued), and after 63 (none written); then face 65 names a person that is not there.
   for (const std::size_t fail_after : {std::size_t{100}, per_statement, per_statement - 1}) {
@@ -388,6 +390,18 @@ TEST_CASE("the bulk mode: refused beside another connection; a rollback journal 
       CHECK(raw.text("PRAGMA journal_mode") == "wal");
     }
     REQUIRE(store.begin_bulk());
+    {  // a failure part-way under the rollback journal: nothing kept either
+      const raw_db raw(file);
+      const auto before = raw.state();
+      std::size_t k = 0;
+      const auto source = source_of(n, k);
+      CHECK_THROWS_AS(store.add_all_or_nothing([&](new_face& f) {
+        if (k == 100) throw std::runtime_error("the source broke");
+        return source(f);
+      }),
+                      std::runtime_error);
+      CHECK(raw.state() == before);
+    }
     std::size_t k = 0;
     CHECK(store.add_all_or_nothing(source_of(n, k)) == n);
     {
