@@ -19,6 +19,7 @@
 #include "faceapp/detail/aligned_allocator.hpp"
 #include "faceapp/detail/compact_codes.hpp"
 #include "faceapp/detail/exact_rerank.hpp"
+#include "faceapp/detail/int8_query.hpp"
 #include "faceapp/detail/distance_simd.hpp"
 
 namespace {
@@ -344,6 +345,37 @@ void BM_compact_kernel_level(benchmark::State& state, faceapp::detail::simd_leve
   state.SetLabel(state.range(1) == 1 ? "int8" : "float16");
 }
 
+/// The integer int8 kernel (the query coded as int16, int8_query.hpp), which the gallery scans with, over the same
+/// 1M codes, forced to one instruction set: against BM_compact_kernel_level's float int8 kernel in the same run.
+void BM_int8q_kernel_level(benchmark::State& state, faceapp::detail::simd_level level) {
+  if (!faceapp::detail::simd_supported(level)) {
+    state.SkipWithError("this CPU lacks the instruction set");
+    return;
+  }
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const auto& f = codes_of(n, faceapp::compact_codes::int8);
+  std::vector<std::int32_t> norms(n);
+  for (std::size_t i = 0; i < n; ++i) norms[i] = faceapp::detail::code_norm(f.int8.data() + i * encoding_size);
+  const auto q = query();
+  faceapp::detail::int8_query coded;
+  faceapp::detail::quantize_query_int16(q.data(), coded);
+  const faceapp::detail::int8_query* queries[] = {&coded};
+  const auto kernel = faceapp::detail::squared_distances_int8q_kernel(level);
+  const auto rows = [&](std::size_t first, std::size_t count, const faceapp::detail::int8_query* query, float* out) {
+    kernel(f.int8.data() + first * encoding_size, f.scales.data() + first, norms.data() + first, count, *query, out);
+  };
+  for (auto _ : state) {
+    faceapp::detail::nearest_of_blocks best;
+    faceapp::detail::scan_blocks(rows, n, queries, 1,
+                                 [&](std::size_t, std::size_t first, const float* block, std::size_t count) {
+                                   best(first, block, count);
+                                 });
+    benchmark::DoNotOptimize(best.hit());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * (encoding_size + 8)));
+}
+
 /// How many rows the error bound sends to the float32 re-score (arg 1: 1 int8, 2 float16; k = arg 2), over the
 /// same queries as BM_gallery_scan: the compact scan of detail::scan_blocks with the gallery's candidate
 /// consumer over one flat array of codes. Counters: candidates a query (mean) and the residual bound R.
@@ -456,6 +488,9 @@ BENCHMARK(BM_gallery_scan_mapped)
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1}});
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});
+BENCHMARK_CAPTURE(BM_int8q_kernel_level, avx512, faceapp::detail::simd_level::avx512)->Arg(1000000);
+BENCHMARK_CAPTURE(BM_int8q_kernel_level, avx2, faceapp::detail::simd_level::avx2)->Arg(1000000);
+BENCHMARK_CAPTURE(BM_int8q_kernel_level, portable, faceapp::detail::simd_level::portable)->Arg(1000000);
 BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
 BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);
 BENCHMARK(BM_distance_naive)->Arg(1000)->Arg(100000)->Arg(1000000);

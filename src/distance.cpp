@@ -24,6 +24,16 @@ squared_distances_int8_fn squared_distances_int8_kernel(simd_level level) noexce
   return &squared_distances_int8_portable;
 }
 
+squared_distances_int8q_fn squared_distances_int8q_kernel(simd_level level) noexcept {
+#if FACEAPP_X86_SIMD
+  static const bool bw = __builtin_cpu_supports("avx512bw");
+  if (level == simd_level::avx512 && bw) return &squared_distances_int8q_avx512;
+  if (level != simd_level::portable) return &squared_distances_int8q_avx2;
+#endif
+  (void)level;
+  return &squared_distances_int8q_portable;
+}
+
 squared_distances_float16_fn squared_distances_float16_kernel(simd_level level) noexcept {
 #if FACEAPP_X86_SIMD
   // No AVX-512 variant: converting 16 halves a step measured no faster than 8 on a Zen 4 (bench_distance's

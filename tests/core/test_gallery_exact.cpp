@@ -25,6 +25,7 @@
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/detail/compact_codes.hpp"
 #include "faceapp/detail/exact_rerank.hpp"
+#include "faceapp/detail/int8_query.hpp"
 
 namespace {
 using faceapp::compact_codes;
@@ -147,6 +148,118 @@ TEST_CASE("compact kernels: within the error bound the re-score relies on, on ev
       CHECK(std::abs(a16[i] - e16) <= 1e-5 * e16);
     }
   }
+}
+
+TEST_CASE("int8 query kernel: the same bits on every instruction set, within its stated error of the exact value") {
+  std::mt19937 rng(15);
+  const std::size_t n = 301;  // not a multiple of any step
+  std::vector<std::int8_t> codes(n * faceapp::encoding_size);
+  std::vector<float> scales(n);
+  std::vector<std::int32_t> norms(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto row = random_encoding(rng, i % 3 == 0 ? 3.0F : 0.09F);
+    faceapp::detail::quantize_int8(row.data(), codes.data() + i * 128, scales[i]);
+    norms[i] = faceapp::detail::code_norm(codes.data() + i * 128);
+  }
+  double max_norm = 0;
+  for (std::size_t i = 0; i < n; ++i) max_norm = std::max(max_norm, double{scales[i]} * scales[i] * norms[i]);
+  for (const float sigma : {0.09F, 2.0F}) {
+    auto query = random_encoding(rng, sigma);
+    query[3] = codes[3] * scales[0];  // some components on a row's grid
+    faceapp::detail::int8_query q;
+    faceapp::detail::quantize_query_int16(query.data(), q);
+    REQUIRE(std::isfinite(q.residual));
+    CHECK(q.residual <= std::sqrt(128.0) * q.scale / 2 * 1.0001);  // half a step a component at most
+    std::vector<float> portable(n);
+    faceapp::detail::squared_distances_int8q_portable(codes.data(), scales.data(), norms.data(), n, q,
+                                                      portable.data());
+    const double eta = faceapp::detail::int8_query_eta(q, max_norm);
+    for (std::size_t i = 0; i < n; ++i) {
+      long double exact = 0;  // ||t p - s c||^2, every term exact in long double's 64-bit mantissa
+      for (std::size_t j = 0; j < 128; ++j) {
+        const long double d = static_cast<long double>(q.scale) * q.codes[j] -
+                              static_cast<long double>(scales[i]) * codes[i * 128 + j];
+        exact += d * d;
+      }
+      CHECK(std::abs(static_cast<long double>(portable[i]) - exact) <= eta + 1e-6L * exact);
+    }
+    for (const auto level : {faceapp::detail::simd_level::avx2, faceapp::detail::simd_level::avx512}) {
+      if (!faceapp::detail::simd_supported(level)) continue;
+      CAPTURE(faceapp::detail::simd_level_name(level));
+      std::vector<float> simd(n);
+      faceapp::detail::squared_distances_int8q_kernel(level)(codes.data(), scales.data(), norms.data(), n, q,
+                                                            simd.data());
+      CHECK(simd == portable);
+    }
+  }
+  // The query's coding: up to 2^60 (at it: coded), beyond it and NaN not (the float32 scan answers those).
+  encoding big{};
+  faceapp::detail::int8_query q;
+  big[0] = 0x1p60F;
+  faceapp::detail::quantize_query_int16(big.data(), q);
+  CHECK(std::isfinite(q.residual));
+  big[0] = std::nextafter(0x1p60F, INFINITY);
+  faceapp::detail::quantize_query_int16(big.data(), q);
+  CHECK(std::isinf(q.residual));
+  big[0] = std::numeric_limits<float>::quiet_NaN();
+  faceapp::detail::quantize_query_int16(big.data(), q);
+  CHECK(std::isinf(q.residual));
+}
+
+TEST_CASE("gallery int8: the query's own coding error is in the bound (rows on the int8 grid, queries on bisectors)") {
+  // Rows exactly on the int8 grid have residual 0, so the re-score's window is the query's residual alone (plus
+  // rounding): a query just off the bisector of two such rows, whose int16 coding lands on the other side of it,
+  // is answered right only if the bound counts that residual.
+  constexpr float s = 0x1p-7F;  // the rows' scale: their largest value is 100 s
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> grid(-60, 60);
+  std::uniform_real_distribution<float> offset(-0x1p-15F, 0x1p-15F);  // about the query's step, 2^-15
+  std::normal_distribution<float> direction(0.0F, 1.0F);
+  std::size_t flipped = 0;
+  for (int trial = 0; trial < 1000; ++trial) {
+    encoding x1;
+    for (auto& v : x1) v = s * static_cast<float>(grid(rng));
+    x1[127] = 100 * s;
+    encoding x2 = x1;
+    for (int j = 0; j < 3; ++j) x2[static_cast<std::size_t>(j)] += s * (direction(rng) < 0 ? -1.0F : 1.0F);
+    encoding q;
+    for (std::size_t j = 0; j < faceapp::encoding_size; ++j) q[j] = (x1[j] + x2[j]) / 2;
+    for (std::size_t j = 0; j < 3; ++j) q[j] += offset(rng);  // off the bisector by about the query's step
+    pair_of_galleries g({.chunk_rows = 64, .codes = compact_codes::int8});
+    g.add(x1);
+    g.add(x2);
+    REQUIRE(g.coded.snapshot()->code_residual() == 0);
+    const auto p = g.plain.snapshot()->nearest(q);
+    CHECK(g.coded.snapshot()->nearest(q) == p);
+    CHECK(g.coded.snapshot()->top_k(q, 1) == g.plain.snapshot()->top_k(q, 1));
+    // Count the cases the query's coding reverses: what the test is about must happen.
+    faceapp::detail::int8_query coded;
+    faceapp::detail::quantize_query_int16(q.data(), coded);
+    double a1 = 0, a2 = 0;
+    for (std::size_t j = 0; j < faceapp::encoding_size; ++j) {
+      const double qj = coded.scale * coded.codes[j];
+      a1 += (qj - x1[j]) * (qj - x1[j]);
+      a2 += (qj - x2[j]) * (qj - x2[j]);
+    }
+    if ((a1 < a2) != (p->row == 0) && a1 != a2) ++flipped;
+  }
+  CHECK(flipped >= 10);
+}
+
+TEST_CASE("gallery int8: a query the integer kernel cannot code is answered by the float32 scan") {
+  pair_of_galleries g({.chunk_rows = 64, .codes = compact_codes::int8});
+  std::mt19937 rng(16);
+  for (int i = 0; i < 300; ++i) g.add(random_encoding(rng));
+  encoding huge = random_encoding(rng);
+  huge[5] = 0x1p61F;
+  encoding nan = random_encoding(rng);
+  nan[7] = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& q : {huge, nan}) {
+    CHECK(g.coded.snapshot()->nearest(q) == g.plain.snapshot()->nearest(q));
+    CHECK(g.coded.snapshot()->top_k(q, 5) == g.plain.snapshot()->top_k(q, 5));
+  }
+  CHECK(g.coded.snapshot()->top_k_each(std::vector<encoding>{huge, nan, g.plain.snapshot()->at(4)}, 3) ==
+        g.plain.snapshot()->top_k_each(std::vector<encoding>{huge, nan, g.plain.snapshot()->at(4)}, 3));
 }
 
 TEST_CASE("rerank bound: the k-th best plus twice the residual, +infinity when either is not finite") {

@@ -268,6 +268,7 @@ class gallery {
     last_key_ = std::exchange(other.last_key_, 0);
     has_key_ = std::exchange(other.has_key_, false);
     residual_ = std::exchange(other.residual_, 0);
+    code_norm_ = std::exchange(other.code_norm_, 0);
     published_ = std::max(published_, other.published_);  // versions keep increasing across the move
     publish();
     other.publish();
@@ -281,6 +282,7 @@ class gallery {
     std::copy_n(from.names.get(), rows, to->names.get());
     if (from.compact) std::copy_n(from.compact.get(), rows * detail::code_bytes(options_.codes), to->compact.get());
     if (from.scales) std::copy_n(from.scales.get(), rows, to->scales.get());
+    if (from.norms) std::copy_n(from.norms.get(), rows, to->norms.get());
     if (rows_file_ && rows == chunk_rows_) rows_file_->release(to->values.get());
     return to;
   }
@@ -318,6 +320,7 @@ class gallery {
     rows_ = 0;
     live_ = 0;
     residual_ = 0;
+    code_norm_ = 0;
     for (std::size_t row = 0; row < old->rows(); ++row) {
       if (!old->alive(row)) continue;
       const std::size_t c = rows_ / chunk_rows_;
@@ -343,8 +346,11 @@ class gallery {
     const float* x = ch.values.get() + r * encoding_size;
     double residual = 0;
     if (options_.codes == compact_codes::int8) {
-      residual = detail::quantize_int8(x, reinterpret_cast<std::int8_t*>(ch.compact.get()) + r * encoding_size,
-                                       ch.scales[r]);
+      auto* codes = reinterpret_cast<std::int8_t*>(ch.compact.get()) + r * encoding_size;
+      residual = detail::quantize_int8(x, codes, ch.scales[r]);
+      ch.norms[r] = detail::code_norm(codes);
+      const double s = ch.scales[r];
+      code_norm_ = std::max(code_norm_, s * s * ch.norms[r]);
     } else if (options_.codes == compact_codes::float16) {
       residual = detail::quantize_float16(x, reinterpret_cast<std::uint16_t*>(ch.compact.get()) + r * encoding_size);
     }
@@ -359,6 +365,7 @@ class gallery {
     v->chunk_rows_ = chunk_rows_;
     v->codes_ = options_.codes;
     v->residual_ = residual_;
+    v->code_norm_ = code_norm_;
     v->scan_threads_ = options_.scan_threads;
     v->parallel_min_rows_ = options_.parallel_min_rows;
     v->executor_ = options_.scan_executor;
@@ -382,6 +389,7 @@ class gallery {
   std::uint64_t last_key_ = 0;
   bool has_key_ = false;
   double residual_ = 0;  // the largest residual of the compact codes written
+  double code_norm_ = 0;  // int8: the largest ||decoded row||^2 (s^2 C) written
   std::uint64_t published_ = 0;  // views published so far: the next view's version
   mutable std::mutex current_mutex_;  // held only to copy or swap current_
   std::shared_ptr<const view> current_;

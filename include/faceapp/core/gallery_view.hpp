@@ -25,6 +25,7 @@
 #include "faceapp/detail/compact_codes.hpp"
 #include "faceapp/detail/distance_kernels.hpp"
 #include "faceapp/detail/exact_rerank.hpp"
+#include "faceapp/detail/int8_query.hpp"
 #include "faceapp/detail/mapped_rows.hpp"
 
 namespace faceapp {
@@ -75,13 +76,17 @@ struct gallery_chunk {
         names(new std::string[rows]) {
     if (codes == compact_codes::none) return;
     compact.reset(static_cast<std::byte*>(::operator new(rows * detail::code_bytes(codes), std::align_val_t{64})));
-    if (codes == compact_codes::int8) scales.reset(new float[rows]);
+    if (codes == compact_codes::int8) {
+      scales.reset(new float[rows]);
+      norms.reset(new std::int32_t[rows]);
+    }
   }
   std::unique_ptr<float, gallery_values_deleter> values;
   std::unique_ptr<std::uint64_t[]> keys;
   std::unique_ptr<std::string[]> names;
   std::unique_ptr<std::byte, gallery_byte_deleter> compact;  // int8 codes or float16 halves, 128 a row
   std::unique_ptr<float[]> scales;                   // int8: one a row
+  std::unique_ptr<std::int32_t[]> norms;             // int8: the sum of the row's codes squared
 
  private:
   static std::unique_ptr<float, gallery_values_deleter> allocate(std::size_t rows,
@@ -268,16 +273,16 @@ class gallery_view {
   template <class F>
   void scan(const encoding& query, F&& f) const {
     const float* q = query.data();
-    scan(&q, 1, compact_codes::none, 0, chunk_count(),
+    scan(&q, nullptr, 1, compact_codes::none, 0, chunk_count(),
          [&](std::size_t, std::size_t first, const float* block, std::size_t count) { f(first, block, count); });
   }
 
   /// Calls f(query, first_row, squared distances, count) for the blocks of chunks [c0, c1), in row order,
-  /// each block for every query (detail::scan_blocks), over the float32 rows or the compact copy `codes`;
-  /// tombstones read +infinity.
+  /// each block for every query (detail::scan_blocks), over the float32 rows or the compact copy `codes` (int8:
+  /// through the queries as `coded`, int8_query.hpp); tombstones read +infinity.
   template <class F>
-  void scan(const float* const* queries, std::size_t query_count, compact_codes codes, std::size_t c0,
-            std::size_t c1, F&& f) const {
+  void scan(const float* const* queries, const detail::int8_query* const* coded, std::size_t query_count,
+            compact_codes codes, std::size_t c0, std::size_t c1, F&& f) const {
     const auto level = detail::best_simd_level();
     for (std::size_t c = c0; c < c1; ++c) {
       const detail::gallery_slot& s = dir_->slots[c];
@@ -301,11 +306,12 @@ class gallery_view {
       const detail::gallery_chunk& ch = *s.data;
       if (codes == compact_codes::int8) {
         const auto* codes8 = reinterpret_cast<const std::int8_t*>(ch.compact.get());
-        const auto kernel = detail::squared_distances_int8_kernel(level);
-        const auto rows = [&](std::size_t first, std::size_t count, const float* query, float* out) {
-          kernel(codes8 + first * encoding_size, ch.scales.get() + first, count, query, out);
+        const auto kernel = detail::squared_distances_int8q_kernel(level);
+        const auto rows = [&](std::size_t first, std::size_t count, const detail::int8_query* query, float* out) {
+          kernel(codes8 + first * encoding_size, ch.scales.get() + first, ch.norms.get() + first, count, *query,
+                 out);
         };
-        detail::scan_blocks(rows, rows_in(c), queries, query_count, masked_f);
+        detail::scan_blocks(rows, rows_in(c), coded, query_count, masked_f);
       } else if (codes == compact_codes::float16) {
         const auto* halves = reinterpret_cast<const std::uint16_t*>(ch.compact.get());
         const auto kernel = detail::squared_distances_float16_kernel(level);
@@ -333,23 +339,45 @@ class gallery_view {
     std::vector<std::size_t> exact;  // the queries the float32 scan answers
     for (const auto& q : queries) pointers.push_back(q.data());
     if (codes_ != compact_codes::none && residual_ < std::numeric_limits<double>::infinity()) {
-      std::vector<std::vector<detail::candidates_of_blocks>> found(queries.size());
-      for (auto& f : found) f.assign(parts, detail::candidates_of_blocks(k, residual_));
+      // int8: the queries coded too; one that cannot be (not finite) is answered by the float32 scan.
+      std::vector<detail::int8_query> coded(codes_ == compact_codes::int8 ? queries.size() : 0);
+      std::vector<std::size_t> approx;  // the queries the compact scan answers
+      std::vector<const float*> approx_pointers;
+      std::vector<const detail::int8_query*> approx_coded;
+      std::vector<std::vector<detail::candidates_of_blocks>> found;
+      for (std::size_t q = 0; q < queries.size(); ++q) {
+        double residual = residual_;
+        double eta_a = 1e-35;
+        if (codes_ == compact_codes::int8) {
+          detail::quantize_query_int16(pointers[q], coded[q]);
+          if (!(coded[q].residual < std::numeric_limits<double>::infinity())) {
+            exact.push_back(q);
+            continue;
+          }
+          residual += coded[q].residual;
+          eta_a = detail::int8_query_eta(coded[q], code_norm_);
+          approx_coded.push_back(&coded[q]);
+        }
+        approx.push_back(q);
+        approx_pointers.push_back(pointers[q]);
+        found.emplace_back(parts, detail::candidates_of_blocks(k, residual, eta_a));
+      }
       run_parts(parts, [&](unsigned p) {
-        scan(pointers.data(), pointers.size(), codes_, part_begin(p), part_begin(p + 1),
-             [&](std::size_t q, std::size_t first, const float* block, std::size_t count) {
-               found[q][p](first, block, count);
+        scan(approx_pointers.data(), approx_coded.data(), approx.size(), codes_, part_begin(p), part_begin(p + 1),
+             [&](std::size_t i, std::size_t first, const float* block, std::size_t count) {
+               found[i][p](first, block, count);
              });
       });
       const auto kernel = detail::squared_distances_kernel(detail::best_simd_level());
-      for (std::size_t q = 0; q < queries.size(); ++q) {
-        const auto [kept, bound] = detail::merge_candidates(found[q]);
+      alignas(64) float row[encoding_size];
+      for (std::size_t i = 0; i < approx.size(); ++i) {
+        const std::size_t q = approx[i];
+        const auto [kept, bound] = detail::merge_candidates(found[i]);
         if (!(bound < std::numeric_limits<float>::infinity())) {
           exact.push_back(q);
           continue;
         }
         detail::top_k_of_blocks best(k);  // fed in row order: the float32 scan's tie rule
-        alignas(64) float row[encoding_size];
         for (const auto& h : kept) {
           float e = 0;
           copy_row(h.index, row);
@@ -367,7 +395,8 @@ class gallery_view {
     std::vector<std::vector<detail::top_k_of_blocks>> best(exact.size(),
                                                            std::vector(parts, detail::top_k_of_blocks(k)));
     run_parts(parts, [&](unsigned p) {
-      scan(exact_pointers.data(), exact_pointers.size(), compact_codes::none, part_begin(p), part_begin(p + 1),
+      scan(exact_pointers.data(), nullptr, exact_pointers.size(), compact_codes::none, part_begin(p),
+           part_begin(p + 1),
            [&](std::size_t q, std::size_t first, const float* block, std::size_t count) {
              best[q][p](first, block, count);
            });
@@ -407,6 +436,7 @@ class gallery_view {
   std::size_t chunk_rows_ = gallery_options{}.chunk_rows;
   compact_codes codes_ = compact_codes::none;
   double residual_ = 0;
+  double code_norm_ = 0;  // int8: the largest s^2 C of the rows (the integer kernel's slack, int8_query.hpp)
   unsigned scan_threads_ = 1;
   std::size_t parallel_min_rows_ = 0;
   part_executor executor_;

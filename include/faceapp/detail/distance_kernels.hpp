@@ -86,8 +86,8 @@ struct float32_rows {
 /// Calls f(query index, first, distances, count) for the blocks of at most scan_block rows of [0, n), in order;
 /// each block for every query in turn, so that with several queries a block is read from memory once and from
 /// cache for the others (all faces of one photo in one pass over the gallery).
-template <class Rows, class F>
-void scan_blocks(const Rows& rows, std::size_t n, const float* const* queries, std::size_t query_count, F&& f) {
+template <class Rows, class Query, class F>
+void scan_blocks(const Rows& rows, std::size_t n, const Query* const* queries, std::size_t query_count, F&& f) {
   alignas(64) float block[scan_block];
   for (std::size_t start = 0; start < n; start += scan_block) {
     const std::size_t count = std::min(scan_block, n - start);

@@ -11,7 +11,9 @@
 //    so the k-th smallest E is at most E_max = (1 + gamma) T^2 + eta.
 //  - A row with E <= E_max (ties included) has sqrt(e) <= sqrt((E_max + eta)/(1 - gamma)), so sqrt(a) is at most
 //    that + R, and A <= bound = (1 + gamma)(sqrt((E_max + eta)/(1 - gamma)) + R)^2 + eta.
-// Every row with A <= bound is re-scored: that is the float32 top k, by construction. In distances, the window
+// Every row with A <= bound is re-scored: that is the float32 top k, by construction. The integer int8 kernel
+// (int8_query.hpp) computes A against the coded query q' instead, so its R includes ||q - q'||, and its
+// absolute error (double sums whose terms may cancel) is larger than eta: rerank_bound takes it as eta_a. In distances, the window
 // is the k-th best approximate distance plus 2R (and the rounding terms). A_k only falls as the scan goes on, so
 // a row left out under an earlier bound stays out under the final one.
 #pragma once
@@ -29,16 +31,18 @@ namespace faceapp::detail {
 
 /// The largest approximate squared distance of a row that may be among the k nearest in float32, given the k-th
 /// smallest approximate squared distance and the residual bound R; +infinity when either is not finite.
-[[nodiscard]] inline float rerank_bound(float a_k, double residual) noexcept {
+/// `eta_a`: the approximate kernel's absolute error besides its relative gamma (1e-35, underflow, for the float
+/// kernels; more for the integer int8 kernel, int8_query.hpp).
+[[nodiscard]] inline float rerank_bound(float a_k, double residual, double eta_a = 1e-35) noexcept {
   constexpr double gamma = 1e-5;
-  constexpr double eta = 1e-35;
+  constexpr double eta = 1e-35;  // the float32 kernel's
   if (!(a_k < std::numeric_limits<float>::infinity()) || !(residual < std::numeric_limits<double>::infinity())) {
     return std::numeric_limits<float>::infinity();
   }
-  const double t = std::sqrt((a_k + eta) / (1 - gamma)) + residual;
+  const double t = std::sqrt((a_k + eta_a) / (1 - gamma)) + residual;
   const double e_max = (1 + gamma) * t * t + eta;
   const double d = std::sqrt((e_max + eta) / (1 - gamma)) + residual;
-  const double bound = ((1 + gamma) * d * d + eta) * (1 + 1e-12);  // the double roundings, generously
+  const double bound = ((1 + gamma) * d * d + eta_a) * (1 + 1e-12);  // the double roundings, generously
   if (!(bound < std::numeric_limits<float>::max())) return std::numeric_limits<float>::infinity();
   const auto f = static_cast<float>(bound);
   return f < bound ? std::nextafter(f, std::numeric_limits<float>::infinity()) : f;
@@ -48,12 +52,12 @@ namespace faceapp::detail {
 /// in the order seen. +infinity (a tombstone) and NaN are never kept.
 class candidates_of_blocks {
  public:
-  candidates_of_blocks(std::size_t k, double residual)
-      : best_(k), k_(k), residual_(residual), next_prune_(2 * (k + scan_block)) {}
+  candidates_of_blocks(std::size_t k, double residual, double eta_a = 1e-35)
+      : best_(k), k_(k), residual_(residual), eta_a_(eta_a), next_prune_(2 * (k + scan_block)) {}
 
   void operator()(std::size_t first, const float* block, std::size_t count) {
     best_(first, block, count);
-    const float bound = rerank_bound(best_.worst(), residual_);
+    const float bound = rerank_bound(best_.worst(), residual_, eta_a_);
     for (std::size_t j = 0; j < count; ++j) {
       if (block[j] <= bound && block[j] < std::numeric_limits<float>::infinity()) {
         kept_.push_back({first + j, block[j]});
@@ -71,6 +75,7 @@ class candidates_of_blocks {
   [[nodiscard]] std::vector<nearest_hit>& kept() noexcept { return kept_; }
   [[nodiscard]] std::size_t k() const noexcept { return k_; }
   [[nodiscard]] double residual() const noexcept { return residual_; }
+  [[nodiscard]] double eta_a() const noexcept { return eta_a_; }
 
  private:
   void prune(float bound) {
@@ -79,6 +84,7 @@ class candidates_of_blocks {
   top_k_of_blocks best_;
   std::size_t k_;
   double residual_;
+  double eta_a_;
   std::size_t next_prune_;
   std::vector<nearest_hit> kept_;
 };
@@ -101,7 +107,8 @@ class candidates_of_blocks {
   for (auto& p : parts) bests.push_back(p.take_best());
   const std::size_t k = parts.front().k();
   const auto best = merge_hits(std::move(bests), k);
-  const float bound = best.size() == k && k > 0 ? rerank_bound(best.back().squared_distance, parts.front().residual())
+  const float bound = best.size() == k && k > 0 ? rerank_bound(best.back().squared_distance, parts.front().residual(),
+                                                               parts.front().eta_a())
                                                 : std::numeric_limits<float>::infinity();
   std::vector<nearest_hit> kept;
   for (auto& p : parts) {
