@@ -345,10 +345,12 @@ void BM_compact_kernel_level(benchmark::State& state, faceapp::detail::simd_leve
   state.SetLabel(state.range(1) == 1 ? "int8" : "float16");
 }
 
-/// The integer int8 kernel (the query coded as int16, int8_query.hpp), which the gallery scans with, over the same
-/// 1M codes, forced to one instruction set: against BM_compact_kernel_level's float int8 kernel in the same run.
-void BM_int8q_kernel_level(benchmark::State& state, faceapp::detail::simd_level level) {
-  if (!faceapp::detail::simd_supported(level)) {
+/// The integer int8 kernel's variants (the query coded as int16, int8_query.hpp; the gallery scans with the one
+/// src/distance.cpp picks) over the same 1M codes: against BM_compact_kernel_level's float int8 kernel in the
+/// same run.
+void BM_int8q_kernel_variant(benchmark::State& state, faceapp::detail::squared_distances_int8q_fn kernel,
+                             bool supported) {
+  if (!supported) {
     state.SkipWithError("this CPU lacks the instruction set");
     return;
   }
@@ -360,7 +362,6 @@ void BM_int8q_kernel_level(benchmark::State& state, faceapp::detail::simd_level 
   faceapp::detail::int8_query coded;
   faceapp::detail::quantize_query_int16(q.data(), coded);
   const faceapp::detail::int8_query* queries[] = {&coded};
-  const auto kernel = faceapp::detail::squared_distances_int8q_kernel(level);
   const auto rows = [&](std::size_t first, std::size_t count, const faceapp::detail::int8_query* query, float* out) {
     kernel(f.int8.data() + first * encoding_size, f.scales.data() + first, norms.data() + first, count, *query, out);
   };
@@ -488,9 +489,14 @@ BENCHMARK(BM_gallery_scan_mapped)
     ->Repetitions(bandwidth_repetitions)->UseRealTime();
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx512, faceapp::detail::simd_level::avx512)->ArgsProduct({{1000000}, {1}});
 BENCHMARK_CAPTURE(BM_compact_kernel_level, avx2, faceapp::detail::simd_level::avx2)->ArgsProduct({{1000000}, {1, 2}});
-BENCHMARK_CAPTURE(BM_int8q_kernel_level, avx512, faceapp::detail::simd_level::avx512)->Arg(1000000);
-BENCHMARK_CAPTURE(BM_int8q_kernel_level, avx2, faceapp::detail::simd_level::avx2)->Arg(1000000);
-BENCHMARK_CAPTURE(BM_int8q_kernel_level, portable, faceapp::detail::simd_level::portable)->Arg(1000000);
+#if FACEAPP_X86_SIMD
+BENCHMARK_CAPTURE(BM_int8q_kernel_variant, avx512bw, &faceapp::detail::squared_distances_int8q_avx512,
+                  __builtin_cpu_supports("avx512bw") != 0)->Arg(1000000);
+BENCHMARK_CAPTURE(BM_int8q_kernel_variant, avx2, &faceapp::detail::squared_distances_int8q_avx2,
+                  __builtin_cpu_supports("avx2") != 0)->Arg(1000000);
+#endif
+BENCHMARK_CAPTURE(BM_int8q_kernel_variant, portable, &faceapp::detail::squared_distances_int8q_portable, true)
+    ->Arg(1000000);
 BENCHMARK(BM_rerank_candidates)->ArgsProduct({{1000000}, {1, 2}, {1, 10}})->Iterations(64);
 BENCHMARK(BM_gallery_many)->ArgsProduct({{1000000}, {8}, {0, 1}})->Repetitions(3);
 BENCHMARK(BM_distance_naive)->Arg(1000)->Arg(100000)->Arg(1000000);

@@ -24,6 +24,7 @@
 
 #include "faceapp/core/gallery.hpp"
 #include "faceapp/detail/compact_codes.hpp"
+#include "faceapp/detail/distance_simd.hpp"
 #include "faceapp/detail/exact_rerank.hpp"
 #include "faceapp/detail/int8_query.hpp"
 
@@ -191,6 +192,13 @@ TEST_CASE("int8 query kernel: the same bits on every instruction set, within its
                                                             simd.data());
       CHECK(simd == portable);
     }
+#if FACEAPP_X86_SIMD
+    if (__builtin_cpu_supports("avx512bw")) {  // the variant the dispatcher passes over (src/distance.cpp)
+      std::vector<float> bw(n);
+      faceapp::detail::squared_distances_int8q_avx512(codes.data(), scales.data(), norms.data(), n, q, bw.data());
+      CHECK(bw == portable);
+    }
+#endif
   }
   // The query's coding: up to 2^60 (at it: coded), beyond it and NaN not (the float32 scan answers those).
   encoding big{};

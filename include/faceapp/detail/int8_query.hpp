@@ -98,9 +98,9 @@ using squared_distances_int8q_fn = void (*)(const std::int8_t* __restrict, const
                                             const std::int32_t* __restrict, std::size_t, const int8_query&,
                                             float* __restrict) noexcept;
 
-/// The integer int8 kernel for `level`, from the runtime library: AVX-512 BW (at the AVX-512 level, when the CPU
-/// has BW), AVX2, portable. Every variant returns the same bits: the dot product is exact and the rest is the
-/// same scalar double arithmetic.
+/// The integer int8 kernel for `level`, from the runtime library: AVX2 (at the AVX-512 level too: it measured
+/// faster than the AVX-512 BW variant, src/distance.cpp), portable. Every variant returns the same bits: the dot
+/// product is exact and the rest is the same double arithmetic.
 [[nodiscard]] squared_distances_int8q_fn squared_distances_int8q_kernel(simd_level level) noexcept;
 
 }  // namespace faceapp::detail
