@@ -226,7 +226,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::string gallery_codes = "int8";
   cli.add_option("--gallery-codes", gallery_codes,
-                 "The gallery's compact copy, scanned first, the nearest faces then re-scored exactly: int8 (132 "
+                 "The gallery's compact copy, scanned first, the nearest faces then re-scored exactly: int8 (136 "
                  "bytes a face more), float16 (256) or none (the float32 rows alone; the answers are the same)")
       ->check(CLI::IsMember({"int8", "float16", "none"}))
       ->capture_default_str();

@@ -48,7 +48,7 @@ struct service_options {
   std::size_t max_search_encodings = 100;  // the HTTP layer's limits of a search by encoding (http/limits.hpp)
   std::size_t max_search_k = 100;
   std::size_t max_cluster_photos = 50;  // photos in one POST /api/cluster (the HTTP layer counts them)
-  // The gallery's compact copy, scanned before the exact float32 re-score (132 bytes a face more for int8); the
+  // The gallery's compact copy, scanned before the exact float32 re-score (136 bytes a face more for int8); the
   // answers are the float32 scan's whatever it is. A large gallery's scan is split among the workers.
   faceapp::compact_codes gallery_codes = faceapp::compact_codes::int8;
   // With a compact copy: the float32 rows in an unnamed file in data_dir, mapped, mostly not resident (the

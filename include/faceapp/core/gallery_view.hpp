@@ -36,7 +36,7 @@ class gallery;
 struct gallery_options {
   std::size_t chunk_rows = 8192;  // a positive multiple of 64
   /// A compact copy kept beside the float32 rows and scanned first; the best rows are re-scored in float32, so
-  /// answers stay those of the float32 scan, bit for bit. int8: 132 bytes a row more, float16: 256.
+  /// answers stay those of the float32 scan, bit for bit. int8: 136 bytes a row more, float16: 256.
   compact_codes codes = compact_codes::none;
   /// Threads a query's scan uses (0: one per core), when the view has at least parallel_min_rows rows, more
   /// than one chunk, and the caller is not a worker of a pool (set_worker_thread) or there is a scan_executor.

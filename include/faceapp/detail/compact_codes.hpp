@@ -5,7 +5,8 @@
 // row's residual ||x - x'|| (computed in double and rounded up), so that by the triangle inequality
 // | ||q - x'|| - ||q - x|| | <= residual for every query q: the error bound exact_rerank.hpp builds on.
 // - int8: x'[i] = scale * code[i], the scale a power of two >= max|x| / 127, so that scale * code is exact in
-//   float and the kernel's only roundings are those of a float32 squared distance. 132 bytes a row instead of 512.
+//   float and the kernel's only roundings are those of a float32 squared distance. 132 bytes a row instead of 512
+//   (136 in a gallery, which keeps each row's squared code norm for the integer kernel, int8_query.hpp).
 // - float16: x'[i] = the half nearest x[i]; converting back to float is exact. 256 bytes a row.
 // A row the coding cannot hold with that guarantee (a value that is not finite, or beyond 2^60 for int8, 65504
 // for float16) has an infinite residual: the gallery then scans float32 (see exact_rerank.hpp).
