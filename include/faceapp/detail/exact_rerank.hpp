@@ -13,9 +13,9 @@
 //    that + R, and A <= bound = (1 + gamma)(sqrt((E_max + eta)/(1 - gamma)) + R)^2 + eta.
 // Every row with A <= bound is re-scored: that is the float32 top k, by construction. The integer int8 kernel
 // (int8_query.hpp) computes A against the coded query q' instead, so its R includes ||q - q'||, and its
-// absolute error (double sums whose terms may cancel) is larger than eta: rerank_bound takes it as eta_a. In distances, the window
-// is the k-th best approximate distance plus 2R (and the rounding terms). A_k only falls as the scan goes on, so
-// a row left out under an earlier bound stays out under the final one.
+// absolute error (double sums whose terms may cancel) is larger than eta: rerank_bound takes it as eta_a. In
+// distances, the window is the k-th best approximate distance plus 2R (and the rounding terms). A_k only falls
+// as the scan goes on, so a row left out under an earlier bound stays out under the final one.
 #pragma once
 
 #include <algorithm>
