@@ -148,7 +148,8 @@ class gallery_view {
   [[nodiscard]] encoding at(std::size_t row) const {
     check(row);
     encoding e;
-    copy_row(row, e.data());
+    const float* values = row_values(row, e.data());
+    if (values != e.data()) std::copy_n(values, encoding_size, e.data());
     return e;
   }
   /// The encodings of chunk c, rows x 128 floats, contiguous and 64-byte aligned (tombstones included).
@@ -380,8 +381,7 @@ class gallery_view {
         detail::top_k_of_blocks best(k);  // fed in row order: the float32 scan's tie rule
         for (const auto& h : kept) {
           float e = 0;
-          copy_row(h.index, row);
-          kernel(row, 1, pointers[q], &e);
+          kernel(row_values(h.index, row), 1, pointers[q], &e);
           best(h.index, &e, 1);
         }
         out[q] = std::move(best).take();
@@ -419,15 +419,15 @@ class gallery_view {
     }
   }
 
-  /// Row `row`'s float32 values into `out`: from the heap, or read from the rows file (detail/mapped_rows.hpp).
-  void copy_row(std::size_t row, float* out) const {
+  /// Row `row`'s float32 values: where they are on the heap, or read from the rows file (detail/mapped_rows.hpp)
+  /// into `buffer` (128 floats), which is then returned.
+  const float* row_values(std::size_t row, float* buffer) const {
     const auto& values = slot_of(row).data->values;
     const std::size_t r = row % chunk_rows_;
-    if (const auto& file = values.get_deleter().file) {
-      file->read(values.get_deleter().slot, r * encoding_size * sizeof(float), out, encoding_size * sizeof(float));
-    } else {
-      std::copy_n(values.get() + r * encoding_size, encoding_size, out);
-    }
+    const auto& file = values.get_deleter().file;
+    if (!file) return values.get() + r * encoding_size;
+    file->read(values.get_deleter().slot, r * encoding_size * sizeof(float), buffer, encoding_size * sizeof(float));
+    return buffer;
   }
 
   std::shared_ptr<const detail::gallery_directory> dir_;
