@@ -148,6 +148,11 @@ float parse_tolerance(const std::string& text) {
   return static_cast<float>(t);
 }
 
+/// The workers of the pool: service_options::workers, or one per core.
+static unsigned worker_count(const service_options& o) {
+  return o.workers != 0 ? o.workers : std::max(1U, std::thread::hardware_concurrency());
+}
+
 /// Where the gallery maps its float32 rows (service_options::gallery_rows_in_file): data_dir, when it can hold
 /// an unnamed file; otherwise nowhere (the heap), with a line on stderr saying why.
 static std::filesystem::path gallery_rows_dir(const service_options& o) {
@@ -167,13 +172,12 @@ face_service::face_service(service_options options)
       store_(open_store(options_.db, options_.data_dir), options_.max_staleness_s,
              faceapp::gallery_options{
                  .codes = options_.gallery_codes,
-                 .scan_threads = options_.workers != 0 ? options_.workers
-                                                       : std::max(1U, std::thread::hardware_concurrency()),
+                 .scan_threads = worker_count(options_),  // a query's scan on every worker
                  .parallel_min_rows = options_.gallery_parallel_min_rows,
                  // Runs only after the constructor: the pool is made last, and no query comes before.
                  .scan_executor = [this](std::function<void()> job) { pool_.post_first(std::move(job)); },
                  .rows_dir = rows_dir_}),
-      pool_(options_.workers != 0 ? options_.workers : std::max(1U, std::thread::hardware_concurrency())) {
+      pool_(worker_count(options_)) {
   // Pending clusters that expired while the server was down go now, not at the next upload.
   if (auto* c = dynamic_cast<cluster_store*>(&store_.backend())) c->expire_clusters(now_s());
   if (!options_.db.empty()) {  // the records go to the same database
