@@ -25,6 +25,27 @@ namespace faceapp::detail {
 /// Width of the column panels B is packed in: two AVX-512 registers of floats.
 inline constexpr std::size_t gemm_panel_width = 32;
 
+/// How an m-row product is cut into register tiles of at most `tile` rows: as few tiles as cover m, their rows
+/// as equal as they can be (25 rows in 6-row tiles: 5 5 5 5 5, not 6 6 6 6 1). A tile of few rows holds few
+/// accumulators, too few to cover the FMA units' latency (a 1-row AVX2 tile has 2 chains where two units of
+/// latency 4 want 8), and reads a row of B for every two FMAs; the encoder's Winograd blocks and small layers
+/// have such counts (25 tiles at 17x17 with F(4x4), 16 rows at 4x4).
+struct row_split {
+  std::size_t tiles = 0;  ///< the number of tiles
+  std::size_t rows = 0;   ///< rows of each of the first `longer` tiles, less one for the rest
+  std::size_t longer = 0;
+
+  [[nodiscard]] static constexpr row_split of(std::size_t m, std::size_t tile) noexcept {
+    if (m == 0 || tile == 0) return {};
+    const std::size_t tiles = (m + tile - 1) / tile;
+    const std::size_t base = m / tiles;
+    const std::size_t longer = m % tiles;
+    return {tiles, longer != 0 ? base + 1 : base, longer != 0 ? longer : tiles};
+  }
+  /// Rows of tile t.
+  [[nodiscard]] constexpr std::size_t rows_of(std::size_t t) const noexcept { return t < longer ? rows : rows - 1; }
+};
+
 namespace gemm_impl {
 
 /// C = A * B, row-major, A m x k, B k x n, through the BLAS dlib was built with.
@@ -64,32 +85,29 @@ __attribute__((target("avx512f"))) inline void avx512_tile(std::size_t k, const 
   }
 }
 
-/// The whole product, 12-row tiles (24 accumulators + 2 B registers + 1 broadcast of 32 registers).
+using tile_kernel = void (*)(std::size_t, const float*, std::size_t, const float*, float*, std::size_t);
+
+/// The tiles of one column panel (or half panel), rows split as row_split says; kernels[r] does r rows.
+inline void panel_rows(const tile_kernel* kernels, std::size_t tile, std::size_t m, std::size_t k, const float* a,
+                       std::size_t lda, const float* panel, float* c, std::size_t ldc) {
+  const row_split split = row_split::of(m, tile);
+  std::size_t i = 0;
+  for (std::size_t t = 0; t < split.tiles; ++t) {
+    const std::size_t rows = split.rows_of(t);
+    kernels[rows](k, a + i * lda, lda, panel, c + i * ldc, ldc);
+    i += rows;
+  }
+}
+
+/// The whole product, tiles of up to 12 rows (24 accumulators + 2 B registers + 1 broadcast of 32 registers).
 __attribute__((target("avx512f"))) inline void avx512_gemm(std::size_t m, std::size_t n, std::size_t k,
                                                             const float* a, std::size_t lda, const float* bp,
                                                             float* c, std::size_t ldc) {
-  constexpr std::size_t tile = 12;
-  for (std::size_t j = 0; j < n; j += gemm_panel_width) {
-    const float* panel = bp + j * k;
-    std::size_t i = 0;
-    for (; i + tile <= m; i += tile) avx512_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j, ldc);
-    const float* ai = a + i * lda;
-    float* ci = c + i * ldc + j;
-    switch (m - i) {
-      case 11: avx512_tile<11>(k, ai, lda, panel, ci, ldc); break;
-      case 10: avx512_tile<10>(k, ai, lda, panel, ci, ldc); break;
-      case 9: avx512_tile<9>(k, ai, lda, panel, ci, ldc); break;
-      case 8: avx512_tile<8>(k, ai, lda, panel, ci, ldc); break;
-      case 7: avx512_tile<7>(k, ai, lda, panel, ci, ldc); break;
-      case 6: avx512_tile<6>(k, ai, lda, panel, ci, ldc); break;
-      case 5: avx512_tile<5>(k, ai, lda, panel, ci, ldc); break;
-      case 4: avx512_tile<4>(k, ai, lda, panel, ci, ldc); break;
-      case 3: avx512_tile<3>(k, ai, lda, panel, ci, ldc); break;
-      case 2: avx512_tile<2>(k, ai, lda, panel, ci, ldc); break;
-      case 1: avx512_tile<1>(k, ai, lda, panel, ci, ldc); break;
-      default: break;
-    }
-  }
+  static constexpr tile_kernel kernels[] = {nullptr,           &avx512_tile<1>,  &avx512_tile<2>,  &avx512_tile<3>,
+                                            &avx512_tile<4>,   &avx512_tile<5>,  &avx512_tile<6>,  &avx512_tile<7>,
+                                            &avx512_tile<8>,   &avx512_tile<9>,  &avx512_tile<10>, &avx512_tile<11>,
+                                            &avx512_tile<12>};
+  for (std::size_t j = 0; j < n; j += gemm_panel_width) panel_rows(kernels, 12, m, k, a, lda, bp + j * k, c + j, ldc);
 }
 
 
@@ -122,22 +140,11 @@ __attribute__((target("avx2,fma"))) inline void avx2_tile(std::size_t k, const f
 __attribute__((target("avx2,fma"))) inline void avx2_gemm(std::size_t m, std::size_t n, std::size_t k,
                                                           const float* a, std::size_t lda, const float* bp,
                                                           float* c, std::size_t ldc) {
-  constexpr std::size_t tile = 6;
+  static constexpr tile_kernel kernels[] = {nullptr,         &avx2_tile<1>, &avx2_tile<2>, &avx2_tile<3>,
+                                            &avx2_tile<4>,   &avx2_tile<5>, &avx2_tile<6>};
   for (std::size_t j = 0; j < n; j += gemm_panel_width) {
     for (std::size_t half = 0; half < gemm_panel_width; half += 16) {
-      const float* panel = bp + j * k + half;
-      std::size_t i = 0;
-      for (; i + tile <= m; i += tile) avx2_tile<tile>(k, a + i * lda, lda, panel, c + i * ldc + j + half, ldc);
-      const float* ai = a + i * lda;
-      float* ci = c + i * ldc + j + half;
-      switch (m - i) {
-        case 5: avx2_tile<5>(k, ai, lda, panel, ci, ldc); break;
-        case 4: avx2_tile<4>(k, ai, lda, panel, ci, ldc); break;
-        case 3: avx2_tile<3>(k, ai, lda, panel, ci, ldc); break;
-        case 2: avx2_tile<2>(k, ai, lda, panel, ci, ldc); break;
-        case 1: avx2_tile<1>(k, ai, lda, panel, ci, ldc); break;
-        default: break;
-      }
+      panel_rows(kernels, 6, m, k, a, lda, bp + j * k + half, c + j + half, ldc);
     }
   }
 }
