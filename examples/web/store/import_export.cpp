@@ -225,7 +225,7 @@ inline std::uint64_t import_npy(const std::string& npy_path, const std::string& 
     f.source = source;
     ++r;
     return true;
-  });
+  }, matrix.rows());
   std::cerr << "faceapp-web import: " << rows << " faces imported into " << store.describe() << '\n';
   return rows;
 }

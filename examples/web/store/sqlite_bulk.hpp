@@ -1,8 +1,10 @@
 // faceapp-web: a bulk import's inserts into the SQLite store (sqlite_store::add_all_or_nothing), inside the
-// caller's transaction on the writer connection: faces 64 to a statement (people, encodings, sources), under ids
-// given here from the people table's AUTOINCREMENT sequence, and the persons they join remembered by name, so a
-// million rows cost a few thousand statements instead of four million. Boxes and thumbnails (rare in imports)
-// go one at a time. The caller indexes the new people's names at the end (sqlite_people::index_persons_after).
+// caller's transaction on the writer connection: faces 64 to a statement (people, encodings, sources) and the
+// persons new to the import with them, under ids given here from the tables' AUTOINCREMENT sequences, and the
+// persons they join remembered by name, so a million rows cost a few thousand statements instead of five
+// million. The queued values are bound without SQLite's copy, from slots reused statement after statement.
+// Boxes and thumbnails (rare in imports) go one at a time. The caller indexes the new people's names at the end
+// (sqlite_people::index_persons_after).
 #pragma once
 
 #include <sqlite3.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -29,12 +32,17 @@ class sqlite_bulk_insert {
   /// `persons_before`: persons' largest id when the transaction began (0: no person existed, so a name not
   /// met in this import is new without a look-up).
   sqlite_bulk_insert(const sqlite::connection& w, std::uint64_t persons_before)
-      : w_(w), persons_empty_(persons_before == 0) {
+      : w_(w), persons_empty_(persons_before == 0), queued_(rows_per_statement), new_persons_(rows_per_statement) {
     sqlite::statement s(w_, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'people'), 0), "
                             "coalesce((SELECT max(id) FROM people), 0))");
     next_id_ = s.step() ? static_cast<std::uint64_t>(s.integer(0)) + 1 : 1;
     s.reset();
+    first_person_ = next_person_ = sqlite_people::persons_sequence(w_) + 1;
   }
+
+  /// Room for the names of `faces` faces, each perhaps a person of its own: no rehash of the table of names as
+  /// it grows to a million.
+  void reserve(std::size_t faces) { names_.reserve(faces); }
 
   /// Queues a face (written when 64 are queued, or by flush()).
   void add(const new_face& f) {
@@ -49,35 +57,52 @@ class sqlite_bulk_insert {
       if (!thumbnail_) thumbnail_.emplace(w_, "INSERT INTO thumbnails (person_id, jpeg) VALUES (?, ?)");
       thumbnail_->bind(1, static_cast<std::int64_t>(id)).bind_blob(2, f.thumbnail.data(), f.thumbnail.size()).run();
     }
-    queued_.push_back({id, person.first, person.second, f.added, f.source, f.encoding});
-    if (queued_.size() == rows_per_statement) flush();
+    auto& q = queued_[count_++];  // the slot's strings keep their storage: no allocation once they are grown
+    q.id = id;
+    q.person = person.first;
+    q.name = person.second;
+    q.added = f.added;
+    q.source = f.source;
+    q.encoding = f.encoding;
+    if (count_ == rows_per_statement) flush();
   }
 
-  /// Writes the queued faces.
+  /// Writes the queued persons, then the queued faces.
   void flush() {
-    if (queued_.empty()) return;
-    auto& st = statements_for(queued_.size());
+    if (persons_count_ != 0) {
+      auto& st = persons_for(persons_count_);
+      int i = 1;
+      for (std::size_t p = 0; p < persons_count_; ++p) {
+        st.bind(i, static_cast<std::int64_t>(new_persons_[p].first)).bind_unowned(i + 1, *new_persons_[p].second);
+        i += 2;
+      }
+      st.run();
+      persons_count_ = 0;
+    }
+    if (count_ == 0) return;
+    auto& st = statements_for(count_);
+    const auto slots = std::span(queued_).first(count_);
     int i = 1;
-    for (const auto& q : queued_) {
-      st.people->bind(i, static_cast<std::int64_t>(q.id)).bind(i + 1, *q.name).bind(i + 2, q.added);
+    for (const auto& q : slots) {
+      st.people->bind(i, static_cast<std::int64_t>(q.id)).bind_unowned(i + 1, *q.name).bind_unowned(i + 2, q.added);
       st.people->bind(i + 3, static_cast<std::int64_t>(q.person));
       i += 4;
     }
     st.people->run();
     i = 1;
-    for (const auto& q : queued_) {
+    for (const auto& q : slots) {
       st.encodings->bind(i, static_cast<std::int64_t>(q.id));
-      st.encodings->bind_blob(i + 1, q.encoding.data(), sizeof(float) * faceapp::encoding_size);
+      st.encodings->bind_blob_unowned(i + 1, q.encoding.data(), sizeof(float) * faceapp::encoding_size);
       i += 2;
     }
     st.encodings->run();
     i = 1;
-    for (const auto& q : queued_) {
-      st.sources->bind(i, static_cast<std::int64_t>(q.id)).bind(i + 1, q.source);
+    for (const auto& q : slots) {
+      st.sources->bind(i, static_cast<std::int64_t>(q.id)).bind_unowned(i + 1, q.source);
       i += 2;
     }
     st.sources->run();
-    queued_.clear();
+    count_ = 0;
   }
 
  private:
@@ -102,6 +127,16 @@ class sqlite_bulk_insert {
     return out;
   }
 
+  sqlite::statement& persons_for(std::size_t rows) {
+    auto& st = rows == rows_per_statement ? persons_full_ : persons_partial_;
+    if (st.rows != rows) {
+      st.people.reset();
+      st.people.emplace(w_, "INSERT INTO persons (id, name) VALUES " + values(rows, "(?,?)"));
+      st.rows = rows;
+    }
+    return *st.people;
+  }
+
   statements& statements_for(std::size_t rows) {
     auto& st = rows == rows_per_statement ? full_ : partial_;
     if (st.rows != rows) {
@@ -119,6 +154,9 @@ class sqlite_bulk_insert {
   /// The person a face joins (see new_face) and its name, as sqlite_people::person_for finds it.
   std::pair<std::uint64_t, const std::string*> person_of(const new_face& f) {
     if (f.person) {
+      if (*f.person >= first_person_ && *f.person < next_person_) {  // new to this import: perhaps still queued
+        return {*f.person, created_[static_cast<std::size_t>(*f.person - first_person_)]};
+      }
       auto name = sqlite_people::name_of(w_, *f.person);
       if (!name) throw service_error(errc::not_found, "no person with id " + std::to_string(*f.person));
       const auto [it, added] = names_.try_emplace(std::move(*name), 0);
@@ -134,23 +172,30 @@ class sqlite_bulk_insert {
       if (by_name_->step() && !by_name_->is_null(0)) id = static_cast<std::uint64_t>(by_name_->integer(0));
       by_name_->reset();
     }
-    if (id == 0) {
-      if (!insert_person_) insert_person_.emplace(w_, "INSERT INTO persons (name) VALUES (?)");
-      insert_person_->bind(1, f.name).run();
-      id = static_cast<std::uint64_t>(sqlite3_last_insert_rowid(w_.get()));
-    }
+    const bool created = id == 0;
+    if (created) id = next_person_++;
     const auto [slot, added] = names_.insert_or_assign(f.name, id);
     (void)added;
+    if (created) {  // written with the faces queued with it, before them
+      created_.push_back(&slot->first);
+      new_persons_[persons_count_++] = {id, &slot->first};
+    }
     return {id, &slot->first};
   }
 
   const sqlite::connection& w_;
   bool persons_empty_;
   std::uint64_t next_id_ = 1;
-  std::unordered_map<std::string, std::uint64_t> names_;  // name -> the lowest id of a person so named (0: unknown)
-  std::vector<queued> queued_;
-  statements full_, partial_;
-  std::optional<sqlite::statement> by_name_, insert_person_, box_, thumbnail_;
+  std::uint64_t first_person_ = 1, next_person_ = 1;  // the ids of the persons this import creates
+  // name -> the lowest id of a person so named (0: unknown); its nodes, and so the names, never move.
+  std::unordered_map<std::string, std::uint64_t> names_;
+  std::vector<const std::string*> created_;  // the names of persons first_person_, first_person_ + 1, ...
+  std::vector<queued> queued_;               // rows_per_statement slots, the first count_ of them queued
+  std::size_t count_ = 0;
+  std::vector<std::pair<std::uint64_t, const std::string*>> new_persons_;  // the same, persons_count_ queued
+  std::size_t persons_count_ = 0;
+  statements full_, partial_, persons_full_, persons_partial_;
+  std::optional<sqlite::statement> by_name_, box_, thumbnail_;
 };
 
 }  // namespace faceapp_web

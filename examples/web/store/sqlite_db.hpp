@@ -73,6 +73,14 @@ class statement {
   statement& bind_blob(int i, const void* p, std::size_t n) {
     return check(sqlite3_bind_blob(stmt_, i, p, static_cast<int>(n), SQLITE_TRANSIENT));
   }
+  /// bind() and bind_blob() without SQLite's copy: the caller keeps the bytes as they are until run() or
+  /// reset() (both clear the bindings) or the statement's end.
+  statement& bind_unowned(int i, std::string_view v) {
+    return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
+  }
+  statement& bind_blob_unowned(int i, const void* p, std::size_t n) {
+    return check(sqlite3_bind_blob(stmt_, i, p, static_cast<int>(n), SQLITE_STATIC));
+  }
 
   /// True while there is a row.
   bool step() {

@@ -56,6 +56,19 @@ inline void upgrade_to_v2(const sqlite::connection& w) {
       "UPDATE schema_version SET version = 2;");
 }
 
+/// The index of persons by name, as upgrade_to_v2 made it: a bulk import into an empty persons table drops it
+/// and builds it again at the end, one sort instead of a B-tree insert a person in the names' order.
+inline constexpr const char* create_persons_name_index = "CREATE INDEX persons_name ON persons (name)";
+
+/// The largest person id given so far, deleted ones included (AUTOINCREMENT's sequence, or the largest id).
+inline std::uint64_t persons_sequence(const sqlite::connection& w) {
+  sqlite::statement s(w, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'persons'), 0), "
+                         "coalesce((SELECT max(id) FROM persons), 0))");
+  const auto seq = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+  s.reset();
+  return seq;
+}
+
 inline std::optional<std::string> name_of(const sqlite::connection& c, std::uint64_t id) {
   sqlite::statement s(c, "SELECT name FROM persons WHERE id = ?");
   s.bind(1, static_cast<std::int64_t>(id));

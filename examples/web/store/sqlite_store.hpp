@@ -154,16 +154,21 @@ class sqlite_store final : public store_backend, public results_store, public cl
   /// Adds every face `next` fills in (it returns false when there is none left) in one transaction: all of them
   /// or, when `next` or an insert throws, none (a bulk import: 64 faces a statement, sqlite_bulk.hpp). The name
   /// index gets the new people in one statement at the end, in the same transaction
-  /// (sqlite_people::create_insert_trigger).
-  std::uint64_t add_all_or_nothing(const std::function<bool(new_face&)>& next) {
+  /// (sqlite_people::create_insert_trigger); into an empty persons table, so does the index by name.
+  /// `expected`: how many faces `next` will give, if known (0: not known), to size the import's table of names.
+  std::uint64_t add_all_or_nothing(const std::function<bool(new_face&)>& next, std::size_t expected = 0) {
     const std::lock_guard lock(write_mutex_);
     person_statements_.reset();  // they would run the trigger dropped here
     sqlite::transaction t(writer_);
     const auto before = sqlite_people::last_person_id(writer_);
     writer_.exec("DROP TRIGGER persons_fts_insert");
+    // Into an empty persons table the import looks no name up, so the name index is built once at the end.
+    const bool rebuild_name_index = before == 0;
+    if (rebuild_name_index) writer_.exec("DROP INDEX persons_name");
     std::uint64_t n = 0;
     {
       sqlite_bulk_insert bulk(writer_, before);
+      bulk.reserve(expected);
       new_face f;
       while (next(f)) {
         bulk.add(f);
@@ -171,6 +176,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
       }
       bulk.flush();
     }
+    if (rebuild_name_index) writer_.exec(sqlite_people::create_persons_name_index);
     sqlite_people::index_persons_after(writer_, before);
     writer_.exec(sqlite_people::create_insert_trigger);
     t.commit();
