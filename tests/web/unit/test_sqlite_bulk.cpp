@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sqlite_bulk_fixtures.hpp"
 #include "store/sqlite_store.hpp"
 #include "test_data.hpp"
 
@@ -26,86 +27,8 @@ namespace {
 
 using faceapp_web::new_face;
 using faceapp_web::sqlite_store;
+using namespace faceapp_web::bulk_test;
 
-constexpr std::size_t per_statement = faceapp_web::sqlite_bulk_insert::rows_per_statement;
-
-/// A connection of the test's own, for what the store's interface does not show (counts, sequences, the schema).
-struct raw_db {
-  sqlite3* db = nullptr;
-  explicit raw_db(const std::filesystem::path& file) {
-    REQUIRE(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-  }
-  raw_db(const raw_db&) = delete;
-  raw_db& operator=(const raw_db&) = delete;
-  ~raw_db() { sqlite3_close(db); }
-
-  /// SQLite's result code for `sql` (its message in `error`).
-  int exec(const std::string& sql, std::string* error = nullptr) const {
-    char* message = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-    if (error != nullptr) *error = message != nullptr ? message : "";
-    sqlite3_free(message);
-    return rc;
-  }
-  /// The rows of `sql`, each its columns' text joined by '|' (NULL as "NULL").
-  [[nodiscard]] std::vector<std::string> rows(const std::string& sql) const {
-    sqlite3_stmt* s = nullptr;
-    REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
-    std::vector<std::string> out;
-    int rc = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      std::string row;
-      for (int c = 0; c < sqlite3_column_count(s); ++c) {
-        if (c != 0) row += '|';
-        const auto* text = sqlite3_column_text(s, c);
-        row += text != nullptr ? reinterpret_cast<const char*>(text) : "NULL";
-      }
-      out.push_back(std::move(row));
-    }
-    sqlite3_finalize(s);
-    REQUIRE_MESSAGE(rc == SQLITE_DONE, sqlite3_errmsg(db));
-    return out;
-  }
-  [[nodiscard]] std::int64_t integer(const std::string& sql) const { return std::stoll(rows(sql).at(0)); }
-  [[nodiscard]] std::string text(const std::string& sql) const { return rows(sql).at(0); }
-
-  /// FTS5's check of persons_fts against its content table, persons. The rank of 1 asks for the comparison with
-  /// an external content table; the plain 'integrity-check' only checks the index within itself (the test case
-  /// "the FTS check ... notices" below shows this one failing where it should).
-  [[nodiscard]] bool fts_consistent() const {
-    std::string error;
-    const int rc = exec("INSERT INTO persons_fts (persons_fts, rank) VALUES ('integrity-check', 1)", &error);
-    if (rc != SQLITE_OK) MESSAGE("integrity-check: " << error);
-    return rc == SQLITE_OK;
-  }
-
-  /// Everything the store keeps for faces and persons, row by row, with the schema and the id sequences.
-  [[nodiscard]] std::vector<std::string> state() const {
-    std::vector<std::string> out;
-    for (const char* sql : {"SELECT type, name, sql FROM sqlite_master ORDER BY type, name",
-                            "SELECT name, seq FROM sqlite_sequence ORDER BY name",
-                            "SELECT id, name, added, person_id FROM people ORDER BY id",
-                            "SELECT id, name FROM persons ORDER BY id",
-                            "SELECT person_id, hex(encoding) FROM encodings ORDER BY person_id",
-                            "SELECT person_id, source FROM sources ORDER BY person_id",
-                            "SELECT * FROM boxes ORDER BY person_id",
-                            "SELECT person_id, hex(jpeg) FROM thumbnails ORDER BY person_id",
-                            "SELECT rowid FROM persons_fts WHERE persons_fts MATCH '\"ace\" OR \"ers\"' "
-                            "ORDER BY rowid"}) {
-      out.emplace_back(sql);
-      for (auto& row : rows(sql)) out.push_back(std::move(row));
-    }
-    return out;
-  }
-};
-
-faceapp::encoding encoding_of(std::size_t k) {
-  faceapp::encoding e{};
-  for (std::size_t i = 0; i < e.size(); ++i) e[i] = static_cast<float>(k) + static_cast<float>(i) / 256.0F;
-  return e;
-}
-
-constexpr const char* added_at = "2026-01-02T03:04:05Z";
 
 /// What the store holds before each import, added one at a time: faces 1 to 3 (persons 1 to 3: Ada Lovelace,
 /// Grace Hopper, Alan Turing), person 4 a second Grace Hopper with no face, and a face 4 and person 5 added and
@@ -434,72 +357,4 @@ TEST_CASE("the FTS check used here notices a person the name index lacks, and on
   CHECK_FALSE(raw.fts_consistent());
   REQUIRE(raw.exec("ROLLBACK TO twice; RELEASE twice") == SQLITE_OK);
   CHECK(raw.fts_consistent());
-}
-
-TEST_CASE("a bulk import into an empty store builds the index by name at the end, the same index as before") {
-  const faceapp::test::scratch_dir dir("web_unit_sqlite_bulk_empty");
-  sqlite_store store(dir.dir);
-  const raw_db raw(store.file());
-  const auto schema = raw.rows("SELECT type, name, sql FROM sqlite_master ORDER BY type, name");
-  REQUIRE(raw.integer("SELECT count(*) FROM sqlite_master WHERE name = 'persons_name'") == 1);
-  // 130 faces: by turns a name new or met before ("Empty Person 0" to "Empty Person 8") and, every fourth, by
-  // the id of person 1, whom the import itself creates (its first face's name).
-  const auto empty_face = [](std::size_t k) {
-    new_face f;
-    f.encoding = encoding_of(k);
-    f.source = "empty " + std::to_string(k);
-    f.added = added_at;
-    f.name = "Empty Person " + std::to_string((k / 2) % 9);
-    if (k % 4 == 3) f.person = 1;
-    return f;
-  };
-  constexpr std::size_t n = 2 * per_statement + 2;
-  {  // failing part-way: the dropped index is back with the rest
-    std::size_t k = 0;
-    CHECK_THROWS_AS(store.add_all_or_nothing([&](new_face& f) {
-      if (k == 100) throw std::runtime_error("the source broke");
-      f = empty_face(k++);
-      return true;
-    }),
-                    std::runtime_error);
-    CHECK(raw.rows("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") == schema);
-    CHECK(raw.integer("SELECT count(*) FROM persons") == 0);
-  }
-  std::size_t k = 0;
-  CHECK(store.add_all_or_nothing([&](new_face& f) {
-    if (k == n) return false;
-    f = empty_face(k++);
-    return true;
-  }) == n);
-  CHECK(raw.rows("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") == schema);
-  CHECK(raw.text("PRAGMA integrity_check") == "ok");  // the index holds every person
-  CHECK(raw.rows("SELECT id, name FROM persons ORDER BY id") ==
-        std::vector<std::string>{"1|Empty Person 0", "2|Empty Person 1", "3|Empty Person 2", "4|Empty Person 3",
-                                 "5|Empty Person 4", "6|Empty Person 5", "7|Empty Person 6", "8|Empty Person 7",
-                                 "9|Empty Person 8"});
-  CHECK(raw.integer("SELECT seq FROM sqlite_sequence WHERE name = 'persons'") == 9);
-  for (std::size_t i = 0; i < n; ++i) {
-    CAPTURE(i);
-    const auto found = store.find(1 + i);
-    REQUIRE(found);
-    const std::uint64_t want = i % 4 == 3 ? 1 : 1 + (i / 2) % 9;
-    CHECK(found->person_id == want);
-    CHECK(found->source == "empty " + std::to_string(i));
-  }
-  CHECK(raw.fts_consistent());
-  const auto plan = raw.rows("EXPLAIN QUERY PLAN SELECT min(id) FROM persons WHERE name = 'Empty Person 3'");
-  REQUIRE(!plan.empty());
-  CHECK(plan.back().find("persons_name") != std::string::npos);
-  // A later add by an imported name joins that person; a second import looks the names up through the index.
-  const auto later = store.add(new_face{"Empty Person 4", std::nullopt, encoding_of(9000), "after", std::nullopt, "",
-                                        added_at});
-  CHECK(later.person_id == 5);
-  k = 0;
-  CHECK(store.add_all_or_nothing([&](new_face& f) {
-    if (k == 3) return false;
-    f = empty_face(k++);
-    return true;
-  }) == 3);
-  CHECK(raw.integer("SELECT count(*) FROM persons") == 9);
-  CHECK(raw.rows("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") == schema);
 }
