@@ -32,13 +32,12 @@ class sqlite_bulk_insert {
   /// `persons_before`: persons' largest id when the transaction began (0: no person existed, so a name not
   /// met in this import is new without a look-up).
   sqlite_bulk_insert(const sqlite::connection& w, std::uint64_t persons_before)
-      : w_(w), persons_empty_(persons_before == 0), queued_(rows_per_statement), new_persons_(rows_per_statement) {
-    sqlite::statement s(w_, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'people'), 0), "
-                            "coalesce((SELECT max(id) FROM people), 0))");
-    next_id_ = s.step() ? static_cast<std::uint64_t>(s.integer(0)) + 1 : 1;
-    s.reset();
-    first_person_ = next_person_ = sqlite_people::persons_sequence(w_) + 1;
-  }
+      : w_(w),
+        persons_empty_(persons_before == 0),
+        next_id_(sqlite_people::id_sequence(w_, "people") + 1),
+        first_person_(sqlite_people::id_sequence(w_, "persons") + 1),
+        next_person_(first_person_),
+        queued_(rows_per_statement) {}
 
   /// Room for the names of `faces` faces, each perhaps a person of its own: no rehash of the table of names as
   /// it grows to a million.
@@ -69,11 +68,11 @@ class sqlite_bulk_insert {
 
   /// Writes the queued persons, then the queued faces.
   void flush() {
-    if (persons_count_ != 0) {
+    if (persons_count_ != 0) {  // the last persons_count_ of created_
       auto& st = persons_for(persons_count_);
       int i = 1;
-      for (std::size_t p = 0; p < persons_count_; ++p) {
-        st.bind(i, static_cast<std::int64_t>(new_persons_[p].first)).bind_unowned(i + 1, *new_persons_[p].second);
+      for (std::size_t p = created_.size() - persons_count_; p < created_.size(); ++p) {
+        st.bind(i, static_cast<std::int64_t>(first_person_ + p)).bind_unowned(i + 1, *created_[p]);
         i += 2;
       }
       st.run();
@@ -178,7 +177,7 @@ class sqlite_bulk_insert {
     (void)added;
     if (created) {  // written with the faces queued with it, before them
       created_.push_back(&slot->first);
-      new_persons_[persons_count_++] = {id, &slot->first};
+      ++persons_count_;
     }
     return {id, &slot->first};
   }
@@ -190,10 +189,9 @@ class sqlite_bulk_insert {
   // name -> the lowest id of a person so named (0: unknown); its nodes, and so the names, never move.
   std::unordered_map<std::string, std::uint64_t> names_;
   std::vector<const std::string*> created_;  // the names of persons first_person_, first_person_ + 1, ...
+  std::size_t persons_count_ = 0;            // the last of created_ not written yet
   std::vector<queued> queued_;               // rows_per_statement slots, the first count_ of them queued
   std::size_t count_ = 0;
-  std::vector<std::pair<std::uint64_t, const std::string*>> new_persons_;  // the same, persons_count_ queued
-  std::size_t persons_count_ = 0;
   statements full_, partial_, persons_full_, persons_partial_;
   std::optional<sqlite::statement> by_name_, box_, thumbnail_;
 };

@@ -60,10 +60,12 @@ inline void upgrade_to_v2(const sqlite::connection& w) {
 /// and builds it again at the end, one sort instead of a B-tree insert a person in the names' order.
 inline constexpr const char* create_persons_name_index = "CREATE INDEX persons_name ON persons (name)";
 
-/// The largest person id given so far, deleted ones included (AUTOINCREMENT's sequence, or the largest id).
-inline std::uint64_t persons_sequence(const sqlite::connection& w) {
-  sqlite::statement s(w, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'persons'), 0), "
-                         "coalesce((SELECT max(id) FROM persons), 0))");
+/// The largest id `table` (people or persons: a name of ours, put into the SQL) has given so far, deleted ones
+/// included: its AUTOINCREMENT sequence, or its largest id.
+inline std::uint64_t id_sequence(const sqlite::connection& w, std::string_view table) {
+  const std::string name(table);
+  sqlite::statement s(w, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = '" + name + "'), 0), "
+                         "coalesce((SELECT max(id) FROM " + name + "), 0))");
   const auto seq = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
   s.reset();
   return seq;
