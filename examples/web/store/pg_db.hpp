@@ -21,7 +21,7 @@ namespace faceapp_web {
 
 namespace pg {
 
-inline constexpr int schema_version = 3;
+inline constexpr int schema_version = 4;
 
 /// How long any wait for the database may last, set on every connection. A transaction elsewhere that holds the
 /// write lock (a node paused mid-add, an operator's open transaction) makes an add give up after lock_timeout_ms

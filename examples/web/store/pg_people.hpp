@@ -1,8 +1,9 @@
 // faceapp-web: people in the PostgreSQL store (pg_store.hpp): a person is a row of `persons` (id, name), and
 // each face (a row of `people`, whose name keeps a copy of its person's name) names its person in `person_id`.
 // Schema version 2 added them; a version 1 database is migrated, each face becoming a person of its own under
-// the face's id. Version 3 added the name search's trigram index (create_name_index). A rename or merge adds an 'n' change (the face has a new name) for every face it touches, a
-// person's delete a 'd' for each of its faces, so the other servers' galleries follow (face_store's feed).
+// the face's id. Version 3 added the name search's trigram index (create_name_index), version 4 the number of
+// persons (upgrade_to_v4). A rename or merge adds an 'n' change (the face has a new name) for every face it
+// touches, a person's delete a 'd' for each of its faces, so the other servers' galleries follow (face_store's feed).
 //
 // These run on a connection inside the caller's transaction (which holds the write lock).
 #pragma once
@@ -157,6 +158,27 @@ inline bool create_name_index(PGconn* c, const std::string& url) {
   }
 }
 
+/// Version 3 -> 4 (run_script; the caller sets the version): the number of persons in a row of its own
+/// (persons_count), kept by statement triggers that add the rows each statement inserted or deleted (one update a
+/// statement, an import's too), so that a page of all the people reads its total instead of counting the table.
+/// persons is locked against writes from the count to the triggers, so that a version-3 server still running
+/// cannot add a person the count misses.
+inline constexpr const char* upgrade_to_v4 =
+    "SET LOCAL statement_timeout = 0;"
+    "SET LOCAL lock_timeout = '60s';"
+    "LOCK TABLE persons IN SHARE ROW EXCLUSIVE MODE;"
+    "CREATE TABLE persons_count (n bigint NOT NULL);"
+    "INSERT INTO persons_count (n) SELECT count(*) FROM persons;"
+    "CREATE FUNCTION persons_count_added() RETURNS trigger LANGUAGE plpgsql AS "
+    "  $$BEGIN UPDATE persons_count SET n = n + (SELECT count(*) FROM added); RETURN NULL; END$$;"
+    "CREATE FUNCTION persons_count_removed() RETURNS trigger LANGUAGE plpgsql AS "
+    "  $$BEGIN UPDATE persons_count SET n = n - (SELECT count(*) FROM removed); RETURN NULL; END$$;"
+    "CREATE TRIGGER persons_count_insert AFTER INSERT ON persons REFERENCING NEW TABLE AS added "
+    "  FOR EACH STATEMENT EXECUTE FUNCTION persons_count_added();"
+    "CREATE TRIGGER persons_count_delete AFTER DELETE ON persons REFERENCING OLD TABLE AS removed "
+    "  FOR EACH STATEMENT EXECUTE FUNCTION persons_count_removed();"
+    "INSERT INTO schema_version (version) VALUES (4)";
+
 /// People whose name contains `query` (ILIKE), in id order, from the first with an id above `after`, `offset` of
 /// them skipped. A query of fewer than trigram_min_chars characters counts at most short_query_count_cap matches
 /// (pg_trgm cannot help it: its page is a scan in id order that stops when the page is full).
@@ -177,13 +199,18 @@ inline persons_page list(PGconn* c, const std::string& url, std::string_view que
                          params);
   for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
     if (page.people.size() == wanted) {
-      page.next = page.people.empty() ? after : page.people.back().id;
+      page.next = next_cursor(page, offset, after);
       break;
     }
     page.people.push_back({std::strtoull(PQgetvalue(r.get(), i, 0), nullptr, 10), PQgetvalue(r.get(), i, 1),
                            std::strtoull(PQgetvalue(r.get(), i, 2), nullptr, 10)});
   }
-  const bool capped = !query.empty() && utf8_chars(query) < trigram_min_chars;
+  if (query.empty()) {
+    const auto n = pg::run(c, url, "SELECT n FROM persons_count");
+    page.total = std::strtoull(PQgetvalue(n.get(), 0, 0), nullptr, 10);
+    return page;
+  }
+  const bool capped = utf8_chars(query) < trigram_min_chars;
   const std::string cap = std::to_string(short_query_count_cap + 1);
   const char* count_params[] = {params[0], cap.c_str()};
   const auto t = capped ? pg::run(c, url, ("SELECT count(*) FROM (SELECT 1 FROM persons s" + where +

@@ -1,7 +1,7 @@
 // faceapp-web: the PostgreSQL store's schema (pg_store.hpp): created on a new database, upgraded in place on an
 // older one (version 1: people, changes, results; 2: persons, pg_people.hpp; 3: the name index and the pending
-// clusters), refused on a newer one. Runs under an advisory lock of its own, so that servers starting together
-// do not race on CREATE TABLE IF NOT EXISTS.
+// clusters; 4: the persons' count), refused on a newer one. Runs under an advisory lock of its own, so that servers
+// starting together do not race on CREATE TABLE IF NOT EXISTS.
 #pragma once
 
 #include <libpq-fe.h>
@@ -49,6 +49,7 @@ inline void create(PGconn* c, const std::string& url) {
   pg::run_script(c, url, pg_clusters::create_tables);
   pg_people::create_name_index(c, url);
   if (version < 3) pg::run(c, url, "INSERT INTO schema_version (version) VALUES (3)");
+  if (version < 4) pg::run_script(c, url, pg_people::upgrade_to_v4);
   pg::run(c, url, "COMMIT");
 }
 

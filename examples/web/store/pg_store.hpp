@@ -196,7 +196,7 @@ class pg_store final : public store_backend, public results_store, public cluste
                            params);
     for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
       if (page.people.size() == wanted) {
-        if (!page.people.empty()) page.next = page.people.back().id;  // the keyset cursor after this page
+        page.next = next_cursor(page, offset, 0);  // the keyset cursor after this page
         break;
       }
       page.people.push_back(person_of(r.get(), i));
@@ -223,7 +223,7 @@ class pg_store final : public store_backend, public results_store, public cluste
     give_back(std::move(c));
     for (int i = 0, n = PQntuples(r.get()); i < n; ++i) {
       if (page.people.size() == wanted) {
-        page.next = page.people.empty() ? after : page.people.back().id;
+        page.next = next_cursor(page, 0, after);
         break;
       }
       page.people.push_back(person_of(r.get(), i));

@@ -2,7 +2,7 @@
 // face (a row of the `people` table, whose name keeps a copy of its person's name, so the gallery loads as
 // before) names its person in `person_id`. Schema version 2 added them; version 1 databases are migrated, each
 // face becoming a person of its own under the face's id. Version 3 added the name search's trigram index
-// (persons_fts).
+// (persons_fts), version 4 the number of persons (persons_count).
 //
 // These run on the store's writer connection (or a reader, for the queries) inside the caller's transaction.
 #pragma once
@@ -171,6 +171,31 @@ inline void upgrade_to_v3(const sqlite::connection& w) {
          "UPDATE schema_version SET version = 3;");
 }
 
+/// Version 3 -> 4: the number of persons in a row of its own (persons_count), kept by triggers, so that a page of
+/// all the people reads its total instead of counting the table on every page. A bulk import drops the insert
+/// trigger with the name index's and adds its new people's number at the end (index_persons_after).
+inline constexpr const char* create_count_insert_trigger =
+    "CREATE TRIGGER persons_count_insert AFTER INSERT ON persons BEGIN "
+    "  UPDATE persons_count SET n = n + 1; END;";
+
+inline void upgrade_to_v4(const sqlite::connection& w) {
+  w.exec(
+      "CREATE TABLE persons_count (n INTEGER NOT NULL);"
+      "INSERT INTO persons_count (n) SELECT count(*) FROM persons;"
+      "CREATE TRIGGER persons_count_delete AFTER DELETE ON persons BEGIN "
+      "  UPDATE persons_count SET n = n - 1; END;");
+  w.exec(create_count_insert_trigger);
+  w.exec("UPDATE schema_version SET version = 4;");
+}
+
+/// The number of persons (persons_count).
+inline std::uint64_t count(const sqlite::connection& c) {
+  sqlite::statement s(c, "SELECT n FROM persons_count");
+  const auto n = s.step() ? static_cast<std::uint64_t>(s.integer(0)) : 0;
+  s.reset();
+  return n;
+}
+
 /// The largest person id so far (0 when none): persons' AUTOINCREMENT gives every new person a larger one.
 inline std::uint64_t last_person_id(const sqlite::connection& w) {
   sqlite::statement s(w, "SELECT coalesce(max(id), 0) FROM persons");
@@ -179,9 +204,13 @@ inline std::uint64_t last_person_id(const sqlite::connection& w) {
   return id;
 }
 
-/// Indexes the people with an id above `after` (a bulk import's, without the insert trigger).
+/// Indexes the people with an id above `after` and counts them in persons_count (a bulk import's, without the
+/// insert triggers).
 inline void index_persons_after(const sqlite::connection& w, std::uint64_t after) {
   sqlite::statement(w, "INSERT INTO persons_fts (rowid, name) SELECT id, name FROM persons WHERE id > ?")
+      .bind(1, static_cast<std::int64_t>(after))
+      .run();
+  sqlite::statement(w, "UPDATE persons_count SET n = n + (SELECT count(*) FROM persons WHERE id > ?)")
       .bind(1, static_cast<std::int64_t>(after))
       .run();
 }
@@ -236,14 +265,18 @@ inline persons_page list(const sqlite::connection& c, std::string_view query, st
     s.bind(4, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::uint64_t{1} << 62)));
     while (s.step()) {
       if (page.people.size() == wanted) {
-        page.next = page.people.empty() ? after : page.people.back().id;
+        page.next = next_cursor(page, offset, after);
         break;
       }
       page.people.push_back({static_cast<std::uint64_t>(s.integer(0)), std::string(s.text(1)),
                              static_cast<std::uint64_t>(s.integer(2))});
     }
   }
-  const bool capped = !query.empty() && !indexed;
+  if (query.empty()) {
+    page.total = count(c);
+    return page;
+  }
+  const bool capped = !indexed;
   sqlite::statement s(c, capped ? "SELECT count(*) FROM (SELECT 1" + from + " LIMIT ?2)"
                                 : "SELECT count(*)" + from);
   bind_query(s);

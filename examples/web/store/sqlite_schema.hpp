@@ -1,7 +1,7 @@
 // faceapp-web: the SQLite store's schema (sqlite_store.hpp): the tables made on a new database, upgraded in
-// place on an older one (version 1: people, encodings, boxes, sources, thumbnails, meta; 2 and 3: persons and the
-// name index, sqlite_people.hpp; the pending clusters, sqlite_clusters.hpp, whatever the version), refused on a
-// newer one.
+// place on an older one (version 1: people, encodings, boxes, sources, thumbnails, meta; 2 to 4: persons, the
+// name index and the persons' count, sqlite_people.hpp; the pending clusters, sqlite_clusters.hpp, whatever the
+// version), refused on a newer one.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@
 namespace faceapp_web::sqlite_schema {
 
 /// The newest schema this faceapp-web knows and writes.
-inline constexpr int version_known = 3;
+inline constexpr int version_known = 4;
 
 /// Creates or upgrades the schema of the database `file` through its writer `w`, in one transaction. Throws when
 /// the database has a newer schema than version_known.
@@ -44,6 +44,7 @@ inline void create(const sqlite::connection& w, const std::filesystem::path& fil
   if (version == 0) w.exec("INSERT INTO schema_version (version) VALUES (1)");  // the tables just made
   if (version < 2) sqlite_people::upgrade_to_v2(w);
   if (version < 3) sqlite_people::upgrade_to_v3(w);
+  if (version < 4) sqlite_people::upgrade_to_v4(w);
   sqlite_clusters::create_tables(w);
   t.commit();
 }

@@ -154,14 +154,15 @@ class sqlite_store final : public store_backend, public results_store, public cl
   /// Adds every face `next` fills in (it returns false when there is none left) in one transaction: all of them
   /// or, when `next` or an insert throws, none (a bulk import: 64 faces a statement, sqlite_bulk.hpp). The name
   /// index gets the new people in one statement at the end, in the same transaction
-  /// (sqlite_people::create_insert_trigger); into an empty persons table, so does the index by name.
+  /// (sqlite_people::create_insert_trigger), and so does the persons' count; into an empty persons table, so does
+  /// the index by name.
   /// `expected`: how many faces `next` will give, if known (0: not known), to size the import's table of names.
   std::uint64_t add_all_or_nothing(const std::function<bool(new_face&)>& next, std::size_t expected = 0) {
     const std::lock_guard lock(write_mutex_);
     person_statements_.reset();  // they would run the trigger dropped here
     sqlite::transaction t(writer_);
     const auto before = sqlite_people::last_person_id(writer_);
-    writer_.exec("DROP TRIGGER persons_fts_insert");
+    writer_.exec("DROP TRIGGER persons_fts_insert; DROP TRIGGER persons_count_insert");
     // Into an empty persons table the import looks no name up, so the name index is built once at the end.
     const bool rebuild_name_index = before == 0;
     if (rebuild_name_index) writer_.exec("DROP INDEX persons_name");
@@ -179,6 +180,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
     if (rebuild_name_index) writer_.exec(sqlite_people::create_persons_name_index);
     sqlite_people::index_persons_after(writer_, before);
     writer_.exec(sqlite_people::create_insert_trigger);
+    writer_.exec(sqlite_people::create_count_insert_trigger);
     t.commit();
     return n;
   }
@@ -216,7 +218,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
       s.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(offset, std::uint64_t{1} << 62)));
       while (s.step()) {
         if (page.people.size() == wanted) {
-          if (!page.people.empty()) page.next = page.people.back().id;  // the keyset cursor after this page
+          page.next = next_cursor(page, offset, 0);  // the keyset cursor after this page
           break;
         }
         page.people.push_back(sqlite_people::face_of(s));
@@ -240,7 +242,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
     s.bind(2, static_cast<std::int64_t>(wanted + 1));  // one more: whether a next page exists
     while (s.step()) {
       if (page.people.size() == wanted) {
-        page.next = page.people.empty() ? after : page.people.back().id;
+        page.next = next_cursor(page, 0, after);
         break;
       }
       page.people.push_back(sqlite_people::face_of(s));

@@ -70,6 +70,16 @@ struct persons_page {
   std::optional<std::uint64_t> next;  // the `after` of the next page (the last id here); none at the end
 };
 
+/// The `next` of a page that stopped with rows left after it: its last id; an empty page (limit 0) leaves the
+/// cursor where the request started, `after`, which is known only when no rows were skipped by an offset (the
+/// id before the offset's row would take another query): none then.
+template <class Page>
+std::optional<std::uint64_t> next_cursor(const Page& page, std::uint64_t offset, std::uint64_t after) {
+  if (!page.people.empty()) return page.people.back().id;
+  if (offset == 0) return after;
+  return std::nullopt;
+}
+
 /// A name search of fewer characters than this cannot use the trigram index (SQLite FTS5, PostgreSQL pg_trgm):
 /// its page is found by a scan in id order that stops when the page is full, and its count stops at
 /// short_query_count_cap matches.

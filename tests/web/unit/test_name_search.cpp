@@ -127,6 +127,15 @@ void check_keyset(faceapp_web::face_store& store, const std::vector<faceapp::enc
   p = store.list_persons_after("", 0, 0);  // no rows asked: the cursor stays where it was
   CHECK(p.people.empty());
   CHECK(p.next == 0U);
+  p = store.list_persons_after("", all[2], 0);
+  CHECK(p.next == all[2]);
+  // By offset: limit 1 ends at the offset's row; limit 0 after an offset has no cursor (not the first page's).
+  CHECK(store.list_persons("", 3, 1).next == all[3]);
+  CHECK(store.list_persons("", 0, 0).next == 0U);
+  p = store.list_persons("", 3, 0);
+  CHECK(p.people.empty());
+  CHECK_FALSE(p.next.has_value());
+  CHECK(p.total == n);
   // The page's last person and the one after it deleted before the next page.
   p = store.list_persons_after("", 0, 2);
   REQUIRE(p.next == all[1]);
@@ -149,6 +158,13 @@ void check_keyset(faceapp_web::face_store& store, const std::vector<faceapp::enc
   f = store.list_after(faces[m - 1], 2);
   CHECK(f.people.empty());
   CHECK_FALSE(f.next.has_value());
+  CHECK(store.list_after(faces[1], 0).next == faces[1]);  // limit 0: the cursor stays
+  CHECK(store.list("", 2, 1).next == faces[2]);
+  CHECK(store.list("", 0, 0).next == 0U);
+  f = store.list("", 2, 0);
+  CHECK(f.people.empty());
+  CHECK_FALSE(f.next.has_value());  // not 0, which would restart at the first page
+  CHECK(f.total == m);
   f = store.list_after(0, 1);
   REQUIRE(f.next == faces[0]);
   REQUIRE(store.remove(faces[1]));

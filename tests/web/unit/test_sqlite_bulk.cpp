@@ -221,6 +221,9 @@ void check_imported(const sqlite_store& store, const raw_db& raw, std::size_t n)
 void check_add_after(sqlite_store& store, const raw_db& raw, std::uint64_t face_id, std::uint64_t person_id) {
   CHECK(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'persons_fts_insert'") ==
         1);
+  CHECK(raw.integer("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'persons_count_insert'") ==
+        1);
+  const auto persons_before = raw.integer("SELECT count(*) FROM persons");
   const auto later = store.add(new_face{"Late Arrival", std::nullopt, encoding_of(5000), "after", std::nullopt, "",
                                         added_at});
   CHECK(later.id == face_id);
@@ -230,6 +233,10 @@ void check_add_after(sqlite_store& store, const raw_db& raw, std::uint64_t face_
   CHECK(found.people[0].id == person_id);
   CHECK(found.people[0].face_count == 1);
   CHECK(raw.fts_consistent());
+  // The persons' count, kept by the import and then by the trigger, is the table's.
+  CHECK(raw.integer("SELECT count(*) FROM persons") == persons_before + 1);
+  CHECK(raw.integer("SELECT n FROM persons_count") == persons_before + 1);
+  CHECK(store.list_persons("", 0, 0).total == static_cast<std::uint64_t>(persons_before + 1));
 }
 
 }  // namespace
