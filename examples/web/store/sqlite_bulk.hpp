@@ -29,6 +29,9 @@ class sqlite_bulk_insert {
  public:
   static constexpr std::size_t rows_per_statement = 64;
 
+  /// The persons this import has made so far (written or queued).
+  [[nodiscard]] std::size_t persons_created() const noexcept { return created_.size(); }
+
   /// `persons_before`: persons' largest id when the transaction began (0: no person existed, so a name not
   /// met in this import is new without a look-up).
   sqlite_bulk_insert(const sqlite::connection& w, std::uint64_t persons_before)

@@ -204,15 +204,13 @@ inline std::uint64_t last_person_id(const sqlite::connection& w) {
   return id;
 }
 
-/// Indexes the people with an id above `after` and counts them in persons_count (a bulk import's, without the
-/// insert triggers).
-inline void index_persons_after(const sqlite::connection& w, std::uint64_t after) {
+/// Indexes the people with an id above `after`, the `added` persons a bulk import made without the insert
+/// triggers, and adds them to persons_count.
+inline void index_persons_after(const sqlite::connection& w, std::uint64_t after, std::uint64_t added) {
   sqlite::statement(w, "INSERT INTO persons_fts (rowid, name) SELECT id, name FROM persons WHERE id > ?")
       .bind(1, static_cast<std::int64_t>(after))
       .run();
-  sqlite::statement(w, "UPDATE persons_count SET n = n + (SELECT count(*) FROM persons WHERE id > ?)")
-      .bind(1, static_cast<std::int64_t>(after))
-      .run();
+  sqlite::statement(w, "UPDATE persons_count SET n = n + ?").bind(1, static_cast<std::int64_t>(added)).run();
 }
 
 /// `query` (trigram_min_chars characters or more) as an FTS5 query: each of its trigrams, all of them present

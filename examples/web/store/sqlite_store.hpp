@@ -167,6 +167,7 @@ class sqlite_store final : public store_backend, public results_store, public cl
     const bool rebuild_name_index = before == 0;
     if (rebuild_name_index) writer_.exec("DROP INDEX persons_name");
     std::uint64_t n = 0;
+    std::uint64_t persons_added = 0;
     {
       sqlite_bulk_insert bulk(writer_, before);
       bulk.reserve(expected);
@@ -176,9 +177,10 @@ class sqlite_store final : public store_backend, public results_store, public cl
         ++n;
       }
       bulk.flush();
+      persons_added = bulk.persons_created();
     }
     if (rebuild_name_index) writer_.exec(sqlite_people::create_persons_name_index);
-    sqlite_people::index_persons_after(writer_, before);
+    sqlite_people::index_persons_after(writer_, before, persons_added);
     writer_.exec(sqlite_people::create_insert_trigger);
     writer_.exec(sqlite_people::create_count_insert_trigger);
     t.commit();
