@@ -20,98 +20,13 @@
 
 #include "faceapp/core/views.hpp"
 #include "faceapp/faceapp.hpp"
+#include "laws_support.hpp"
 #include "test_data.hpp"
 
 namespace fs = std::filesystem;
 using faceapp::test::data_file;
 
-namespace {
-
-/// The largest face of an image, alone: the web app keeps it before it records.
-faceapp::encoded_faces keep_largest(faceapp::encoded_faces found) {
-  if (const auto i = found.largest()) {
-    auto kept = std::move(found.items[*i]);
-    found.items.assign(1, std::move(kept));
-  }
-  return found;
-}
-
-std::vector<std::string> lines_of(const fs::path& file) {
-  std::ifstream in(file);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
-
-/// A row without its time cell (the first): what two runs of the same pipeline must both write.
-std::string without_time(const std::string& row) { return row.substr(row.find(',')); }
-
-// Photos: group_10.jpg (500x375, three faces that HOG and the cnn both find) wherever a case runs many
-// pipelines, as the sanitizer builds run these too; group_3.jpg (2000x1428, three) once, for the card.
-
-// Field by field equality of what two groupings give.
-void check_same(const faceapp::image& a, const faceapp::image& b) {
-  CHECK(a.source == b.source);
-  REQUIRE(a.width() == b.width());
-  REQUIRE(a.height() == b.height());
-  CHECK(a.scale_x == b.scale_x);
-  CHECK(a.scale_y == b.scale_y);
-  const auto bytes = static_cast<std::size_t>(a.width()) * static_cast<std::size_t>(a.height()) * 3;
-  REQUIRE(a.pixels.isContinuous());
-  REQUIRE(b.pixels.isContinuous());
-  CHECK(std::equal(a.pixels.data, a.pixels.data + bytes, b.pixels.data));
-}
-void check_same_face(const faceapp::face& a, const faceapp::face& b) {
-  CHECK(a.box == b.box);
-  CHECK(a.box_in_image == b.box_in_image);
-  CHECK(a.score == b.score);
-  CHECK(a.landmarks == b.landmarks);
-}
-template <class Face>
-void check_same(const faceapp::basic_faces<Face>& a, const faceapp::basic_faces<Face>& b) {
-  check_same(a.image, b.image);
-  REQUIRE(a.size() == b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    check_same_face(a[i], b[i]);
-    if constexpr (std::is_same_v<Face, faceapp::encoded_face>) {
-      CHECK(a[i].encoding == b[i].encoding);
-      CHECK(a[i].distance == b[i].distance);
-      CHECK(a[i].name == b[i].name);
-      CHECK(a[i].match == b[i].match);
-      CHECK(a[i].cluster == b[i].cluster);
-    }
-  }
-}
-
-/// The same input for a pipeline whose first stage is S: a path for read, else what read (| detect (| encode))
-/// gives for the photo.
-template <class Pipe>
-auto input_for(const std::string& photo) {
-  using in = typename Pipe::input_type;
-  if constexpr (std::is_same_v<in, faceapp::source>) {
-    return faceapp::source(photo);
-  } else if constexpr (std::is_same_v<in, faceapp::image>) {
-    return faceapp::read(photo).value();
-  } else if constexpr (std::is_same_v<in, faceapp::faces>) {
-    return (faceapp::read | faceapp::detect)(photo).value();
-  } else {
-    static_assert(std::is_same_v<in, faceapp::encoded_faces>);
-    return (faceapp::read | faceapp::encode)(photo).value();
-  }
-}
-
-template <class A, class B>
-constexpr bool pipes = requires(const A& a, const B& b) { a | b; };
-
-template <class R, class Closure>
-constexpr bool applies = requires(R& r, Closure c) { r | c; };
-
-template <class A, class B, class C>
-constexpr bool left_grouping = pipes<A, B> && requires(const A& a, const B& b, const C& c) { (a | b) | c; };
-template <class A, class B, class C>
-constexpr bool right_grouping = pipes<B, C> && requires(const A& a, const B& b, const C& c) { a | (b | c); };
-
-}  // namespace
+using namespace faceapp::test::laws;  // NOLINT(google-build-using-namespace): the laws' helpers
 
 TEST_CASE("the design card's expression, letter for letter, records one row per face") {
   const faceapp::test::scratch_dir dir("card");
@@ -218,61 +133,6 @@ TEST_CASE("| is associative on read, detect, encode and record(csv): both groupi
     CHECK(a.error() == b.error());
     CHECK(a.error().stage == "read");
   }
-}
-
-TEST_CASE("for every three of the real stages, both groupings are well-formed or neither is, and agree") {
-  const faceapp::test::scratch_dir dir("all_laws");
-  faceapp::csv_sink csv{dir.dir / "all.csv"};
-  const auto ref = (faceapp::read | faceapp::encode)(data_file("faces/obama_1.jpg")).value().at(0);
-  const auto stages =
-      std::make_tuple(faceapp::read, faceapp::resize(0.5), faceapp::detect, faceapp::landmarks, faceapp::encode,
-                      faceapp::distance_to(ref), faceapp::compare(0.5), faceapp::record(csv),
-                      faceapp::then("largest face", keep_largest), faceapp::quality);
-  constexpr std::size_t n = std::tuple_size_v<decltype(stages)>;
-  const auto photo = data_file("faces/obama_1.jpg").string();  // 320x240: some 130 pipelines run twice each
-  int well_formed = 0;
-  [&]<std::size_t... I>(std::index_sequence<I...>) {
-    const auto for_b_c = [&]<std::size_t A>(std::integral_constant<std::size_t, A>) {
-      [&]<std::size_t... J>(std::index_sequence<J...>) {
-        const auto for_c = [&]<std::size_t B>(std::integral_constant<std::size_t, B>) {
-          [&]<std::size_t... K>(std::index_sequence<K...>) {
-            const auto check = [&]<std::size_t C>(std::integral_constant<std::size_t, C>) {
-              const auto& a = std::get<A>(stages);
-              const auto& b = std::get<B>(stages);
-              const auto& c = std::get<C>(stages);
-              using SA = std::remove_cvref_t<decltype(a)>;
-              using SB = std::remove_cvref_t<decltype(b)>;
-              using SC = std::remove_cvref_t<decltype(c)>;
-              static_assert(left_grouping<SA, SB, SC> == right_grouping<SA, SB, SC>,
-                            "(a | b) | c and a | (b | c) must be well-formed together");
-              if constexpr (left_grouping<SA, SB, SC>) {
-                CAPTURE(A);
-                CAPTURE(B);
-                CAPTURE(C);
-                ++well_formed;
-                const auto left = (a | b) | c;
-                const auto right = a | (b | c);
-                const auto in = input_for<decltype(left)>(photo);
-                const auto l = left(in);
-                const auto r = right(in);
-                REQUIRE(l.has_value() == r.has_value());
-                if (l) check_same(*l, *r);
-              }
-            };
-            (check(std::integral_constant<std::size_t, K>{}), ...);
-          }(std::make_index_sequence<n>{});
-        };
-        (for_c(std::integral_constant<std::size_t, J>{}), ...);
-      }(std::make_index_sequence<n>{});
-    };
-    (for_b_c(std::integral_constant<std::size_t, I>{}), ...);
-  }(std::make_index_sequence<n>{});
-  // read | resize | detect | landmarks | quality | encode | distance_to | compare | record | then, and what
-  // repeats or skips (resize | resize, landmarks | landmarks, encode after detect or landmarks, ...): every chain
-  // of three. (assign is not among them: each call adds to its clusters, so two groupings run one after the other
-  // do not see the same clusters; tests/people runs both groupings on fresh clusters.)
-  CHECK(well_formed >= 60);
-  MESSAGE("well-formed groupings of three stages: " << well_formed);
 }
 
 TEST_CASE("quality and assign compose where their types fit, and nowhere else") {
