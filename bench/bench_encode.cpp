@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "bench_common.hpp"
 #include "fma_peak.hpp"
 #include "faceapp/detail/detect_impl.hpp"
+#include "faceapp/detail/encoder_weights_dlib.hpp"
 #include "faceapp/detail/fast_encoder.hpp"
 #include "faceapp/models/models.hpp"
 #include "faceapp/models/network.hpp"
@@ -264,6 +266,29 @@ void layer_args(benchmark::internal::Benchmark* b) {
   }
 }
 
+/// Loading the encoder's weights: dlib's deserialize of the network, then the fold (what the runtime did), against
+/// the runtime's own reader of the same file (src/encoder_weights.cpp); the weights come out the same.
+void BM_encoder_load_dlib(benchmark::State& state) {
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto net = std::make_unique<faceapp::models::encoder_net>();
+    dlib::deserialize(file->string()) >> *net;
+    benchmark::DoNotOptimize(faceapp::detail::fold_encoder_weights(*net));
+  }
+}
+void BM_encoder_load(benchmark::State& state) {
+  const auto file = faceapp::models::find_model_file(faceapp::models::encoder_file);
+  if (!file) {
+    state.SkipWithError(file.error().what().c_str());
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(faceapp::detail::load_encoder_weights(*file));
+}
+
 }  // namespace
 
 // 0: the best level (what the encoder runs), 1: AVX2. CPU time, like the `of_peak` of the encoder figures.
@@ -278,5 +303,7 @@ BENCHMARK(BM_encode_dlib_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_chip)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_dlib_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_encode_batch)->Arg(16)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encoder_load_dlib)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_encoder_load)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

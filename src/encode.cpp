@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include <dlib/dnn.h>
+#include <dlib/image_transforms.h>
 #include <dlib/image_processing.h>
 #include <dlib/opencv/cv_image.h>
 

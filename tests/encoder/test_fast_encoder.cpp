@@ -4,6 +4,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <faceapp/detail/encoder_weights_dlib.hpp>
 #include <faceapp/detail/fast_encoder.hpp>
 #include <faceapp/models/network.hpp>
 #include <test_data.hpp>
@@ -17,6 +18,8 @@
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -40,6 +43,13 @@ const encoder_net& reference_net() {
     return n;
   }();
   return net;
+}
+
+/// The weights of dlib's deserialized network, folded: what the engines below run (the runtime's own reader of the
+/// file is checked against them below).
+std::shared_ptr<const faceapp::detail::encoder_weights> reference_weights() {
+  static const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  return weights;
 }
 
 /// dlib's own forward pass (on a copy: dlib's network keeps scratch state).
@@ -127,7 +137,7 @@ TEST_CASE("the fast encoder computes dlib's encodings of the reference chips") {
   SUBCASE("direct convolutions") { conv = convolution::direct; }
   SUBCASE("Winograd F(2x2,3x3) everywhere") { conv = convolution::winograd2; }
   SUBCASE("Winograd F(4x4,3x3) everywhere") { conv = convolution::winograd4; }
-  fast_encoder engine(reference_net(), kind, conv);
+  fast_encoder engine(reference_weights(), kind, conv);
   const std::string kernel_name = engine.kernel_name();
   const std::string convolutions = convolution_name(conv);
   CAPTURE(kernel_name);
@@ -159,7 +169,7 @@ TEST_CASE("the fast encoder computes dlib's encodings of faces cut from photos")
   const auto expected = dlib_encode(chips);
   for (const auto kind : {fast_encoder::kernel::automatic, fast_encoder::kernel::avx2, fast_encoder::kernel::blas}) {
     for (const auto conv : {convolution::automatic, convolution::direct, convolution::winograd2, convolution::winograd4}) {
-      fast_encoder engine(reference_net(), kind, conv);
+      fast_encoder engine(reference_weights(), kind, conv);
       const std::string kernel_name = engine.kernel_name();
       const std::string convolutions = convolution_name(conv);
       CAPTURE(kernel_name);
@@ -168,7 +178,7 @@ TEST_CASE("the fast encoder computes dlib's encodings of faces cut from photos")
       MESSAGE(kernel_name, ", ", convolutions, ": max |fast - dlib| = ", worst, " over ", chips.size(), " chips");
     }
   }
-  fast_encoder engine(reference_net());
+  fast_encoder engine(reference_weights());
   check_equal(expected, engine.encode(chips));
   // The same engine again: scratch memory left from a larger batch must not leak into a single chip.
   check_equal({expected.back()}, {engine.encode(chips.back())});
@@ -177,7 +187,7 @@ TEST_CASE("the fast encoder computes dlib's encodings of faces cut from photos")
 TEST_CASE("copies of the fast encoder encode concurrently, one per thread") {
   const auto chips = reference_chips();
   const auto expected = dlib_encode(chips);
-  const fast_encoder prototype(reference_net());
+  const fast_encoder prototype(reference_weights());
   std::vector<std::vector<faceapp::encoding>> results(2);
   {
     std::vector<std::jthread> workers;
@@ -192,7 +202,7 @@ TEST_CASE("copies of the fast encoder encode concurrently, one per thread") {
 }
 
 TEST_CASE("the fast encoder rejects chips of another size") {
-  fast_encoder engine(reference_net());
+  fast_encoder engine(reference_weights());
   chip_t small(100, 100);
   CHECK_THROWS_AS((void)engine.encode(small), std::invalid_argument);
 }
@@ -238,7 +248,7 @@ std::vector<double> stem_by_definition(const faceapp::detail::encoder_weights& w
 
 TEST_CASE("the stem read in place computes the 7x7/2 convolution of a chip, on each x86 kernel") {
   using faceapp::detail::simd_level;
-  const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  const auto weights = reference_weights();
   const auto chip = reference_chips().front();
   // 150 columns give 72 outputs a row, whole register tiles on both kernels; 147 give 71, which leaves 11 pixels
   // (AVX-512 tiles of 12) and 5 (AVX2 tiles of 6) for the remainder path.
@@ -284,7 +294,7 @@ TEST_CASE("automatic mode runs F(4x4) from 8x8 layers up, and on the smaller lay
     CHECK(fast_encoder::winograd_tile(size, full + 1) == 4);
   }
   // The engine follows the rule on the network's layers: the last layer (2x2) by batch, the first (35x35) always.
-  fast_encoder engine(reference_net());
+  fast_encoder engine(reference_weights());
   const std::size_t last = engine.layers() - 1;
   CHECK(engine.layer_tile(0, 1) == 4);
   CHECK(engine.layer_tile(last, full - 1) == 0);
@@ -300,7 +310,98 @@ TEST_CASE("automatic mode runs F(4x4) from 8x8 layers up, and on the smaller lay
 }
 
 TEST_CASE("the fast encoder refuses a missing tile rule") {
-  const auto weights = faceapp::detail::fold_encoder_weights(reference_net());
+  const auto weights = reference_weights();
   CHECK_THROWS_WITH_AS(fast_encoder(weights, fast_encoder::kernel::automatic, nullptr), "fast_encoder: no tile rule",
                        std::invalid_argument);
+}
+
+namespace {
+
+void check_same_conv(const faceapp::detail::folded_conv& a, const faceapp::detail::folded_conv& b) {
+  CHECK(a.in == b.in);
+  CHECK(a.out == b.out);
+  CHECK(a.kh == b.kh);
+  CHECK(a.kw == b.kw);
+  CHECK(a.stride == b.stride);
+  CHECK(a.pad == b.pad);
+  CHECK(a.weights == b.weights);
+  CHECK(a.bias == b.bias);
+}
+
+fs::path encoder_file() { return fs::path(FACEAPP_BUILD_MODEL_DIR) / faceapp::models::encoder_file; }
+
+std::vector<char> file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// `bytes` written to a file of their own; load_encoder_weights' error (empty when it loads).
+std::string load_error(const std::vector<char>& bytes, const std::string& name) {
+  const auto path = fs::temp_directory_path() / ("faceapp_test_encoder_" + name + ".dat");
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  std::string error;
+  try {
+    (void)faceapp::detail::load_encoder_weights(path);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  fs::remove(path);
+  return error;
+}
+
+}  // namespace
+
+TEST_CASE("the runtime reads the encoder's file to the same folded weights as dlib's deserialize, bit for bit") {
+  const auto mine = faceapp::detail::load_encoder_weights(encoder_file());
+  const auto& dlibs = *reference_weights();
+  CHECK(mine->mean_r == dlibs.mean_r);
+  CHECK(mine->mean_g == dlibs.mean_g);
+  CHECK(mine->mean_b == dlibs.mean_b);
+  check_same_conv(mine->stem, dlibs.stem);
+  REQUIRE(mine->blocks.size() == dlibs.blocks.size());
+  CHECK(mine->blocks.size() == 14);  // 29 convolutions: the stem and two per residual block
+  for (std::size_t i = 0; i < mine->blocks.size(); ++i) {
+    CAPTURE(i);
+    check_same_conv(mine->blocks[i].a, dlibs.blocks[i].a);
+    check_same_conv(mine->blocks[i].b, dlibs.blocks[i].b);
+  }
+  CHECK(mine->fc_in == dlibs.fc_in);
+  CHECK(mine->fc_out == dlibs.fc_out);
+  CHECK(mine->fc == dlibs.fc);
+}
+
+TEST_CASE("a file that is not the whole encoder network is an error saying where it stops being one") {
+  const auto bytes = file_bytes(encoder_file());
+  REQUIRE(bytes.size() > 1000);
+  // The whole file loads; one byte less, or any cut, does not.
+  CHECK(load_error(bytes, "whole").empty());
+  for (const std::size_t keep : {bytes.size() - 1, bytes.size() / 2, std::size_t{100}, std::size_t{1}}) {
+    CAPTURE(keep);
+    const std::string error = load_error(std::vector<char>(bytes.begin(), bytes.begin() + static_cast<long>(keep)),
+                                         "cut");
+    CHECK(error.find("not dlib's face encoder network: at byte ") == 0);
+    const bool ends = error.find("the file ends early") != std::string::npos ||
+                      error.find("past the file's end") != std::string::npos;
+    CHECK_MESSAGE(ends, error);
+  }
+  CHECK(load_error({}, "empty") == "the file is empty");
+  // The first relu_ record, the stem's (layer 3), renamed: the error names the layer and what it found.
+  const std::string relu = "relu_";
+  const auto at = std::search(bytes.begin(), bytes.end(), relu.begin(), relu.end());
+  REQUIRE(at != bytes.end());
+  auto renamed = bytes;
+  renamed[static_cast<std::size_t>(at - bytes.begin()) + 3] = 'v';
+  const std::string error = load_error(renamed, "renamed");
+  CHECK(error.find("layer 3 from the input (relu_): 'relv_' where 'relu_' is") != std::string::npos);
+  MESSAGE(error);
+  // Another model's file: the cnn detector's weights.
+  const auto detector = fs::path(FACEAPP_BUILD_MODEL_DIR) / faceapp::models::cnn_detector_file;
+  const std::string other = load_error(file_bytes(detector), "detector");
+  CHECK(other.find("not dlib's face encoder network: at byte ") == 0);
+  MESSAGE(other);
+  CHECK_THROWS_WITH_AS((void)faceapp::detail::load_encoder_weights(encoder_file().string() + ".missing"),
+                       "cannot open the file", std::runtime_error);
 }

@@ -2,33 +2,25 @@
 //
 // Each affine layer (dlib's inference form of batch normalisation) is folded into the convolution before it,
 // w' = gamma * w and b' = gamma * b + beta, and the filters are reordered to (ky, kx, input channel) rows, the
-// order of an NHWC im2col row, and packed for detail::gemm. The walk checks that the layers come in the order
-// detail::fast_encoder's forward pass assumes.
+// order of an NHWC im2col row, and packed for detail::gemm. assemble_encoder_weights checks that the layers
+// come in the order detail::fast_encoder's forward pass assumes.
+//
+// Nothing here names dlib's network type: load_encoder_weights reads dlib's file itself (src/encoder_weights.cpp),
+// and encoder_weights_dlib.hpp folds a network already deserialized by dlib, through the same functions.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <stdexcept>
-#include <type_traits>
+#include <utility>
 #include <vector>
-
-#include <dlib/dnn.h>
 
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/detail/gemm.hpp"
-#include "faceapp/models/network.hpp"
 
 namespace faceapp::detail {
-
-namespace encoder_weights_impl {
-template <typename T> struct is_con : std::false_type {};
-template <long F, long R, long C, int SY, int SX, int PY, int PX>
-struct is_con<dlib::con_<F, R, C, SY, SX, PY, PX>> : std::true_type {};
-template <typename T> struct is_fc : std::false_type {};
-template <unsigned long N, dlib::fc_bias_mode M> struct is_fc<dlib::fc_<N, M>> : std::true_type {};
-}  // namespace encoder_weights_impl
 
 /// One convolution with its affine layer folded in; weights as a (kh*kw*in) x out matrix whose rows run over
 /// (ky, kx, input channel), the order of an NHWC im2col row, packed for gemm().
@@ -57,41 +49,62 @@ struct encoder_weights {
   std::vector<float> fc;  // fc_in x fc_out, packed for gemm()
 };
 
-/// Reads dlib's face encoder file and folds its weights (src/encoder_weights.cpp, in faceapp::runtime); throws
-/// what dlib's deserialize or fold_encoder_weights throws.
+/// Reads dlib's face encoder file (models/network.hpp's network, as dlib serialises it) and folds its weights
+/// (src/encoder_weights.cpp, in faceapp::runtime). Throws std::runtime_error saying where (the byte and the layer)
+/// the file stops being that network; the caller names the file.
 std::shared_ptr<const encoder_weights> load_encoder_weights(const std::filesystem::path& file);
 
+/// A dlib con_ layer as its file holds it: params are the filters, [filter][in channel][ky][kx], then the biases
+/// unless `bias` is false.
+struct conv_layer_view {
+  long filters = 0, rows = 0, cols = 0;
+  int stride_y = 1, stride_x = 1, pad_y = 0, pad_x = 0;
+  bool bias = true;
+  std::span<const float> params;
+};
+
+/// A dlib affine_ layer: per channel (CONV_MODE, 0) or per element (FC_MODE, 1), or disabled (no parameters).
+struct affine_layer_view {
+  bool disabled = false;
+  int mode = 0;
+  std::span<const float> gamma, beta;
+};
+
 /// The convolution `c` followed by the affine layer `aff`, folded.
-template <typename Con>
-folded_conv fold_conv_affine(const Con& c, const dlib::affine_& aff) {
+inline folded_conv fold_conv_affine(const conv_layer_view& c, const affine_layer_view& aff) {
   folded_conv out;
-  const auto& params = c.get_layer_params();
-  out.out = static_cast<int>(c.num_filters());
-  out.kh = static_cast<int>(c.nr());
-  out.kw = static_cast<int>(c.nc());
-  if (c.stride_y() != c.stride_x() || c.padding_y() != c.padding_x()) {
+  out.out = static_cast<int>(c.filters);
+  out.kh = static_cast<int>(c.rows);
+  out.kw = static_cast<int>(c.cols);
+  if (c.stride_y != c.stride_x || c.pad_y != c.pad_x) {
     throw std::runtime_error("encoder weights: only square strides and paddings are supported");
   }
-  out.stride = static_cast<int>(c.stride_y());
-  out.pad = static_cast<int>(c.padding_y());
+  out.stride = c.stride_y;
+  out.pad = c.pad_y;
+  if (c.filters <= 0 || c.rows <= 0 || c.cols <= 0) throw std::runtime_error("encoder weights: an empty convolution");
   const std::size_t taps = static_cast<std::size_t>(out.kh) * static_cast<std::size_t>(out.kw);
   const std::size_t nf = static_cast<std::size_t>(out.out);
-  const std::size_t nbias = c.bias_is_disabled() ? 0 : nf;
-  out.in = static_cast<int>((params.size() - nbias) / (nf * taps));
+  const std::size_t nbias = c.bias ? nf : 0;
+  if (c.params.size() < nbias) throw std::runtime_error("encoder weights: unexpected conv shape");
+  out.in = static_cast<int>((c.params.size() - nbias) / (nf * taps));
   const std::size_t nin = static_cast<std::size_t>(out.in);
-  if (nin * nf * taps + nbias != params.size()) throw std::runtime_error("encoder weights: unexpected conv shape");
-  if (!aff.is_disabled() && aff.get_mode() != dlib::CONV_MODE) {
+  if (nin == 0 || nin * nf * taps + nbias != c.params.size()) {
+    throw std::runtime_error("encoder weights: unexpected conv shape");
+  }
+  if (!aff.disabled && aff.mode != 0) {
     throw std::runtime_error("encoder weights: the affine layers must be per channel (CONV_MODE)");
   }
+  if (!aff.disabled && (aff.gamma.size() != nf || aff.beta.size() != nf)) {
+    throw std::runtime_error("encoder weights: an affine layer of another width than its convolution");
+  }
 
-  const float* w = params.host();
-  const float* gamma = aff.is_disabled() ? nullptr : aff.get_gamma().get().host();
-  const float* beta = aff.is_disabled() ? nullptr : aff.get_beta().get().host();
+  const float* w = c.params.data();
+  const float* gamma = aff.disabled ? nullptr : aff.gamma.data();
+  const float* beta = aff.disabled ? nullptr : aff.beta.data();
   out.weights.assign(taps * nin * nf, 0.0F);
   out.bias.assign(nf, 0.0F);
   for (std::size_t f = 0; f < nf; ++f) {
     const float g = gamma ? gamma[f] : 1.0F;
-    // dlib's filter layout: [filter][in channel][ky][kx].
     for (std::size_t ch = 0; ch < nin; ++ch) {
       for (std::size_t t = 0; t < taps; ++t) {
         out.weights[(t * nin + ch) * nf + f] = g * w[(f * nin + ch) * taps + t];
@@ -104,44 +117,26 @@ folded_conv fold_conv_affine(const Con& c, const dlib::affine_& aff) {
   return out;
 }
 
-/// Reads the weights of `net`, checking that the layers come in the order the forward pass assumes.
-inline std::shared_ptr<const encoder_weights> fold_encoder_weights(const models::encoder_net& net) {
-  auto w = std::make_shared<encoder_weights>();
-  const auto& input = net.subnet().input_layer();
-  w->mean_r = input.get_avg_red();
-  w->mean_g = input.get_avg_green();
-  w->mean_b = input.get_avg_blue();
-
-  // visit_computational_layers walks from the output end; collect, then read in forward order.
-  std::vector<folded_conv> convs_rev;
-  const dlib::affine_* pending_affine = nullptr;
-  bool fc_seen = false;
-  // The visitor only reads; dlib offers no const overload of the walk.
-  dlib::visit_computational_layers(const_cast<models::encoder_net&>(net), [&](const auto& l) {
-    using layer_t = std::decay_t<decltype(l)>;
-    if constexpr (std::is_same_v<layer_t, dlib::affine_>) {
-      pending_affine = &l;
-    } else if constexpr (encoder_weights_impl::is_con<layer_t>::value) {
-      if (!pending_affine) throw std::runtime_error("encoder weights: a convolution without an affine layer");
-      convs_rev.push_back(fold_conv_affine(l, *pending_affine));
-      pending_affine = nullptr;
-    } else if constexpr (encoder_weights_impl::is_fc<layer_t>::value) {
-      const auto& p = l.get_layer_params();
-      w->fc_out = static_cast<int>(l.get_num_outputs());
-      w->fc_in = static_cast<int>(p.size() / l.get_num_outputs());
-      if (l.get_bias_mode() != dlib::FC_NO_BIAS) throw std::runtime_error("encoder weights: fc with a bias");
-      w->fc = pack_gemm_panels(std::vector<float>(p.host(), p.host() + p.size()), static_cast<std::size_t>(w->fc_in),
-                   static_cast<std::size_t>(w->fc_out));
-      fc_seen = true;
-    }
-  });
-  if (!fc_seen || convs_rev.size() < 3 || convs_rev.size() % 2 != 1 || w->fc_out != static_cast<int>(encoding_size)) {
+/// The encoder from its parts in forward order: the input layer's channel means, every convolution folded with
+/// its affine layer (the stem, then two per residual block), and the fc layer's num_inputs x outputs matrix.
+inline std::shared_ptr<const encoder_weights> assemble_encoder_weights(float mean_r, float mean_g, float mean_b,
+                                                                      std::vector<folded_conv> convs,
+                                                                      std::span<const float> fc, int fc_out) {
+  if (convs.size() < 3 || convs.size() % 2 != 1 || fc_out != static_cast<int>(encoding_size) || fc.empty() ||
+      fc.size() % static_cast<std::size_t>(fc_out) != 0) {
     throw std::runtime_error("encoder weights: the network is not the face encoder");
   }
-  std::reverse(convs_rev.begin(), convs_rev.end());
-  w->stem = std::move(convs_rev[0]);
-  for (std::size_t i = 1; i + 1 < convs_rev.size(); i += 2) {
-    w->blocks.push_back({std::move(convs_rev[i]), std::move(convs_rev[i + 1])});
+  auto w = std::make_shared<encoder_weights>();
+  w->mean_r = mean_r;
+  w->mean_g = mean_g;
+  w->mean_b = mean_b;
+  w->fc_out = fc_out;
+  w->fc_in = static_cast<int>(fc.size() / static_cast<std::size_t>(fc_out));
+  w->fc = pack_gemm_panels(std::vector<float>(fc.begin(), fc.end()), static_cast<std::size_t>(w->fc_in),
+                           static_cast<std::size_t>(w->fc_out));
+  w->stem = std::move(convs[0]);
+  for (std::size_t i = 1; i + 1 < convs.size(); i += 2) {
+    w->blocks.push_back({std::move(convs[i]), std::move(convs[i + 1])});
   }
   return w;
 }

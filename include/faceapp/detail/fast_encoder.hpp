@@ -29,7 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include <dlib/dnn.h>
+#include <dlib/array.h>
+#include <dlib/matrix.h>
+#include <dlib/pixel.h>
 
 #include "faceapp/core/encoding.hpp"
 #include "faceapp/detail/cpu_features.hpp"
@@ -38,7 +40,6 @@
 #include "faceapp/detail/gemm.hpp"
 #include "faceapp/detail/stem_conv.hpp"
 #include "faceapp/detail/winograd.hpp"
-#include "faceapp/models/network.hpp"
 
 namespace faceapp::detail {
 
@@ -72,9 +73,6 @@ class fast_encoder {
   /// side (0: direct, 2 or 4). winograd_tile() is the engine's; benches pass others to measure the alternatives.
   using tile_rule = int (*)(int size, int images);
 
-  explicit fast_encoder(const models::encoder_net& net, kernel k = kernel::automatic,
-                        convolution c = convolution::automatic)
-      : fast_encoder(fold_encoder_weights(net), k, c) {}
   /// Over weights already folded (load_encoder_weights), shared with whoever else holds them.
   explicit fast_encoder(std::shared_ptr<const encoder_weights> weights, kernel k = kernel::automatic,
                         convolution c = convolution::automatic)
