@@ -1,6 +1,7 @@
 # cmake -DCOMMANDS=<compile_commands.json> -DOWN_FLAG=<none|-O0|...> -P check_optimised.cmake
 # Passes when every source of faceapp's runtime (image, detect, encode, encoder_weights, distance) is compiled
-# with -O2 or higher as its last -O flag, and the consumer's own main.cpp with OWN_FLAG (none: no -O flag).
+# with -O2 or higher as its last -O flag, and the consumer's own main.cpp with OWN_FLAG (none: no -O flag); and
+# when nothing else is compiled: a consumer gets the library, not faceapp's Python module, tests or tools.
 if(NOT EXISTS "${COMMANDS}")
   message(FATAL_ERROR "no ${COMMANDS}: the consumer test must have configured and built that tree first")
 endif()
@@ -37,6 +38,8 @@ foreach(i RANGE ${last})
       message(FATAL_ERROR "the consumer's main.cpp is compiled with ${flag}, expected ${OWN_FLAG}:\n${command}")
     endif()
     message(STATUS "the consumer's main.cpp: ${flag}")
+  elseif(NOT file MATCHES "/src/[a-z_]+\\.cpp$")
+    message(FATAL_ERROR "a consumer compiles faceapp's runtime and its own code only, not ${file}")
   endif()
 endforeach()
 if(NOT runtime_seen EQUAL 5 OR NOT main_seen)
