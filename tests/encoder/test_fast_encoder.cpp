@@ -136,8 +136,10 @@ TEST_CASE("the fast encoder computes dlib's encodings of the reference chips") {
   // running the stride-1 3x3 convolutions. Loops, not sibling SUBCASEs: doctest enters one subcase of a level per
   // run, so a path chosen in one sibling never reached the checks in the others.
   int engines = 0;
+  const auto convolutions_all = {convolution::automatic, convolution::direct, convolution::winograd2,
+                                 convolution::winograd4};
   for (const auto kind : {fast_encoder::kernel::automatic, fast_encoder::kernel::avx2, fast_encoder::kernel::blas}) {
-    for (const auto conv : {convolution::automatic, convolution::direct, convolution::winograd2, convolution::winograd4}) {
+    for (const auto conv : convolutions_all) {
       fast_encoder engine(reference_weights(), kind, conv);
       const std::string kernel_name = engine.kernel_name();
       const std::string convolutions = convolution_name(conv);
