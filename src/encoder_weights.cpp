@@ -244,9 +244,15 @@ class reader {
 
 // ---- the layers' own records (dlib/dnn/layers.h, input.h, loss.h) ----
 
+// A layer's parameters with its shape; view() points into the record's own parameters, wherever it has moved.
 struct conv_record {
-  conv_layer_view view;
+  conv_layer_view shape;
   std::vector<float> params;
+  [[nodiscard]] conv_layer_view view() const {
+    conv_layer_view v = shape;
+    v.params = params;
+    return v;
+  }
 };
 
 conv_record read_con(reader& in, const layer& spec) {
@@ -254,7 +260,7 @@ conv_record read_con(reader& in, const layer& spec) {
   if (version != "con_4" && version != "con_5") in.fail("'" + version + "' where a con_ layer is");
   conv_record r;
   r.params = in.tensor();
-  auto& v = r.view;
+  auto& v = r.shape;
   v.filters = in.integer();
   v.rows = in.integer();
   v.cols = in.integer();
@@ -278,8 +284,18 @@ conv_record read_con(reader& in, const layer& spec) {
 }
 
 struct affine_record {
-  affine_layer_view view;
+  bool disabled = false;
+  int mode = 0;
+  std::size_t gamma = 0;  // gamma's values, then beta's, fill params
   std::vector<float> params;
+  [[nodiscard]] affine_layer_view view() const {
+    affine_layer_view v{disabled, mode, {}, {}};
+    if (!disabled) {
+      v.gamma = std::span<const float>(params).first(gamma);
+      v.beta = std::span<const float>(params).subspan(gamma);
+    }
+    return v;
+  }
 };
 
 affine_record read_affine(reader& in) {
@@ -290,14 +306,12 @@ affine_record read_affine(reader& in) {
   if (version != "affine_" && version != "affine_2") in.fail("'" + version + "' where an affine_ layer is");
   affine_record r;
   r.params = in.tensor();
-  const std::size_t gamma = in.alias_tensor();
+  r.gamma = in.alias_tensor();
   const std::size_t beta = in.alias_tensor();
-  r.view.mode = static_cast<int>(in.integer());
-  if (version == "affine_2") r.view.disabled = in.boolean();
-  if (!r.view.disabled) {
-    if (gamma + beta != r.params.size()) in.fail("an affine layer whose gamma and beta are not its parameters");
-    r.view.gamma = std::span<const float>(r.params).first(gamma);
-    r.view.beta = std::span<const float>(r.params).subspan(gamma, beta);
+  r.mode = static_cast<int>(in.integer());
+  if (version == "affine_2") r.disabled = in.boolean();
+  if (!r.disabled && r.gamma + beta != r.params.size()) {
+    in.fail("an affine layer whose gamma and beta are not its parameters");
   }
   return r;
 }
@@ -377,8 +391,8 @@ std::shared_ptr<const encoder_weights> read_encoder(reader& in) {
   in.expect("input_rgb_image_sized");
   const float mean_r = in.real(), mean_g = in.real(), mean_b = in.real();
   if (in.count() != chip_side || in.count() != chip_side) in.fail("an input other than a 150x150 chip");
+  // The convolution waiting for its affine layer, which the network's list puts right after it.
   conv_record pending = read_con(in, stem_layer);
-  bool have_pending = true;
   for (int i = 0; i < 3; ++i) in.boolean();
   in.skip_tensor();  // x_grad
   in.skip_tensor();  // cached_output
@@ -393,18 +407,8 @@ std::shared_ptr<const encoder_weights> read_encoder(reader& in) {
     switch (spec.what) {
       case kind::tag:
       case kind::skip: continue;  // a tag or a skip writes nothing after the layers under it
-      case kind::con:
-        pending = read_con(in, spec);
-        have_pending = true;
-        break;
-      case kind::affine: {
-        const affine_record a = read_affine(in);
-        if (!have_pending) in.fail("an affine layer after no convolution");
-        pending.view.params = pending.params;
-        convs.push_back(fold_conv_affine(pending.view, a.view));
-        have_pending = false;
-        break;
-      }
+      case kind::con: pending = read_con(in, spec); break;
+      case kind::affine: convs.push_back(fold_conv_affine(pending.view(), read_affine(in).view())); break;
       case kind::relu: in.expect("relu_"); break;
       case kind::max_pool:
       case kind::avg_pool: read_pool(in, spec); break;
