@@ -1,6 +1,7 @@
 // detail::gemm against a double-precision product on every kernel path this machine runs, for every row count
 // from 1 to 40 (whole tiles, the splits into equal tiles and every remainder of the 6- and 12-row tiles), and
-// detail::row_split at its limits: a tile's row count exactly, one below and one above.
+// detail::row_split at its limits: a tile's row count exactly, one below and one above; the epilogue (bias, clamp)
+// against the same operations done after the product, and ReLU6 at 0 and 6.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -108,6 +110,83 @@ TEST_CASE("gemm equals a double-precision product on every path and row count") 
           CHECK(worst <= static_cast<double>(k) * 3e-7);
           CHECK(padding_kept);
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm's epilogue gives what a pass of bias and clamp over C gives, bit for bit, on every path") {
+  using faceapp::detail::gemm_epilogue;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-4.0F, 4.0F);
+  const std::size_t n = 64;
+  const std::size_t k = 37;
+  std::vector<float> b(k * n), bias(n);
+  for (auto& v : b) v = u(rng);
+  for (auto& v : bias) v = u(rng);
+  const auto packed = faceapp::detail::pack_gemm_panels(b, k, n);
+  const float inf = std::numeric_limits<float>::infinity();
+  struct named {
+    const char* name;
+    gemm_epilogue ep;
+  };
+  const std::vector<named> epilogues = {
+      {"bias", {bias.data(), -inf, inf}}, {"bias, ReLU6", {bias.data(), 0.0F, 6.0F}}, {"ReLU6", {nullptr, 0.0F, 6.0F}}};
+  for (std::size_t m = 1; m <= 25; ++m) {
+    std::vector<float> a(m * k);
+    for (auto& v : a) v = u(rng);
+    for (const auto level : levels()) {
+      std::vector<float> plain(m * n);
+      faceapp::detail::gemm(level, m, n, k, a.data(), k, packed.data(), plain.data(), n);
+      for (const auto& [name, ep] : epilogues) {
+        CAPTURE(faceapp::detail::simd_level_name(level));
+        CAPTURE(m);
+        CAPTURE(std::string(name));
+        std::vector<float> want = plain;
+        for (std::size_t i = 0; i < m; ++i) {
+          for (std::size_t j = 0; j < n; ++j) {
+            const float v = ep.bias != nullptr ? want[i * n + j] + ep.bias[j] : want[i * n + j];
+            want[i * n + j] = std::min(std::max(v, ep.low), ep.high);
+          }
+        }
+        std::vector<float> got(m * n);
+        faceapp::detail::gemm(level, m, n, k, a.data(), k, packed.data(), got.data(), n, ep);
+        CHECK(got == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("gemm's ReLU6 epilogue at its limits: exactly 0 and 6, a float below and above each, and NaN") {
+  using faceapp::detail::gemm_epilogue;
+  const float six = 6.0F;
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // C = A * B with A = 1 (k = 1): C's row is B's row, each value then clamped to [0, 6].
+  const std::vector<float> in = {six, std::nextafter(six, 0.0F), std::nextafter(six, 7.0F), 0.0F, -tiny, tiny, nan,
+                                 -1e30F, 1e30F};
+  const std::vector<float> want = {six, std::nextafter(six, 0.0F), six, 0.0F, 0.0F, tiny, nan, 0.0F, six};
+  const std::size_t n = 32;
+  std::vector<float> b(n, 1.0F);
+  std::copy(in.begin(), in.end(), b.begin());
+  const auto packed = faceapp::detail::pack_gemm_panels(b, 1, n);
+  for (const auto level : levels()) {
+    CAPTURE(faceapp::detail::simd_level_name(level));
+    for (std::size_t m = 1; m <= 13; ++m) {
+      CAPTURE(m);
+      const std::vector<float> a(m, 1.0F);
+      std::vector<float> c(m * n);
+      faceapp::detail::gemm(level, m, n, 1, a.data(), 1, packed.data(), c.data(), n, gemm_epilogue{nullptr, 0, 6});
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < in.size(); ++j) {
+          CAPTURE(j);
+          if (std::isnan(want[j])) {
+            CHECK(std::isnan(c[i * n + j]));
+          } else {
+            CHECK(c[i * n + j] == want[j]);
+          }
+        }
+        CHECK(c[i * n + in.size()] == 1.0F);
       }
     }
   }
