@@ -49,13 +49,15 @@ struct detection {
   double left = 0, top = 0, right = 0, bottom = 0;
 };
 
-/// Activations of one image, NHWC.
+/// Activations of one image, NHWC. The buffer only grows: every layer writes all of its output, so a pass
+/// neither frees nor zero-fills the tensors the previous pass left smaller (16 MB of memset a pass, else).
 struct tensor {
   int h = 0, w = 0, c = 0;
-  std::vector<float> data;
+  std::vector<float> data;  // at least h * w * c floats
   void resize(int h_, int w_, int c_) {
     h = h_, w = w_, c = c_;
-    data.resize(static_cast<std::size_t>(h) * static_cast<std::size_t>(w) * static_cast<std::size_t>(c));
+    const std::size_t n = static_cast<std::size_t>(h) * static_cast<std::size_t>(w) * static_cast<std::size_t>(c);
+    if (data.size() < n) data.resize(n);
   }
   [[nodiscard]] std::size_t pixels() const { return static_cast<std::size_t>(h) * static_cast<std::size_t>(w); }
 };
@@ -188,37 +190,69 @@ class engine {
   }
 
  private:
+  /// face-api.js's preprocessing (see run()). Each source row is interpolated across once into a row of doubles
+  /// (the columns' taps and weights computed once a pass), and each output row blends the two it falls between:
+  /// the same double operations on the same values as the bilinear formula at every pixel, so the same floats.
   void preprocess(const unsigned char* rgb, int width, int height, std::size_t stride) {
     if (width <= 0 || height <= 0) throw std::invalid_argument("ssd_mobilenetv1: empty image");
     const int side = std::max(width, height);
     input_.resize(input_size, input_size, 3);
     const double ratio = static_cast<double>(side) / input_size;
-    const auto pixel = [&](int y, int x, int ch) -> double {
-      return y < height && x < width ? rgb[static_cast<std::size_t>(y) * stride + static_cast<std::size_t>(x) * 3 +
-                                           static_cast<std::size_t>(ch)]
-                                     : 0.0;
+    columns_.resize(input_size);
+    for (int x = 0; x < input_size; ++x) {
+      const double sx = ratio * x;
+      auto& col = columns_[static_cast<std::size_t>(x)];
+      col.x0 = static_cast<int>(std::floor(sx));
+      col.x1 = std::min(side - 1, static_cast<int>(std::ceil(sx)));
+      col.fx = sx - col.x0;
+    }
+    constexpr std::size_t row_values = static_cast<std::size_t>(input_size) * 3;
+    // Source row y interpolated across (zero below the image and right of it, the square's padding).
+    const auto across = [&](int y, std::vector<double>& out) {
+      out.assign(row_values, 0.0);
+      if (y >= height) return;
+      const unsigned char* src = rgb + static_cast<std::size_t>(y) * stride;
+      const auto at = [&](int x, std::size_t ch) -> double {
+        return x < width ? src[static_cast<std::size_t>(x) * 3 + ch] : 0.0;
+      };
+      for (std::size_t x = 0; x < static_cast<std::size_t>(input_size); ++x) {
+        const auto& col = columns_[x];
+        for (std::size_t ch = 0; ch < 3; ++ch) {
+          const double l = at(col.x0, ch), r = at(col.x1, ch);
+          out[x * 3 + ch] = l + (r - l) * col.fx;
+        }
+      }
     };
+    int top_row = -1, bottom_row = -1;  // the source rows top_ and bottom_ hold
     float* dst = input_.data.data();
     for (int y = 0; y < input_size; ++y) {
       const double sy = ratio * y;
       const int y0 = static_cast<int>(std::floor(sy));
       const int y1 = std::min(side - 1, static_cast<int>(std::ceil(sy)));
       const double fy = sy - y0;
-      for (int x = 0; x < input_size; ++x) {
-        const double sx = ratio * x;
-        const int x0 = static_cast<int>(std::floor(sx));
-        const int x1 = std::min(side - 1, static_cast<int>(std::ceil(sx)));
-        const double fx = sx - x0;
-        for (int ch = 0; ch < 3; ++ch) {
-          const double tl = pixel(y0, x0, ch), tr = pixel(y0, x1, ch);
-          const double bl = pixel(y1, x0, ch), br = pixel(y1, x1, ch);
-          const double top = tl + (tr - tl) * fx;
-          const double bottom = bl + (br - bl) * fx;
-          const auto v = static_cast<float>(top + (bottom - top) * fy);
-          // tf.sub(tf.div(x, 127.5), 1), each op rounded to float32.
-          const auto scaled = static_cast<float>(static_cast<double>(v) / 127.5);
-          *dst++ = static_cast<float>(static_cast<double>(scaled) - 1.0);
+      if (y0 != top_row) {
+        if (y0 == bottom_row) {
+          std::swap(top_, bottom_);
+          std::swap(top_row, bottom_row);
+        } else {
+          across(y0, top_);
+          top_row = y0;
         }
+      }
+      if (y1 != bottom_row) {
+        if (y1 == top_row) {
+          bottom_ = top_;
+        } else {
+          across(y1, bottom_);
+        }
+        bottom_row = y1;
+      }
+      for (std::size_t i = 0; i < row_values; ++i) {
+        const double top = top_[i], bottom = bottom_[i];
+        const auto v = static_cast<float>(top + (bottom - top) * fy);
+        // tf.sub(tf.div(x, 127.5), 1), each op rounded to float32.
+        const auto scaled = static_cast<float>(static_cast<double>(v) / 127.5);
+        *dst++ = static_cast<float>(static_cast<double>(scaled) - 1.0);
       }
     }
   }
@@ -229,9 +263,11 @@ class engine {
     tensor* x = &a_;
     tensor* y = &b_;
     for (std::size_t i = 0; i < 13; ++i) {
-      separable(w.depthwise[i], w.pointwise[i], *x, *y);
+      // Pair 11's output feeds a box predictor too: it is kept in conv11_ (buffers swapped, not copied), and
+      // pair 12 reads it from there while the buffer it came in is free for pair 13.
+      separable(w.depthwise[i], w.pointwise[i], i == 11 ? conv11_ : *x, *y);
       std::swap(x, y);
-      if (i == 10) conv11_ = *x;
+      if (i == 10) std::swap(conv11_, *x);
     }
     // x: 16x16x1024.
     dense(w.extra[0], *x, e_[0], true);
@@ -302,8 +338,7 @@ class engine {
           a = panels_[t].data();
         }
         float* c = out.data.data() + r0 * np;
-        gemm(level_, nr, np, k, a, k, cv.weights.data(), c, np);
-        add_bias(c, nr, np, cv.bias.data(), relu6);
+        gemm(level_, nr, np, k, a, k, cv.weights.data(), c, np, bias_epilogue(cv.bias.data(), relu6));
       }
     });
   }
@@ -348,7 +383,7 @@ class engine {
 
   /// One depthwise + pointwise pair, fused: each thread takes a contiguous share of the output rows and goes
   /// through it in bands of a few rows, whose depthwise result (about 256 KB) the pointwise GEMM reads while it
-  /// is still in L2, then adds the bias and clamps those rows while they are. The same sums in the same order as
+  /// is still in L2, adding the bias and clamping as its tiles store those rows. The same sums in the same order as
   /// the two layers one after the other, so the same floats, without the depthwise output's round trip to memory.
   void separable(const depthwise_conv& dw, const dense_conv& pw, const tensor& in, tensor& out) {
     if (in.c != dw.channels || dw.channels % 16 != 0) throw std::logic_error("ssd_mobilenetv1: depthwise channels");
@@ -374,22 +409,20 @@ class engine {
                        dw.weights.data(), dw.bias.data(), panel.data(), px.out, y0, y1);
         const std::size_t nr = static_cast<std::size_t>(y1 - y0) * row_pixels;
         float* c = out.data.data() + static_cast<std::size_t>(y0) * row_pixels * np;
-        gemm(level_, nr, np, k, panel.data(), k, pw.weights.data(), c, np);
-        add_bias(c, nr, np, pw.bias.data(), true);
+        gemm(level_, nr, np, k, panel.data(), k, pw.weights.data(), c, np, bias_epilogue(pw.bias.data(), true));
       }
     });
   }
 
-  /// rows x np of `c` += bias, then ReLU6 when `relu6`.
-  static void add_bias(float* c, std::size_t rows, std::size_t np, const float* bias, bool relu6) {
-    for (std::size_t r = 0; r < rows; ++r) {
-      float* row = c + r * np;
-      if (relu6) {
-        for (std::size_t f = 0; f < np; ++f) row[f] = std::min(std::max(row[f] + bias[f], 0.0F), 6.0F);
-      } else {
-        for (std::size_t f = 0; f < np; ++f) row[f] += bias[f];
-      }
+  /// The bias, then ReLU6 when `relu6`, applied by the GEMM's tiles as they store their rows.
+  static gemm_epilogue bias_epilogue(const float* bias, bool relu6) {
+    gemm_epilogue ep;
+    ep.bias = bias;
+    if (relu6) {
+      ep.low = 0.0F;
+      ep.high = 6.0F;
     }
+    return ep;
   }
 
   // Floats of im2col panel per GEMM call: about half of a 1 MB L2.
@@ -403,6 +436,12 @@ class engine {
   std::array<tensor, 4> e_, f_;
   std::vector<std::vector<float>> panels_;  // one im2col panel per thread
   std::vector<raw_detection> raw_;
+  struct column_taps {
+    int x0 = 0, x1 = 0;
+    double fx = 0;
+  };
+  std::vector<column_taps> columns_;  // preprocess(): each output column's source columns and weight
+  std::vector<double> top_, bottom_;  // preprocess(): the two source rows interpolated across
   unsigned threads_ = 1;
 };
 
