@@ -2,14 +2,16 @@
 // single-threaded detector on the same pixels, in the same run. Wall-clock time, since one of them is parallel.
 // BM_detect_cnn: the cnn detector as detect(faceapp::cnn) runs it (the whole-image pass and the second look at
 // doubtful candidates, which runs `looks` more passes), BM_detect_cnn_one: the whole-image pass alone,
-// BM_detect_cnn_tiles: with tiles = 1; each layer's rows on all cores, on the same photos. BM_fma_peak: this
-// core's fp32 FMA peak (bench/fma_peak.hpp), the baseline of the cnn's arithmetic rate: BM_detect_cnn_one's
+// BM_detect_cnn_tiles: with tiles = 1; each layer's rows on all cores, on the same photos; BM_detect_cnn_one_avx2
+// (machines with AVX-512 only): the whole-image pass on the AVX2 kernels. BM_fma_peak: this core's fp32 FMA
+// peak (bench/fma_peak.hpp), the baseline of the cnn's arithmetic rate: BM_detect_cnn_one's (and _avx2's)
 // `GFLOPs` and `of_peak` are one pass's arithmetic over the CPU time of all its threads.
 #include <benchmark/benchmark.h>
 
 #include <time.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,15 +116,22 @@ void BM_detect_dlib(benchmark::State& state, const std::string& file, int upsamp
 }
 
 /// The cnn detector: detail::cnn_detect, what detect(faceapp::cnn, tiles) runs (with `second_look`), on the
-/// thread's engine.
-void BM_detect_cnn(benchmark::State& state, const std::string& file, int tiles, bool second_look) {
+/// thread's engine, or on one of the same threads forced to `level` (BM_detect_cnn_one_avx2: the AVX2 kernels
+/// on a machine that has AVX-512, against the same peak).
+void BM_detect_cnn(benchmark::State& state, const std::string& file, int tiles, bool second_look,
+                   std::optional<faceapp::detail::simd_level> level) {
   const auto img = load(file);
   const auto& model = faceapp::default_cnn_detector_model();
   if (!model) {
     state.SkipWithError(model.error().what().c_str());
     return;
   }
-  auto& engine = model->for_this_thread();
+  std::optional<faceapp::detail::ssd::engine> forced;
+  if (level) {
+    forced.emplace(faceapp::detail::ssd::fold(faceapp::detail::ssd::read_weight_file(model->file())), *level);
+    forced->set_threads(model->for_this_thread().threads());
+  }
+  auto& engine = forced ? *forced : model->for_this_thread();
   std::size_t found = 0;
   cpu_meter cpu;
   for (auto _ : state) {
@@ -164,13 +173,21 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("BM_detect/" + stem(file)).c_str(), BM_detect, file, 1)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("BM_detect_cnn_one/" + stem(file)).c_str(), BM_detect_cnn, file, 0, false)
+    benchmark::RegisterBenchmark(("BM_detect_cnn_one/" + stem(file)).c_str(), BM_detect_cnn, file, 0, false,
+                                 std::nullopt)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("BM_detect_cnn/" + stem(file)).c_str(), BM_detect_cnn, file, 0, true)
+    if (faceapp::detail::best_simd_level() == faceapp::detail::simd_level::avx512) {
+      benchmark::RegisterBenchmark(("BM_detect_cnn_one_avx2/" + stem(file)).c_str(), BM_detect_cnn, file, 0, false,
+                                   faceapp::detail::simd_level::avx2)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+    benchmark::RegisterBenchmark(("BM_detect_cnn/" + stem(file)).c_str(), BM_detect_cnn, file, 0, true, std::nullopt)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("BM_detect_cnn_tiles/" + stem(file)).c_str(), BM_detect_cnn, file, 1, true)
+    benchmark::RegisterBenchmark(("BM_detect_cnn_tiles/" + stem(file)).c_str(), BM_detect_cnn, file, 1, true,
+                                 std::nullopt)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
