@@ -82,12 +82,12 @@ class engine {
 
   [[nodiscard]] simd_level level() const noexcept { return level_; }
 
-  /// The arithmetic of one forward pass (a multiply-add counts 2, padding columns not counted): what
+  /// The arithmetic of one forward pass at `input` (a multiply-add counts 2, padding columns not counted): what
   /// bench_detect divides by the CPU time of a pass to compare it with the FMA peak.
-  [[nodiscard]] double forward_flops() const {
+  [[nodiscard]] double forward_flops(int input = input_size) const {
     const auto& w = *weights_;
     double flops = 0;
-    int side = input_size;
+    int side = input;
     const auto dense_flops = [&](const dense_conv& cv, int in_side) {
       const int out_side = same(in_side, cv.k, cv.stride).out;
       flops += 2.0 * out_side * out_side * cv.k * cv.k * cv.in * cv.out;
@@ -115,26 +115,34 @@ class engine {
   [[nodiscard]] unsigned threads() const noexcept { return threads_; }
 
   /// The network's output for every anchor, for an 8-bit RGB image (rows of `width * 3` bytes, `stride` apart),
-  /// preprocessed as face-api.js does: zero-padded at the bottom or right to a square, resized to 512x512 with
-  /// TensorFlow's legacy bilinear resize (source = destination * in / out), scaled to [-1, 1].
-  const std::vector<raw_detection>& run(const unsigned char* rgb, int width, int height, std::size_t stride) {
-    preprocess(rgb, width, height, stride);
-    forward();
+  /// preprocessed as face-api.js does: zero-padded at the bottom or right to a square, resized to `side` x `side`
+  /// (face-api.js: 512) with TensorFlow's legacy bilinear resize (source = destination * in / out), scaled to
+  /// [-1, 1]. A smaller side, from min_input_size up, runs a smaller pass with the anchors grid_anchors gives it
+  /// (a photo smaller than 512 seen at its own size: (side / 512)^2 of the arithmetic).
+  const std::vector<raw_detection>& run(const unsigned char* rgb, int width, int height, std::size_t stride,
+                                        int side = input_size) {
+    if (side < min_input_size || side > input_size) {
+      throw std::invalid_argument("ssd_mobilenetv1: input side " + std::to_string(side) + " outside [" +
+                                  std::to_string(min_input_size) + ", " + std::to_string(input_size) + "]");
+    }
+    preprocess(rgb, width, height, stride, side);
+    forward(side);
     return raw_;
   }
 
-  /// face-api.js's locateFaces: run(), then non-maximum suppression at IoU 0.5 among the anchors scoring above
-  /// `min_confidence`, at most `max_results`, boxes clipped to the square and mapped to the image's pixels.
+  /// face-api.js's locateFaces: run() (at `side`), then non-maximum suppression at IoU 0.5 among the anchors
+  /// scoring above `min_confidence`, at most `max_results`, boxes clipped to the square and mapped to the image's
+  /// pixels.
   std::vector<detection> detect(const unsigned char* rgb, int width, int height, std::size_t stride,
-                                float min_confidence = 0.5F, int max_results = 100) {
-    run(rgb, width, height, stride);
+                                float min_confidence = 0.5F, int max_results = 100, int side = input_size) {
+    run(rgb, width, height, stride, side);
     const auto kept = non_max_suppression(raw_, max_results, 0.5, min_confidence);
     // face-api.js: the box relative to the square, times input / reshaped size, times the image size.
-    const double side = std::max(width, height);
-    const double rw = std::round(width * (input_size / side));
-    const double rh = std::round(height * (input_size / side));
-    const double pad_x = input_size / rw;
-    const double pad_y = input_size / rh;
+    const double longer = std::max(width, height);
+    const double rw = std::round(width * (side / longer));
+    const double rh = std::round(height * (side / longer));
+    const double pad_x = side / rw;
+    const double pad_y = side / rh;
     std::vector<detection> out;
     for (const int i : kept) {
       const auto& b = raw_[static_cast<std::size_t>(i)].box;
@@ -193,20 +201,20 @@ class engine {
   /// face-api.js's preprocessing (see run()). Each source row is interpolated across once into a row of doubles
   /// (the columns' taps and weights computed once a pass), and each output row blends the two it falls between:
   /// the same double operations on the same values as the bilinear formula at every pixel, so the same floats.
-  void preprocess(const unsigned char* rgb, int width, int height, std::size_t stride) {
+  void preprocess(const unsigned char* rgb, int width, int height, std::size_t stride, int out_side) {
     if (width <= 0 || height <= 0) throw std::invalid_argument("ssd_mobilenetv1: empty image");
     const int side = std::max(width, height);
-    input_.resize(input_size, input_size, 3);
-    const double ratio = static_cast<double>(side) / input_size;
-    columns_.resize(input_size);
-    for (int x = 0; x < input_size; ++x) {
+    input_.resize(out_side, out_side, 3);
+    const double ratio = static_cast<double>(side) / out_side;
+    columns_.resize(static_cast<std::size_t>(out_side));
+    for (int x = 0; x < out_side; ++x) {
       const double sx = ratio * x;
       auto& col = columns_[static_cast<std::size_t>(x)];
       col.x0 = static_cast<int>(std::floor(sx));
       col.x1 = std::min(side - 1, static_cast<int>(std::ceil(sx)));
       col.fx = sx - col.x0;
     }
-    constexpr std::size_t row_values = static_cast<std::size_t>(input_size) * 3;
+    const std::size_t row_values = static_cast<std::size_t>(out_side) * 3;
     // Source row y interpolated across (zero below the image and right of it, the square's padding).
     const auto across = [&](int y, std::vector<double>& out) {
       out.assign(row_values, 0.0);
@@ -215,7 +223,7 @@ class engine {
       const auto at = [&](int x, std::size_t ch) -> double {
         return x < width ? src[static_cast<std::size_t>(x) * 3 + ch] : 0.0;
       };
-      for (std::size_t x = 0; x < static_cast<std::size_t>(input_size); ++x) {
+      for (std::size_t x = 0; x < static_cast<std::size_t>(out_side); ++x) {
         const auto& col = columns_[x];
         for (std::size_t ch = 0; ch < 3; ++ch) {
           const double l = at(col.x0, ch), r = at(col.x1, ch);
@@ -225,7 +233,7 @@ class engine {
     };
     int top_row = -1, bottom_row = -1;  // the source rows top_ and bottom_ hold
     float* dst = input_.data.data();
-    for (int y = 0; y < input_size; ++y) {
+    for (int y = 0; y < out_side; ++y) {
       const double sy = ratio * y;
       const int y0 = static_cast<int>(std::floor(sy));
       const int y1 = std::min(side - 1, static_cast<int>(std::ceil(sy)));
@@ -257,7 +265,7 @@ class engine {
     }
   }
 
-  void forward() {
+  void forward(int side) {
     const auto& w = *weights_;
     dense(w.stem, input_, a_, true);
     tensor* x = &a_;
@@ -279,7 +287,13 @@ class engine {
     dense(w.extra[6], f_[2], e_[3], true);
     dense(w.extra[7], e_[3], f_[3], true);
 
-    raw_.resize(anchor_count);
+    if (side != input_size && side != anchors_side_) {
+      anchors_ = grid_anchors(w.anchors, side);
+      anchors_side_ = side;
+    }
+    const std::vector<float>& anchors = side == input_size ? w.anchors : anchors_;
+    const std::size_t count = anchors.size() / 4;
+    raw_.resize(count);
     std::size_t anchor = 0;
     const tensor* sources[6] = {&conv11_, x, &f_[0], &f_[1], &f_[2], &f_[3]};
     for (std::size_t p = 0; p < 6; ++p) {
@@ -290,12 +304,12 @@ class engine {
       for (std::size_t px = 0; px < head_out_.pixels(); ++px) {
         const float* row = head_out_.data.data() + px * np;
         for (std::size_t a = 0; a < a_per_cell; ++a, ++anchor) {
-          if (anchor >= static_cast<std::size_t>(anchor_count)) throw std::logic_error("ssd_mobilenetv1: anchor count");
-          decode(row + 4 * a, row[4 * a_per_cell + 3 * a + 1], w.anchors.data() + 4 * anchor, raw_[anchor]);
+          if (anchor >= count) throw std::logic_error("ssd_mobilenetv1: anchor count");
+          decode(row + 4 * a, row[4 * a_per_cell + 3 * a + 1], anchors.data() + 4 * anchor, raw_[anchor]);
         }
       }
     }
-    if (anchor != static_cast<std::size_t>(anchor_count)) throw std::logic_error("ssd_mobilenetv1: anchor count");
+    if (anchor != count) throw std::logic_error("ssd_mobilenetv1: anchor count");
   }
 
   /// face-api.js's decodeBoxesLayer for one anchor, and the sigmoid of its face logit.
@@ -442,6 +456,8 @@ class engine {
   };
   std::vector<column_taps> columns_;  // preprocess(): each output column's source columns and weight
   std::vector<double> top_, bottom_;  // preprocess(): the two source rows interpolated across
+  std::vector<float> anchors_;        // grid_anchors(anchors_side_), for a pass at a side other than 512
+  int anchors_side_ = 0;
   unsigned threads_ = 1;
 };
 

@@ -26,8 +26,10 @@
 
 namespace faceapp::detail::ssd {
 
-/// Side of the square the network sees.
+/// Side of the square the network sees in face-api.js (and engine::run's default).
 inline constexpr int input_size = 512;
+/// The smallest square engine::run takes (a smaller pass, for a smaller photo: see grid_anchors).
+inline constexpr int min_input_size = 32;
 /// Number of anchors (3 * 32 * 32 + 6 * (16 * 16 + 8 * 8 + 4 * 4 + 2 * 2 + 1)).
 inline constexpr int anchor_count = 5118;
 /// face-api.js's batch-norm epsilon (0.001 as a float).
@@ -293,6 +295,52 @@ inline std::shared_ptr<const weights> fold(const tensor_map& t) {
   }
   w->anchors = get("Output/extra_dim");
   return w;
+}
+
+/// The sides of the six maps the box predictors read for a square input of `side`: pair 11's map is side / 16
+/// and each stride-2 layer after it halves it, rounding up as 'same' padding does: 32 16 8 4 2 1 at 512.
+[[nodiscard]] inline std::array<int, 6> predictor_map_sides(int side) {
+  std::array<int, 6> out{};
+  int n = (side + 15) / 16;
+  for (auto& o : out) {
+    o = n;
+    n = (n + 1) / 2;
+  }
+  return out;
+}
+
+/// The anchors of a square input of `side`, given face-api.js's for 512 (`stored`, anchor_count boxes). Those are
+/// TensorFlow's grid anchors: on each predictor's n x n map, centres at ((y + 0.5) / n, (x + 0.5) / n) of the
+/// square and the same boxes in every cell, from 0.1 of the square at pair 11 to 0.95 on the 1x1 map. The
+/// network is convolutional, so a smaller input gives smaller maps whose cells cover the same pixels; their
+/// boxes keep their size in pixels (512 / side times as large a share of the square), so each map's boxes stay
+/// the faces its features were trained to box. Cell-major, as the heads emit them.
+[[nodiscard]] inline std::vector<float> grid_anchors(const std::vector<float>& stored, int side) {
+  if (stored.size() != static_cast<std::size_t>(anchor_count) * 4) throw std::logic_error("ssd: anchor count");
+  const auto at_512 = predictor_map_sides(input_size);
+  const auto maps = predictor_map_sides(side);
+  const double scale = static_cast<double>(input_size) / side;
+  std::vector<float> out;
+  std::size_t first = 0;  // the stored anchors of map p's first cell
+  for (std::size_t p = 0; p < maps.size(); ++p) {
+    const auto boxes = static_cast<std::size_t>(box_predictors[p][1]);
+    const int n = maps[p];
+    for (int y = 0; y < n; ++y) {
+      for (int x = 0; x < n; ++x) {
+        const double cy = (y + 0.5) / n, cx = (x + 0.5) / n;
+        for (std::size_t b = 0; b < boxes; ++b) {
+          const float* a = stored.data() + 4 * (first + b);
+          const double half_h = (static_cast<double>(a[2]) - a[0]) * scale / 2;
+          const double half_w = (static_cast<double>(a[3]) - a[1]) * scale / 2;
+          for (const double v : {cy - half_h, cx - half_w, cy + half_h, cx + half_w}) {
+            out.push_back(static_cast<float>(v));
+          }
+        }
+      }
+    }
+    first += static_cast<std::size_t>(at_512[p]) * static_cast<std::size_t>(at_512[p]) * boxes;
+  }
+  return out;
 }
 
 }  // namespace faceapp::detail::ssd
