@@ -3,7 +3,8 @@
 // BM_detect_cnn: the cnn detector as detect(faceapp::cnn) runs it (the whole-image pass and the second look at
 // doubtful candidates, which runs `looks` more passes), BM_detect_cnn_one: the whole-image pass alone,
 // BM_detect_cnn_tiles: with tiles = 1; each layer's rows on all cores, on the same photos; BM_detect_cnn_one_avx2
-// (machines with AVX-512 only): the whole-image pass on the AVX2 kernels. BM_fma_peak: this core's fp32 FMA
+// (machines with AVX-512 only): the whole-image pass on the AVX2 kernels; BM_detect_cnn_own_size (photos under
+// 512 px): the pass at the photo's own size, not stretched to 512. BM_fma_peak: this core's fp32 FMA
 // peak (bench/fma_peak.hpp), the baseline of the cnn's arithmetic rate: BM_detect_cnn_one's (and _avx2's)
 // `GFLOPs` and `of_peak` are one pass's arithmetic over the CPU time of all its threads.
 #include <benchmark/benchmark.h>
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <dlib/image_processing/frontal_face_detector.h>
@@ -157,6 +159,36 @@ void BM_detect_cnn(benchmark::State& state, const std::string& file, int tiles, 
   faceapp::bench::report_peak_rss(state);
 }
 
+/// The network's pass at a photo's own size (a photo under 512 px, not stretched to 512: ssd::grid_anchors), on
+/// the thread's engine: what the smaller input costs against BM_detect_cnn_one's pass on the same photo.
+void BM_detect_cnn_own_size(benchmark::State& state, const std::string& file) {
+  const auto img = load(file);
+  const auto& model = faceapp::default_cnn_detector_model();
+  if (!model) {
+    state.SkipWithError(model.error().what().c_str());
+    return;
+  }
+  auto& engine = model->for_this_thread();
+  engine.set_threads(std::max(1U, std::thread::hardware_concurrency()));  // as cnn_detect does off a pool
+  const cv::Mat& px = img.pixels;
+  const int side = std::max(px.cols, px.rows);
+  std::size_t found = 0;
+  cpu_meter cpu;
+  for (auto _ : state) {
+    cpu.measure([&] {
+      const auto dets = engine.detect(px.data, px.cols, px.rows, px.step, 0.5F, 100, side);
+      found = dets.size();
+      benchmark::DoNotOptimize(dets.data());
+    });
+  }
+  cpu.report(state);
+  faceapp::bench::report_flops(state, engine.forward_flops(side) * static_cast<double>(state.iterations()),
+                               cpu.process_ms / 1e3);
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(size_label(img) + ", " + std::to_string(found) + " faces, " +
+                 faceapp::detail::simd_level_name(engine.level()));
+}
+
 std::string stem(const std::string& file) { return file.substr(0, file.find('.')); }
 
 }  // namespace
@@ -180,6 +212,11 @@ int main(int argc, char** argv) {
     if (faceapp::detail::best_simd_level() == faceapp::detail::simd_level::avx512) {
       benchmark::RegisterBenchmark(("BM_detect_cnn_one_avx2/" + stem(file)).c_str(), BM_detect_cnn, file, 0, false,
                                    faceapp::detail::simd_level::avx2)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+    if (std::max(load(file).pixels.cols, load(file).pixels.rows) < faceapp::detail::ssd::input_size) {
+      benchmark::RegisterBenchmark(("BM_detect_cnn_own_size/" + stem(file)).c_str(), BM_detect_cnn_own_size, file)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }

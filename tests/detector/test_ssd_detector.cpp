@@ -1,6 +1,7 @@
 // detail::ssd::engine must compute what face-api.js's ssd_mobilenetv1 computes (TensorFlow.js CPU backend) from
 // the same pixels: every anchor's score and box within 1e-4 of tests/data/cnn's raw outputs, and the same faces
-// after non-maximum suppression, on each kernel path this CPU runs (AVX-512, AVX2 + FMA, portable).
+// after non-maximum suppression, on each kernel path this CPU runs (AVX-512, AVX2 + FMA, portable); the anchors
+// of a smaller input (grid_anchors) and what a pass at a small photo's own size finds.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -12,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
@@ -183,4 +185,64 @@ TEST_CASE("an engine that splits its layers over threads gives the one-thread re
       CHECK(worst == 0);
     }
   }
+}
+
+TEST_CASE("grid_anchors gives face-api.js's 5118 anchors at 512, and each smaller input its own grid") {
+  const auto& stored = detector_weights()->anchors;
+  CHECK(ssd::predictor_map_sides(512) == std::array<int, 6>{32, 16, 8, 4, 2, 1});
+  CHECK(ssd::predictor_map_sides(320) == std::array<int, 6>{20, 10, 5, 3, 2, 1});
+  const auto at_512 = ssd::grid_anchors(stored, 512);
+  REQUIRE(at_512.size() == stored.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(at_512[i]) - stored[i]));
+  }
+  CHECK(worst < 1e-7);  // TensorFlow's own float rounding of the same grid
+  // At 320: 3 * 20 * 20 + 6 * (10 * 10 + 5 * 5 + 3 * 3 + 2 * 2 + 1) anchors; the first cell's first box is the
+  // 0.1 * 512 px square, 0.16 of the square, centred on the cell.
+  const auto at_320 = ssd::grid_anchors(stored, 320);
+  REQUIRE(at_320.size() == 4U * 2034U);
+  CHECK(at_320[2] - at_320[0] == doctest::Approx(0.16).epsilon(1e-5));
+  CHECK((at_320[0] + at_320[2]) / 2 == doctest::Approx(0.5 / 20).epsilon(1e-5));
+}
+
+TEST_CASE("run takes square inputs from min_input_size to input_size, and refuses the sides beyond") {
+  const cv::Mat rgb = rgb_of("obama_1.jpg");
+  ssd::engine engine(detector_weights());
+  CHECK_THROWS_AS(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::min_input_size - 1), std::invalid_argument);
+  CHECK(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::min_input_size).size() == 42U);  // 3 * 4 + 6 * 5
+  CHECK(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::min_input_size + 1).size() == 75U);  // 3 * 9 + 6 * 8
+  CHECK(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::input_size - 1).size() ==
+        static_cast<std::size_t>(ssd::anchor_count));
+  CHECK(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::input_size).size() ==
+        static_cast<std::size_t>(ssd::anchor_count));
+  CHECK_THROWS_AS(engine.run(rgb.data, rgb.cols, rgb.rows, rgb.step, ssd::input_size + 1), std::invalid_argument);
+  // The pass at 320 costs (320 / 512)^2 of the arithmetic, to the rounding of its maps' sides.
+  CHECK(engine.forward_flops(320) / engine.forward_flops() == doctest::Approx(0.39).epsilon(0.03));
+}
+
+TEST_CASE("a photo under 512 px seen at its own size: every face found, where face-api.js's stretched pass misses") {
+  // The measurement behind detect(cnn) keeping face-api.js's pass: at their own size the small photos' faces are
+  // all found, the 150x150 face chips among them (stretched to 512 they fill the square, where the network boxes
+  // poorly, and need detect(cnn)'s context pass); the same-size pass is not the stage's default because its boxes
+  // of faces under the smallest anchor (51 px at 512) are worse (bench/README.md, "Small photos").
+  ssd::engine engine(detector_weights());
+  int photos = 0, faces = 0, own = 0, stretched = 0;
+  for (const auto& row : faceapp::test::manifest()) {
+    if (row.faces < 0) continue;
+    const cv::Mat rgb = rgb_of(row.file);
+    const int longer = std::max(rgb.cols, rgb.rows);
+    if (longer >= ssd::input_size) continue;
+    CAPTURE(row.file);
+    const auto at_own = engine.detect(rgb.data, rgb.cols, rgb.rows, rgb.step, 0.5F, 100, longer);
+    CHECK(static_cast<int>(at_own.size()) == row.faces);
+    ++photos;
+    faces += row.faces;
+    own += static_cast<int>(at_own.size());
+    stretched += static_cast<int>(engine.detect(rgb.data, rgb.cols, rgb.rows, rgb.step).size());
+  }
+  MESSAGE(photos, " photos under 512 px, ", faces, " faces: at their own size ", own, " found, stretched to 512 ",
+          stretched);
+  CHECK(photos >= 30);
+  CHECK(stretched < own);
 }
