@@ -128,10 +128,10 @@ def tmpfs(path, size):
 
 data = tempfile.mkdtemp(prefix="faceapp-web-full-")
 # FACEAPP_WEB_TEST_NO_MOUNT=1 tries the fallback where mounting works too.
-mounted = not os.environ.get("FACEAPP_WEB_TEST_NO_MOUNT") and tmpfs(data, "256k")
+mounted = not os.environ.get("FACEAPP_WEB_TEST_NO_MOUNT") and tmpfs(data, "1m")
 pair = [("a", "amy_1.png", photo("amy_1.png")), ("b", "howard_1.png", photo("howard_1.png"))]
 if mounted:
-    print("disk full: a 256 KB tmpfs", flush=True)
+    print("disk full: a 1 MB tmpfs", flush=True)
     limit_files = None
 else:
     # No mount here: a file size limit gives EFBIG at the same point a full disk gives ENOSPC.

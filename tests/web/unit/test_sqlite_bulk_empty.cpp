@@ -1,7 +1,8 @@
 // The SQLite store's bulk import into an empty store (sqlite_store::add_all_or_nothing): with no person to look
 // up, the import drops the index of persons by name and builds it again at the end of its transaction. After an
 // import that fails part-way and one that goes through, the schema is the one the store made, the index holds every
-// person, and the name look-ups of a later add and a later import go through it.
+// person, and the name look-ups of a later add and a later import go through it. The import's table of names
+// through its growth; a new database's page size.
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -84,4 +85,48 @@ TEST_CASE("a bulk import into an empty store builds the index by name at the end
   }) == 3);
   CHECK(raw.integer("SELECT count(*) FROM persons") == 9);
   CHECK(raw.rows("SELECT type, name, sql FROM sqlite_master ORDER BY type, name") == schema);
+}
+
+TEST_CASE("the import's table of names finds each name again through every growth, its entries never moving") {
+  faceapp_web::import_names names;  // no reserve(): it grows from 16 slots, doubling at half full
+  constexpr std::size_t n = 50000;
+  std::vector<const faceapp_web::import_names::entry*> first(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& e = names.find_or_add("person " + std::to_string(k));
+    CHECK(e.id == 0);  // new
+    e.id = k + 1;
+    first[k] = &e;
+    if (k % 3 == 0) {  // a name met before, while the table grows
+      const std::size_t back = k / 2;
+      CHECK(&names.find_or_add("person " + std::to_string(back)) == first[back]);
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    auto& e = names.find_or_add("person " + std::to_string(k));
+    CHECK(&e == first[k]);
+    CHECK(e.id == k + 1);
+    CHECK(e.name == "person " + std::to_string(k));
+  }
+  CHECK(names.find_or_add("").id == 0);  // the empty name is a name like another
+  CHECK(&names.find_or_add("") == &names.find_or_add(""));
+}
+
+TEST_CASE("a new store's database has 16 KB pages, and an import leaves the name index's memory at its default") {
+  const faceapp::test::scratch_dir dir("web_unit_sqlite_bulk_pages");
+  sqlite_store store(dir.dir);
+  std::size_t k = 0;
+  store.add_all_or_nothing([&](new_face& f) {
+    if (k == 100) return false;
+    f = new_face{};
+    f.encoding = encoding_of(k);
+    f.source = "pages " + std::to_string(k);
+    f.added = added_at;
+    f.name = "Paged Person " + std::to_string(k++);
+    return true;
+  });
+  const raw_db raw(store.file());
+  CHECK(raw.integer("PRAGMA page_size") == 16384);
+  CHECK(raw.integer("SELECT v FROM persons_fts_config WHERE k = 'hashsize'") ==
+        faceapp_web::sqlite_people::fts_default_hash_bytes);
+  CHECK(raw.integer("SELECT count(*) FROM persons") == 100);
 }
